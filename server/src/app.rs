@@ -1,0 +1,176 @@
+//! Assembling a running server from a [`Config`]: storage, auth, scanner, watcher, HTTP.
+//! The binary and the client's in-process demo both start here.
+
+use crate::art::ArtService;
+use crate::auth::{Auth, AuthError};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::scanner::{Scanner, watch};
+use crate::storage::sqlite::SqliteStore;
+use crate::storage::{StorageError, Store};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data folder {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Storage(#[from] StorageError),
+    #[error("cannot set up users: {0}")]
+    Auth(#[from] AuthError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// One process-wide recorder: several servers in one process (tests) share it.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// A server that is listening. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// Set when this start created the admin with a random password.
+    pub generated_admin_password: Option<String>,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _watcher: Option<watch::LibraryWatcher>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn until_signal(self) -> std::io::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Opens everything and starts listening. The initial scan runs in the background.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+    let metrics = metrics_handle();
+    let db_path = config.database_path();
+    let readers = config.reader_connections;
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SqliteStore::open(&db_path, readers))
+            .await
+            .expect("open task")?,
+    );
+    let auth = {
+        let store = store.clone();
+        let ttl = Duration::from_secs(config.token_ttl_secs);
+        let password = config.admin_password.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, AuthError> {
+            let auth = Auth::new(store, ttl)?;
+            let generated = auth.bootstrap_admin(password.as_deref())?;
+            Ok((Arc::new(auth), generated))
+        })
+        .await
+        .expect("auth task")?
+    };
+    let (auth, generated_admin_password) = auth;
+    let scanner = Arc::new(Scanner::new(config.library.clone(), store.clone()));
+    if config.initial_scan {
+        // A scan at every start also finishes whatever a crash interrupted.
+        let _ = scanner.spawn_full();
+    }
+    let watcher = if config.watch {
+        match watch::watch(scanner.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the library; changes need POST /api/v1/scan");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let art = Arc::new(ArtService::new(
+        store.clone(),
+        config.library.clone(),
+        config.art_cache_dir(),
+    ));
+    let state = AppState {
+        store,
+        scanner,
+        auth,
+        art,
+        library: config.library.clone(),
+        metrics,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Bind(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.listen, e))?;
+    tracing::info!(%addr, "listening on http://{addr}");
+    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        generated_admin_password,
+        state,
+        shutdown: Some(tx),
+        task,
+        _watcher: watcher,
+    })
+}

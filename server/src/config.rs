@@ -1,0 +1,231 @@
+//! Server configuration: defaults, then a TOML file, then `MIXTAPE_*` environment variables,
+//! then command-line flags, each overriding the one before.
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The documented default: loopback only, so a fresh install is not open to the network.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4870";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0} is invalid: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error(
+        "no library folder: pass --library DIR, set MIXTAPE_LIBRARY, or set `library` in the config file"
+    )]
+    NoLibrary,
+    #[error("library folder {0} is not a readable directory")]
+    BadLibrary(PathBuf),
+    #[error("no data folder: the home directory is unknown; pass --data-dir")]
+    NoDataDir,
+}
+
+/// Command-line flags; each can also come from its `MIXTAPE_*` variable.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "mixtape-server",
+    version,
+    about = "Mixtape music server: scans a folder, serves catalog, playlists and streams"
+)]
+pub struct Args {
+    /// The music folder to scan and serve.
+    #[arg(long, env = "MIXTAPE_LIBRARY")]
+    pub library: Option<PathBuf>,
+    /// Address to listen on; `127.0.0.1:0` picks a free port. Use `0.0.0.0:PORT` to open it to the network.
+    #[arg(long, env = "MIXTAPE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where the database and caches live (default: the XDG data folder, e.g. ~/.local/share/mixtape).
+    #[arg(long, env = "MIXTAPE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file (default: $XDG_CONFIG_HOME/mixtape/server.toml when it exists).
+    #[arg(long, env = "MIXTAPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Password of the `admin` user created on first start (otherwise a random one is printed once).
+    #[arg(long, env = "MIXTAPE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Do not watch the library for changes.
+    #[arg(long, env = "MIXTAPE_NO_WATCH")]
+    pub no_watch: bool,
+    /// Do not scan at start.
+    #[arg(long, env = "MIXTAPE_NO_INITIAL_SCAN")]
+    pub no_initial_scan: bool,
+    /// Log filter, e.g. `info` or `mixtape_server=debug`.
+    #[arg(long, env = "MIXTAPE_LOG")]
+    pub log: Option<String>,
+}
+
+/// The TOML file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub library: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub admin_password: Option<String>,
+    pub watch: Option<bool>,
+    pub initial_scan: Option<bool>,
+    pub log: Option<String>,
+    pub token_ttl_days: Option<u64>,
+    pub reader_connections: Option<u32>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub library: PathBuf,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    #[serde(skip)]
+    pub admin_password: Option<String>,
+    pub watch: bool,
+    pub initial_scan: bool,
+    pub log: String,
+    /// How long a login token lasts, in seconds.
+    pub token_ttl_secs: u64,
+    pub reader_connections: u32,
+}
+
+impl Config {
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("mixtape.db")
+    }
+
+    pub fn art_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("art-cache")
+    }
+
+    /// For the start-up log: every setting, secrets shown only as set or not.
+    pub fn redacted(&self) -> String {
+        format!(
+            "library={} listen={} data_dir={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={}",
+            self.library.display(),
+            self.listen,
+            self.data_dir.display(),
+            if self.admin_password.is_some() {
+                "<redacted>"
+            } else {
+                "<unset>"
+            },
+            self.watch,
+            self.initial_scan,
+            self.log,
+            self.token_ttl_secs,
+            self.reader_connections,
+        )
+    }
+
+    /// A config for an embedded server (tests, benchmarks, the client's demo).
+    pub fn embedded(library: PathBuf, data_dir: PathBuf) -> Self {
+        Self {
+            library,
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir,
+            admin_password: None,
+            watch: false,
+            initial_scan: true,
+            log: "info".into(),
+            token_ttl_secs: 30 * 86_400,
+            reader_connections: 8,
+        }
+    }
+}
+
+fn default_config_file() -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "mixtape")?;
+    let path = dirs.config_dir().join("server.toml");
+    path.exists().then_some(path)
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "mixtape").map(|d| d.data_dir().to_path_buf())
+}
+
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e))
+}
+
+/// Merges file and flags (clap already merged env vars under the flags).
+pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+    let file = match args.config.clone().or_else(default_config_file) {
+        Some(path) => read_file(&path)?,
+        None => FileConfig::default(),
+    };
+    let library = args
+        .library
+        .or(file.library)
+        .ok_or(ConfigError::NoLibrary)?;
+    if !library.is_dir() {
+        return Err(ConfigError::BadLibrary(library));
+    }
+    let library = library
+        .canonicalize()
+        .map_err(|_| ConfigError::BadLibrary(library.clone()))?;
+    Ok(Config {
+        library,
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+        data_dir: args
+            .data_dir
+            .or(file.data_dir)
+            .or_else(default_data_dir)
+            .ok_or(ConfigError::NoDataDir)?,
+        admin_password: args.admin_password.or(file.admin_password),
+        watch: !args.no_watch && file.watch.unwrap_or(true),
+        initial_scan: !args.no_initial_scan && file.initial_scan.unwrap_or(true),
+        log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        token_ttl_secs: file.token_ttl_days.unwrap_or(30).max(1) * 86_400,
+        reader_connections: file.reader_connections.unwrap_or(8).clamp(1, 64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_secrets_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "library = {:?}\nlisten = \"127.0.0.1:9000\"\nadmin_password = \"hunter22\"\n",
+                dir.path()
+            ),
+        )
+        .unwrap();
+        let args = Args {
+            config: Some(file),
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            data_dir: Some(dir.path().join("data")),
+            ..Args::default()
+        };
+        let config = resolve(args).unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.admin_password.as_deref(), Some("hunter22"));
+        assert!(!config.redacted().contains("hunter22"));
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_library_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "libary = \"/x\"\n").unwrap();
+        assert!(matches!(read_file(&file), Err(ConfigError::Parse(..))));
+        let args = Args {
+            data_dir: Some(dir.path().into()),
+            config: Some(dir.path().join("none.toml")),
+            ..Args::default()
+        };
+        assert!(matches!(resolve(args), Err(ConfigError::Read(..))));
+    }
+}

@@ -1,0 +1,178 @@
+//! Catalog routes: tracks, albums, artists, genres, search and cover art.
+
+use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery, AuthUser};
+use super::{AppState, blocking};
+use crate::catalog::page_request;
+use crate::storage::{AlbumSort, ArtistSort, TrackSort};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use mixtape_shared::api::{
+    Album, AlbumDetail, Artist, ArtistDetail, ErrorBody, Genre, Page, PageQuery, SearchQuery,
+    SearchResults, Track,
+};
+use mixtape_shared::{AlbumId, ArtistId, TrackId};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tracks", get(list_tracks))
+        .route("/api/v1/tracks/{id}", get(get_track))
+        .route("/api/v1/albums", get(list_albums))
+        .route("/api/v1/albums/{id}", get(get_album))
+        .route("/api/v1/artists", get(list_artists))
+        .route("/api/v1/artists/{id}", get(get_artist))
+        .route("/api/v1/genres", get(list_genres))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/art/{hash}", get(cover_art))
+}
+
+/// Tracks, keyset-paginated. Sort: title (default), artist, album, year, added.
+#[utoipa::path(get, path = "/api/v1/tracks", params(PageQuery), tag = "catalog",
+    responses((status = 200, body = Page<Track>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_tracks(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Track>>, ApiError> {
+    let page = page_request::<TrackSort>(&q)?;
+    Ok(Json(blocking(move || s.store.list_tracks(&page)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/tracks/{id}", params(("id" = i64, Path)), tag = "catalog",
+    responses((status = 200, body = Track), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_track(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Track>, ApiError> {
+    blocking(move || s.store.track(TrackId(id)))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("track"))
+}
+
+/// Albums, keyset-paginated. Sort: title (default), artist, year, added.
+#[utoipa::path(get, path = "/api/v1/albums", params(PageQuery), tag = "catalog",
+    responses((status = 200, body = Page<Album>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_albums(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Album>>, ApiError> {
+    let page = page_request::<AlbumSort>(&q)?;
+    Ok(Json(blocking(move || s.store.list_albums(&page)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/albums/{id}", params(("id" = i64, Path)), tag = "catalog",
+    responses((status = 200, body = AlbumDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_album(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AlbumDetail>, ApiError> {
+    blocking(move || s.store.album(AlbumId(id)))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("album"))
+}
+
+/// Artists, keyset-paginated. Sort: name (default), added.
+#[utoipa::path(get, path = "/api/v1/artists", params(PageQuery), tag = "catalog",
+    responses((status = 200, body = Page<Artist>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_artists(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Artist>>, ApiError> {
+    let page = page_request::<ArtistSort>(&q)?;
+    Ok(Json(blocking(move || s.store.list_artists(&page)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/artists/{id}", params(("id" = i64, Path)), tag = "catalog",
+    responses((status = 200, body = ArtistDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_artist(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ArtistDetail>, ApiError> {
+    blocking(move || s.store.artist(ArtistId(id)))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("artist"))
+}
+
+#[utoipa::path(get, path = "/api/v1/genres", tag = "catalog",
+    responses((status = 200, body = Vec<Genre>)), security(("bearer" = [])))]
+pub async fn list_genres(
+    State(s): State<AppState>,
+    _: AuthUser,
+) -> Result<Json<Vec<Genre>>, ApiError> {
+    Ok(Json(blocking(move || s.store.genres()).await?))
+}
+
+/// Full-text search over titles, artists and albums: prefixes match, small typos are forgiven.
+#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery), tag = "catalog",
+    responses((status = 200, body = SearchResults), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn search(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchResults>, ApiError> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 100"));
+    }
+    if q.q.len() > 200 {
+        return Err(ApiError::bad_request("query is longer than 200 bytes"));
+    }
+    let started = std::time::Instant::now();
+    let results = blocking(move || s.store.search(&q.q, limit)).await?;
+    metrics::histogram!("mixtape_search_seconds").record(started.elapsed().as_secs_f64());
+    Ok(Json(results))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ArtQuery {
+    /// Longest side in pixels (16-2048); the original when absent.
+    pub size: Option<u32>,
+}
+
+/// Cover art by content hash: immutable, so caches may keep it forever.
+#[utoipa::path(get, path = "/api/v1/art/{hash}", params(("hash" = String, Path), ArtQuery), tag = "catalog",
+    responses((status = 200, content_type = "image/jpeg"), (status = 304), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn cover_art(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(hash): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ArtQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let etag = format!("\"{hash}-{}\"", q.size.unwrap_or(0));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let image = blocking(move || s.art.get(&hash, q.size)).await?;
+    let mut response = image.bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&image.mime).unwrap_or(HeaderValue::from_static("image/jpeg")),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}

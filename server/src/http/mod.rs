@@ -1,0 +1,111 @@
+//! The HTTP API: axum routers, one module per resource, over the domain modules. This is the
+//! only module that knows HTTP; handlers run storage and other blocking work on tokio's
+//! blocking pool.
+
+mod catalog;
+mod error;
+mod extract;
+mod openapi;
+mod ops;
+mod playlists;
+mod stream;
+mod users;
+
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+
+use crate::art::ArtService;
+use crate::auth::Auth;
+use crate::scanner::Scanner;
+use crate::storage::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// JSON bodies are small; m3u8 import has its own, larger limit.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A request (headers and body) must arrive and be answered within this; streamed bodies
+/// continue past it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub scanner: Arc<Scanner>,
+    pub auth: Arc<Auth>,
+    pub art: Arc<ArtService>,
+    pub library: PathBuf,
+    pub metrics: PrometheusHandle,
+}
+
+/// Runs blocking work (SQLite, argon2, file IO) off the async threads.
+pub async fn blocking<T, E>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(Into::into)
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    metrics::histogram!(
+        "mixtape_http_request_duration_seconds",
+        "method" => method,
+        "route" => route,
+        "status" => response.status().as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /api/openapi.json",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("handler panicked").into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(ops::router())
+        .merge(users::router())
+        .merge(catalog::router())
+        .merge(stream::router())
+        .merge(playlists::router())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(record_metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,107 @@
+//! Operations and sync routes: health, readiness, metrics, scans, the change feed, OpenAPI.
+
+use super::error::ApiError;
+use super::extract::{AdminUser, ApiQuery, AuthUser};
+use super::{AppState, blocking};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use mixtape_shared::api::{ChangesPage, ChangesQuery, ErrorBody, Health, ScanStatus};
+use utoipa::OpenApi;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/v1/scan", get(scan_status).post(start_scan))
+        .route("/api/v1/changes", get(changes))
+        .route("/api/openapi.json", get(openapi))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn readyz(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
+    blocking(move || s.store.track_count()).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database does not answer",
+        )
+    })?;
+    Ok(Json(Health {
+        status: "ready".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
+/// Prometheus text format.
+pub async fn metrics_text(State(s): State<AppState>) -> impl IntoResponse {
+    let status = s.scanner.status();
+    metrics::gauge!("mixtape_scan_running").set(if s.scanner.is_running() { 1.0 } else { 0.0 });
+    metrics::gauge!("mixtape_scan_files_pending").set(status.files_pending_hash as f64);
+    metrics::gauge!("mixtape_scan_files_read").set(status.files_read as f64);
+    metrics::gauge!("mixtape_scan_failures").set(status.failures.len() as f64);
+    if let Some((connections, idle)) = s.store.pool_stats() {
+        metrics::gauge!("mixtape_db_pool_connections").set(connections as f64);
+        metrics::gauge!("mixtape_db_pool_idle").set(idle as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+/// Progress of the running or last scan, with the files that failed and why.
+#[utoipa::path(get, path = "/api/v1/scan", tag = "library", responses((status = 200, body = ScanStatus)), security(("bearer" = [])))]
+pub async fn scan_status(State(s): State<AppState>, _: AuthUser) -> Json<ScanStatus> {
+    Json(s.scanner.status())
+}
+
+/// Starts a full rescan (admin); 409 while one runs.
+#[utoipa::path(post, path = "/api/v1/scan", tag = "library",
+    responses((status = 202, body = ScanStatus), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn start_scan(
+    State(s): State<AppState>,
+    _: AdminUser,
+) -> Result<(StatusCode, Json<ScanStatus>), ApiError> {
+    s.scanner.spawn_full()?;
+    Ok((StatusCode::ACCEPTED, Json(s.scanner.status())))
+}
+
+/// What changed after `since`: catalog tracks and the user's own playlists, compacted to
+/// their latest state, in revision order. Page until `has_more` is false.
+#[utoipa::path(get, path = "/api/v1/changes", params(ChangesQuery), tag = "sync",
+    responses((status = 200, body = ChangesPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn changes(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiQuery(q): ApiQuery<ChangesQuery>,
+) -> Result<Json<ChangesPage>, ApiError> {
+    let since = q.since.unwrap_or(0);
+    let limit = q.limit.unwrap_or(500);
+    if since < 0 || !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "since must be >= 0 and limit between 1 and 1000",
+        ));
+    }
+    Ok(Json(
+        blocking(move || s.store.changes(user.id, since, limit)).await?,
+    ))
+}
+
+/// This document.
+pub async fn openapi() -> impl IntoResponse {
+    Json(super::openapi::ApiDoc::openapi())
+}

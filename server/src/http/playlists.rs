@@ -1,0 +1,269 @@
+//! Playlist routes, including m3u8 import and export.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::{AppState, blocking};
+use crate::playlists::{self, Location};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use mixtape_shared::api::{
+    AddEntriesRequest, CreatePlaylistRequest, ErrorBody, ImportPlaylistReport, MoveEntryRequest,
+    Playlist, PlaylistDetail, UpdatePlaylistRequest,
+};
+use mixtape_shared::{EntryId, PlaylistId, TrackId};
+use serde::Deserialize;
+use std::collections::HashMap;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/playlists", get(list).post(create))
+        .route(
+            "/api/v1/playlists/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route(
+            "/api/v1/playlists/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .route("/api/v1/playlists/{id}/entries", post(add_entries))
+        .route(
+            "/api/v1/playlists/{id}/entries/{entry}",
+            delete(remove_entry),
+        )
+        .route(
+            "/api/v1/playlists/{id}/entries/{entry}/move",
+            post(move_entry),
+        )
+        .route("/api/v1/playlists/{id}/m3u8", get(export))
+}
+
+/// The user's playlists and other users' public ones.
+#[utoipa::path(get, path = "/api/v1/playlists", tag = "playlists", responses((status = 200, body = Vec<Playlist>)), security(("bearer" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<Vec<Playlist>>, ApiError> {
+    Ok(Json(
+        blocking(move || playlists::list(s.store.as_ref(), &user)).await?,
+    ))
+}
+
+/// Creates a playlist; with a client-made `id`, replaying the request is harmless.
+#[utoipa::path(post, path = "/api/v1/playlists", tag = "playlists", request_body = CreatePlaylistRequest,
+    responses((status = 201, body = PlaylistDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(req): ApiJson<CreatePlaylistRequest>,
+) -> Result<(StatusCode, Json<PlaylistDetail>), ApiError> {
+    let detail = blocking(move || playlists::create(s.store.as_ref(), &user, &req)).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+#[utoipa::path(get, path = "/api/v1/playlists/{id}", params(("id" = String, Path)), tag = "playlists",
+    responses((status = 200, body = PlaylistDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn show(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<PlaylistDetail>, ApiError> {
+    Ok(Json(
+        blocking(move || playlists::get(s.store.as_ref(), &user, PlaylistId(id))).await?,
+    ))
+}
+
+/// Renames a playlist or changes whether it is public.
+#[utoipa::path(patch, path = "/api/v1/playlists/{id}", params(("id" = String, Path)), tag = "playlists", request_body = UpdatePlaylistRequest,
+    responses((status = 200, body = PlaylistDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn update(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdatePlaylistRequest>,
+) -> Result<Json<PlaylistDetail>, ApiError> {
+    Ok(Json(
+        blocking(move || playlists::update(s.store.as_ref(), &user, PlaylistId(id), &req)).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/playlists/{id}", params(("id" = String, Path)), tag = "playlists",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn remove(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    blocking(move || playlists::delete(s.store.as_ref(), &user, PlaylistId(id))).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Inserts tracks at a position (appends by default); a batch stays together.
+#[utoipa::path(post, path = "/api/v1/playlists/{id}/entries", params(("id" = String, Path)), tag = "playlists", request_body = AddEntriesRequest,
+    responses((status = 200, body = PlaylistDetail), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn add_entries(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<AddEntriesRequest>,
+) -> Result<Json<PlaylistDetail>, ApiError> {
+    Ok(Json(
+        blocking(move || playlists::add_entries(s.store.as_ref(), &user, PlaylistId(id), &req))
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/playlists/{id}/entries/{entry}", params(("id" = String, Path), ("entry" = String, Path)), tag = "playlists",
+    responses((status = 200, body = PlaylistDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn remove_entry(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((id, entry)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<PlaylistDetail>, ApiError> {
+    Ok(Json(
+        blocking(move || {
+            playlists::remove_entry(s.store.as_ref(), &user, PlaylistId(id), EntryId(entry))
+        })
+        .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/playlists/{id}/entries/{entry}/move", params(("id" = String, Path), ("entry" = String, Path)),
+    tag = "playlists", request_body = MoveEntryRequest,
+    responses((status = 200, body = PlaylistDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn move_entry(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath((id, entry)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(req): ApiJson<MoveEntryRequest>,
+) -> Result<Json<PlaylistDetail>, ApiError> {
+    Ok(Json(
+        blocking(move || {
+            playlists::move_entry(
+                s.store.as_ref(),
+                &user,
+                PlaylistId(id),
+                EntryId(entry),
+                req.position,
+            )
+        })
+        .await?,
+    ))
+}
+
+/// The playlist as extended M3U, with paths relative to the library folder.
+#[utoipa::path(get, path = "/api/v1/playlists/{id}/m3u8", params(("id" = String, Path)), tag = "playlists",
+    responses((status = 200, content_type = "audio/x-mpegurl"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn export(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let text = blocking(move || -> Result<String, ApiError> {
+        let store = s.store.as_ref();
+        let detail = playlists::get(store, &user, PlaylistId(id))?;
+        let mut ids: Vec<TrackId> = detail.entries.iter().map(|e| e.track_id).collect();
+        ids.sort();
+        ids.dedup();
+        let tracks = store.tracks_by_ids(&ids)?;
+        let mut paths = HashMap::new();
+        for t in &tracks {
+            if let Some(f) = store.track_file(t.id)? {
+                paths.insert(t.id, f.path);
+            }
+        }
+        Ok(playlists::to_m3u8(&detail, &tracks, &paths))
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "audio/x-mpegurl; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// Name of the new playlist; defaults to the file's #PLAYLIST title.
+    pub name: Option<String>,
+}
+
+/// Creates a playlist from an m3u8 body. Lines that match no track are reported, not fatal.
+#[utoipa::path(post, path = "/api/v1/playlists/import", params(ImportQuery), tag = "playlists",
+    request_body(content = String, content_type = "audio/x-mpegurl"),
+    responses((status = 201, body = ImportPlaylistReport), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn import(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: String,
+) -> Result<(StatusCode, Json<ImportPlaylistReport>), ApiError> {
+    let report = blocking(move || -> Result<ImportPlaylistReport, ApiError> {
+        let store = s.store.as_ref();
+        let parsed = playlists::parse_m3u8(&body);
+        let name = q
+            .name
+            .or(parsed.title)
+            .ok_or_else(|| ApiError::bad_request("give the playlist a name: ?name=..."))?;
+        let root = s.library.to_string_lossy().into_owned();
+        let located: Vec<(String, Location)> = parsed
+            .locations
+            .iter()
+            .map(|l| (l.clone(), playlists::resolve_location(l, &root)))
+            .collect();
+        let paths: Vec<String> = located
+            .iter()
+            .filter_map(|(_, l)| {
+                if let Location::Path(p) = l {
+                    Some(p.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let by_path = store.track_ids_by_paths(&paths)?;
+        let mut track_ids = Vec::new();
+        let mut unmatched = Vec::new();
+        for (line, location) in located {
+            let id = match location {
+                Location::Track(id) => store.existing_track_ids(&[id])?.pop(),
+                Location::Path(p) => by_path.get(&p).copied(),
+            };
+            match id {
+                Some(id) => track_ids.push(id),
+                None => unmatched.push(line),
+            }
+        }
+        let created = playlists::create(
+            store,
+            &user,
+            &CreatePlaylistRequest {
+                id: None,
+                name,
+                public: false,
+            },
+        )?;
+        let playlist = if track_ids.is_empty() {
+            created
+        } else {
+            let req = AddEntriesRequest {
+                track_ids,
+                position: None,
+                entry_ids: None,
+            };
+            playlists::add_entries(store, &user, created.playlist.id, &req)?
+        };
+        Ok(ImportPlaylistReport {
+            playlist,
+            unmatched,
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}

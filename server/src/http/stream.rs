@@ -1,0 +1,154 @@
+//! Audio delivery: the original file with a single Range (206/416), HEAD, ETag (the content
+//! hash), If-Match and If-None-Match. `/media/{hash}` is the content-addressed, immutable URL.
+
+use super::catalog::IMMUTABLE;
+use super::error::ApiError;
+use super::extract::{ApiPath, AuthUser};
+use super::{AppState, blocking};
+use crate::stream::{self, OpenTrack};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use mixtape_shared::TrackId;
+use mixtape_shared::api::ErrorBody;
+use std::io::SeekFrom;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Large reads keep one stream near disk speed on loopback.
+const CHUNK: usize = 256 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tracks/{id}/stream", get(stream_track))
+        .route("/api/v1/media/{hash}", get(media))
+}
+
+/// The original audio file of a track. Range, HEAD, ETag and conditional requests are honoured.
+#[utoipa::path(get, path = "/api/v1/tracks/{id}/stream", params(("id" = i64, Path)), tag = "stream",
+    responses((status = 200, description = "the whole file"), (status = 206, description = "the requested range"),
+        (status = 304), (status = 412), (status = 416), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn stream_track(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let library = s.library.clone();
+    let open = blocking(move || stream::open(s.store.as_ref(), &library, TrackId(id))).await?;
+    // The id's content may change on rescan, so caches must revalidate (cheap: the ETag).
+    respond(open, &method, &headers, "private, no-cache").await
+}
+
+/// The same bytes addressed by content hash: immutable, so a CDN or proxy may keep them.
+#[utoipa::path(get, path = "/api/v1/media/{hash}", params(("hash" = String, Path)), tag = "stream",
+    responses((status = 200), (status = 206), (status = 304), (status = 416), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn media(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(hash): ApiPath<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let library = s.library.clone();
+    let open = blocking(move || stream::open_by_hash(s.store.as_ref(), &library, &hash)).await?;
+    respond(open, &method, &headers, IMMUTABLE).await
+}
+
+fn etag_matches(header_value: Option<&HeaderValue>, etag: &str) -> Option<bool> {
+    let value = header_value?.to_str().ok()?;
+    Some(
+        value
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag)),
+    )
+}
+
+async fn respond(
+    open: OpenTrack,
+    method: &Method,
+    headers: &HeaderMap,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
+    let OpenTrack { file, info, len } = open;
+    let etag = format!("\"{}\"", info.content_hash);
+    let base = |status: StatusCode| {
+        Response::builder()
+            .status(status)
+            .header(header::ETAG, &etag)
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header(header::CACHE_CONTROL, cache)
+    };
+    if etag_matches(headers.get(header::IF_MATCH), &etag) == Some(false) {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "the file changed: If-Match does not hold",
+        ));
+    }
+    if etag_matches(headers.get(header::IF_NONE_MATCH), &etag) == Some(true) {
+        return base(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map_err(ApiError::internal);
+    }
+    // If-Range with another validator means "send it all".
+    let range_applies = etag_matches(headers.get(header::IF_RANGE), &etag).unwrap_or(true);
+    let range = match headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| range_applies)
+    {
+        None => None,
+        Some(value) => match http_range_header::parse_range_header(value) {
+            // A syntactically invalid Range is ignored, as RFC 9110 asks.
+            Err(_) => None,
+            Ok(parsed) => match parsed.validate(len) {
+                Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
+                // Several ranges: we answer with the whole file, which the RFC allows.
+                Ok(_) => None,
+                Err(_) => {
+                    return Ok(base(StatusCode::RANGE_NOT_SATISFIABLE)
+                        .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(
+                            r#"{"error":{"code":"range_not_satisfiable","message":"the requested range lies outside the file"}}"#,
+                        ))
+                        .map_err(ApiError::internal)?);
+                }
+            },
+        },
+    };
+    let (status, start, count) = match &range {
+        Some(r) => (
+            StatusCode::PARTIAL_CONTENT,
+            *r.start(),
+            r.end() - r.start() + 1,
+        ),
+        None => (StatusCode::OK, 0, len),
+    };
+    let mut builder = base(status)
+        .header(header::CONTENT_TYPE, &info.content_type)
+        .header(header::CONTENT_LENGTH, count);
+    if range.is_some() {
+        builder = builder.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{len}", start + count - 1),
+        );
+    }
+    if method == Method::HEAD {
+        return builder.body(Body::empty()).map_err(ApiError::internal);
+    }
+    let mut file = tokio::fs::File::from_std(file);
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(ApiError::internal)?;
+    metrics::counter!("mixtape_stream_bytes_total").increment(count);
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(count), CHUNK);
+    builder
+        .body(Body::from_stream(stream))
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,18 @@
+//! `mixtape-server`: scans a music folder and serves its catalog, playlists and audio over HTTP.
+//!
+//! Start with [`app::start`]; the domain modules (`scanner`, `catalog`, `auth`, `playlists`,
+//! `art`, `stream`) know nothing of HTTP, and only `storage` knows SQL.
+
+pub mod app;
+pub mod art;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod http;
+pub mod playlists;
+pub mod scanner;
+pub mod storage;
+pub mod stream;
+
+pub use app::{RunningServer, start};
+pub use config::Config;

@@ -1,0 +1,490 @@
+//! The scanner: turns the library folder into catalog rows, in phases.
+//!
+//! 1. **walk**: list audio files with one stat each, and each folder's art;
+//! 2. **classify** against what is indexed: unchanged (same size and mtime: nothing more to do),
+//!    changed or new (to read), vanished;
+//! 3. **read** changed and new files in parallel (tags + blake3), while one writer thread commits
+//!    results in short batches. A new file whose hash matches a vanished one is a move: the track
+//!    keeps its id;
+//! 4. **remove** what vanished and was not moved, then prune orphan albums and artists.
+//!
+//! Every batch is its own transaction and a scan is idempotent, so a crash mid-scan leaves a
+//! consistent database and the next scan (run at every start) finishes the work.
+
+mod tags;
+pub mod watch;
+
+pub use tags::{ReadError, is_audio_path};
+
+use crate::storage::{ArtRecord, ArtSource, IndexedFile, ScanWrite, StorageError, Store};
+use mixtape_shared::api::{ScanFailure, ScanStatus};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tags::FileFacts;
+
+/// Writes per transaction: big enough to amortize the commit, small enough to hold the write
+/// lock only for milliseconds.
+const BATCH_SIZE: usize = 500;
+const BATCH_MAX_WAIT: Duration = Duration::from_millis(250);
+/// Failures kept for `GET /api/v1/scan`; beyond this only the count grows.
+const MAX_REPORTED_FAILURES: usize = 10_000;
+const ART_NAMES: &[&str] = &["cover", "folder", "front"];
+const ART_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("a scan is already running")]
+    AlreadyRunning,
+    #[error("library folder {0} cannot be read: {1}")]
+    Library(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Runs scans of one library folder and reports their progress.
+pub struct Scanner {
+    root: PathBuf,
+    store: Arc<dyn Store>,
+    status: Mutex<ScanStatus>,
+    running: AtomicBool,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn idle_status() -> ScanStatus {
+    ScanStatus {
+        state: "idle".into(),
+        phase: "none".into(),
+        started_at: None,
+        finished_at: None,
+        files_seen: 0,
+        files_unchanged: 0,
+        files_read: 0,
+        files_hashed: 0,
+        files_pending_hash: 0,
+        tracks_added: 0,
+        tracks_updated: 0,
+        tracks_removed: 0,
+        tracks_moved: 0,
+        failures: Vec::new(),
+    }
+}
+
+/// Clears the running flag however the scan ends, panics included.
+struct RunningGuard<'a>(&'a AtomicBool);
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Scanner {
+    pub fn new(root: PathBuf, store: Arc<dyn Store>) -> Self {
+        Self {
+            root,
+            store,
+            status: Mutex::new(idle_status()),
+            running: AtomicBool::new(false),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn status(&self) -> ScanStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ScanStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Starts a full scan on its own thread; refused while one runs.
+    pub fn spawn_full(self: &Arc<Self>) -> Result<(), ScanError> {
+        self.spawn(None)
+    }
+
+    /// Starts a scan of some folders (relative paths) on its own thread.
+    pub fn spawn(self: &Arc<Self>, scope: Option<Vec<String>>) -> Result<(), ScanError> {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return Err(ScanError::AlreadyRunning);
+        }
+        let this = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("scanner".into())
+            .spawn(move || {
+                if let Err(e) = this.run_claimed(scope.as_deref()) {
+                    tracing::error!(error = %e, "scan failed");
+                }
+            })
+            .map_err(|e| ScanError::Library(self.root.clone(), e))?;
+        Ok(())
+    }
+
+    /// Runs a scan on this thread (tests and benchmarks use this).
+    pub fn scan_blocking(&self, scope: Option<&[String]>) -> Result<ScanStatus, ScanError> {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return Err(ScanError::AlreadyRunning);
+        }
+        self.run_claimed(scope)?;
+        Ok(self.status())
+    }
+
+    fn run_claimed(&self, scope: Option<&[String]>) -> Result<(), ScanError> {
+        let _guard = RunningGuard(&self.running);
+        let started = Instant::now();
+        let span =
+            tracing::info_span!("scan", root = %self.root.display(), scoped = scope.is_some());
+        let _enter = span.enter();
+        self.update(|s| {
+            *s = idle_status();
+            s.state = "running".into();
+            s.phase = "walking".into();
+            s.started_at = Some(unix_now());
+        });
+        let result = self.run_phases(scope);
+        let elapsed = started.elapsed();
+        self.update(|s| {
+            s.state = "idle".into();
+            s.phase = if result.is_ok() {
+                "done".into()
+            } else {
+                "failed".into()
+            };
+            s.finished_at = Some(unix_now());
+        });
+        let status = self.status();
+        metrics::gauge!("mixtape_scan_files_seen").set(status.files_seen as f64);
+        metrics::counter!("mixtape_scans_total").increment(1);
+        tracing::info!(
+            seconds = elapsed.as_secs_f64(),
+            seen = status.files_seen,
+            unchanged = status.files_unchanged,
+            read = status.files_read,
+            added = status.tracks_added,
+            updated = status.tracks_updated,
+            moved = status.tracks_moved,
+            removed = status.tracks_removed,
+            failed = status.failures.len(),
+            "scan finished"
+        );
+        result
+    }
+
+    fn run_phases(&self, scope: Option<&[String]>) -> Result<(), ScanError> {
+        // Phase 1: walk.
+        let walked =
+            walk(&self.root, scope).map_err(|e| ScanError::Library(self.root.clone(), e))?;
+        self.update(|s| {
+            s.files_seen = walked.files.len() as u64;
+            s.phase = "reading".into();
+            for (path, reason) in &walked.failures {
+                push_failure(s, path.clone(), reason.clone());
+            }
+        });
+
+        // Phase 2: classify.
+        let mut indexed = self.store.indexed_files()?;
+        if let Some(scope) = scope {
+            indexed.retain(|path, _| in_scope(path, scope));
+        }
+        let mut to_read = Vec::new();
+        let mut unchanged = 0u64;
+        for facts in walked.files {
+            match indexed.remove(&facts.rel_path) {
+                Some(known) if known.size == facts.size && known.mtime_ns == facts.mtime_ns => {
+                    unchanged += 1
+                }
+                _ => to_read.push(facts),
+            }
+        }
+        // What is left in `indexed` was not seen: vanished, unless it reappears elsewhere.
+        let mut vanished_by_hash: HashMap<String, Vec<String>> = HashMap::new();
+        for (path, IndexedFile { content_hash, .. }) in indexed {
+            vanished_by_hash.entry(content_hash).or_default().push(path);
+        }
+        self.update(|s| {
+            s.files_unchanged = unchanged;
+            s.files_pending_hash = to_read.len() as u64;
+        });
+
+        // Phase 3: read in parallel, write in batches on one thread.
+        let (tx, rx) = crossbeam_channel::bounded::<
+            Result<crate::storage::TrackRecord, (String, ReadError)>,
+        >(BATCH_SIZE * 4);
+        let root = self.root.clone();
+        let folder_art = walked.folder_art;
+        let reader = std::thread::Builder::new()
+            .name("scan-readers".into())
+            .spawn(move || {
+                to_read.par_iter().for_each_with(tx, |tx, facts| {
+                    let abs = root.join(&facts.rel_path);
+                    let dir = parent_of(&facts.rel_path);
+                    let result = tags::read_track(&abs, facts, folder_art.get(dir))
+                        .map_err(|e| (facts.rel_path.clone(), e));
+                    let _ = tx.send(result);
+                });
+            })
+            .map_err(|e| ScanError::Library(self.root.clone(), e))?;
+
+        let mut batch = Vec::with_capacity(BATCH_SIZE);
+        let mut last_flush = Instant::now();
+        loop {
+            let received = rx.recv_timeout(BATCH_MAX_WAIT);
+            let done = matches!(
+                received,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+            );
+            match received {
+                Ok(Ok(record)) => {
+                    let write = match take_vanished(&mut vanished_by_hash, &record.content_hash) {
+                        Some(from) => ScanWrite::Move { from, record },
+                        None => ScanWrite::Upsert(record),
+                    };
+                    batch.push(write);
+                    self.update(|s| {
+                        s.files_read += 1;
+                        s.files_hashed += 1;
+                        s.files_pending_hash = s.files_pending_hash.saturating_sub(1);
+                    });
+                }
+                Ok(Err((path, reason))) => {
+                    tracing::warn!(path = %path, reason = %reason, "skipped file");
+                    self.update(|s| {
+                        s.files_pending_hash = s.files_pending_hash.saturating_sub(1);
+                        push_failure(s, path, reason.to_string());
+                    });
+                }
+                Err(_) => {}
+            }
+            if !batch.is_empty()
+                && (batch.len() >= BATCH_SIZE || done || last_flush.elapsed() >= BATCH_MAX_WAIT)
+            {
+                self.flush(&mut batch)?;
+                last_flush = Instant::now();
+            }
+            if done {
+                break;
+            }
+        }
+        let _ = reader.join();
+
+        // Phase 4: remove what vanished, then prune.
+        self.update(|s| s.phase = "removing".into());
+        let gone: Vec<ScanWrite> = vanished_by_hash
+            .into_values()
+            .flatten()
+            .map(|path| ScanWrite::Remove { path })
+            .collect();
+        for chunk in gone.chunks(BATCH_SIZE) {
+            self.flush(&mut chunk.to_vec())?;
+        }
+        self.store.prune_orphans()?;
+        Ok(())
+    }
+
+    fn flush(&self, batch: &mut Vec<ScanWrite>) -> Result<(), ScanError> {
+        let outcome = self.store.apply_scan_batch(std::mem::take(batch))?;
+        self.update(|s| {
+            s.tracks_added += outcome.added;
+            s.tracks_updated += outcome.updated;
+            s.tracks_moved += outcome.moved;
+            s.tracks_removed += outcome.removed;
+        });
+        Ok(())
+    }
+}
+
+fn push_failure(s: &mut ScanStatus, path: String, reason: String) {
+    if s.failures.len() < MAX_REPORTED_FAILURES {
+        s.failures.push(ScanFailure { path, reason });
+    }
+}
+
+fn take_vanished(vanished: &mut HashMap<String, Vec<String>>, hash: &str) -> Option<String> {
+    let paths = vanished.get_mut(hash)?;
+    let from = paths.pop();
+    if paths.is_empty() {
+        vanished.remove(hash);
+    }
+    from
+}
+
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
+}
+
+fn in_scope(rel: &str, scope: &[String]) -> bool {
+    scope
+        .iter()
+        .any(|dir| dir.is_empty() || rel == dir || rel.starts_with(&format!("{dir}/")))
+}
+
+struct Walked {
+    files: Vec<FileFacts>,
+    /// Folder (relative) → its cover art file.
+    folder_art: HashMap<String, ArtRecord>,
+    failures: Vec<(String, String)>,
+}
+
+/// Library-relative, `/`-separated form of a path under `root`; None for paths that are not
+/// valid UTF-8 (reported as failures rather than mangled).
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Walked> {
+    std::fs::read_dir(root)?;
+    let starts: Vec<PathBuf> = match scope {
+        None => vec![root.to_path_buf()],
+        Some(dirs) => dirs
+            .iter()
+            .map(|d| root.join(d))
+            .filter(|p| p.is_dir())
+            .collect(),
+    };
+    let mut files = Vec::new();
+    let mut art_candidates: HashMap<String, Vec<(usize, PathBuf)>> = HashMap::new();
+    let mut failures = Vec::new();
+    for start in starts {
+        // Symlinks are not followed: a link could point outside the library.
+        for entry in walkdir::WalkDir::new(&start).follow_links(false) {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let path = e.path().and_then(|p| relative(root, p)).unwrap_or_default();
+                    failures.push((path, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let path = entry.path();
+            let Some(rel) = relative(root, path) else {
+                failures.push((
+                    path.to_string_lossy().into_owned(),
+                    "file name is not valid UTF-8".into(),
+                ));
+                continue;
+            };
+            if let Some(rank) = art_rank(path) {
+                art_candidates
+                    .entry(parent_of(&rel).to_string())
+                    .or_default()
+                    .push((rank, path.to_path_buf()));
+                continue;
+            }
+            if !is_audio_path(path) {
+                continue;
+            }
+            match entry.metadata() {
+                Ok(meta) => {
+                    let mtime_ns = meta
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+                        .map(|d| d.as_nanos() as i64)
+                        .unwrap_or(0);
+                    files.push(FileFacts {
+                        rel_path: rel,
+                        size: meta.len(),
+                        mtime_ns,
+                    });
+                }
+                Err(e) => failures.push((rel, format!("cannot stat: {e}"))),
+            }
+        }
+    }
+    let mut folder_art = HashMap::new();
+    for (dir, mut candidates) in art_candidates {
+        candidates.sort();
+        for (_, path) in candidates {
+            if let Some(art) = folder_art_record(root, &path) {
+                folder_art.insert(dir, art);
+                break;
+            }
+        }
+    }
+    Ok(Walked {
+        files,
+        folder_art,
+        failures,
+    })
+}
+
+/// Lower is preferred: cover before folder before front, jpg before png.
+fn art_rank(path: &Path) -> Option<usize> {
+    let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let name_rank = ART_NAMES.iter().position(|n| *n == stem)?;
+    let ext_rank = ART_EXTENSIONS.iter().position(|e| *e == ext)?;
+    Some(name_rank * ART_EXTENSIONS.len() + ext_rank)
+}
+
+fn folder_art_record(root: &Path, path: &Path) -> Option<ArtRecord> {
+    let bytes = std::fs::read(path).ok()?;
+    let mime = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
+        "image/png"
+    } else if bytes.starts_with(&[0xFF, 0xD8]) {
+        "image/jpeg"
+    } else {
+        return None;
+    };
+    Some(ArtRecord {
+        hash: blake3::hash(&bytes).to_hex().to_string(),
+        mime: mime.to_string(),
+        source: ArtSource::File(relative(root, path)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_matches_whole_folder_names_only() {
+        let scope = vec!["Artist/Album".to_string()];
+        assert!(in_scope("Artist/Album/01.mp3", &scope));
+        assert!(!in_scope("Artist/Album 2/01.mp3", &scope));
+        assert!(in_scope("anything.mp3", &["".to_string()]));
+    }
+
+    #[test]
+    fn art_names_are_ranked() {
+        assert!(
+            art_rank(Path::new("a/Cover.JPG")).unwrap()
+                < art_rank(Path::new("a/folder.jpg")).unwrap()
+        );
+        assert!(art_rank(Path::new("a/front.png")).is_some());
+        assert_eq!(art_rank(Path::new("a/back.jpg")), None);
+    }
+
+    #[test]
+    fn moves_consume_one_vanished_path_per_file() {
+        let mut v = HashMap::from([("h".to_string(), vec!["a".to_string(), "b".to_string()])]);
+        assert!(take_vanished(&mut v, "h").is_some());
+        assert!(take_vanished(&mut v, "h").is_some());
+        assert_eq!(take_vanished(&mut v, "h"), None);
+        assert!(v.is_empty());
+    }
+}

@@ -1,0 +1,313 @@
+//! Storage: every query the server makes goes through the [`Store`] trait, so a PostgreSQL
+//! backend (with read replicas) can replace the embedded SQLite one without touching handlers.
+//!
+//! The trait is synchronous: the HTTP layer calls it on tokio's blocking pool, the scanner from
+//! its own threads. Domain rules (who may edit what, where an entry lands) live in the domain
+//! modules; the store only persists and reads.
+
+pub mod sqlite;
+
+use mixtape_shared::api::{
+    Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Page, PlaylistDetail,
+    SearchResults, Track, User,
+};
+use mixtape_shared::{EntryId, PlaylistId, TrackId, UserId};
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database pool error: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("invalid cursor")]
+    BadCursor,
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Which field a list is sorted by, and in which direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackSort {
+    Title,
+    Artist,
+    Album,
+    Year,
+    Added,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlbumSort {
+    Title,
+    Artist,
+    Year,
+    Added,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtistSort {
+    Name,
+    Added,
+}
+
+/// A keyset page request: `after` is the decoded cursor of the previous page.
+#[derive(Debug, Clone)]
+pub struct PageRequest<S> {
+    pub sort: S,
+    pub order: SortOrder,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+/// Where the previous page ended: the sort value and id of its last row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    pub value: CursorValue,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum CursorValue {
+    Int(i64),
+    Text(String),
+}
+
+/// What the scanner knows of a file already indexed, to decide whether to re-read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedFile {
+    pub track_id: TrackId,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub content_hash: String,
+}
+
+/// Everything the scanner read from one audio file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrackRecord {
+    /// Relative to the library root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub content_hash: String,
+    pub format: String,
+    pub content_type: String,
+    pub title: String,
+    pub artists: Vec<String>,
+    pub album: Option<String>,
+    pub album_artist: Option<String>,
+    pub track_number: Option<u32>,
+    pub track_total: Option<u32>,
+    pub disc_number: Option<u32>,
+    pub year: Option<i32>,
+    pub genres: Vec<String>,
+    pub duration_ms: u64,
+    pub bitrate_kbps: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    pub replay_gain: mixtape_shared::api::ReplayGain,
+    pub musicbrainz: mixtape_shared::api::MusicBrainzIds,
+    pub cover_art: Option<ArtRecord>,
+}
+
+/// Where a piece of cover art lives: it is read from there again when served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtRecord {
+    /// blake3 of the image bytes, hex.
+    pub hash: String,
+    pub mime: String,
+    pub source: ArtSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArtSource {
+    /// An image file in the library (folder art), relative path.
+    File(String),
+    /// The front cover embedded in an audio file, relative path.
+    Embedded(String),
+}
+
+/// One write of a scan batch; a batch is applied in one short transaction.
+#[derive(Debug, Clone)]
+pub enum ScanWrite {
+    /// A new or changed file at `record.path`.
+    Upsert(TrackRecord),
+    /// The file that was at `from` now is `record.path` (same content): the track keeps its id.
+    Move { from: String, record: TrackRecord },
+    /// The file is gone.
+    Remove { path: String },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub added: u64,
+    pub updated: u64,
+    pub moved: u64,
+    pub removed: u64,
+}
+
+/// A stored login token or API key, resolved.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub user: User,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A playlist with its owner's id, for permission checks in the domain layer.
+#[derive(Debug, Clone)]
+pub struct OwnedPlaylist {
+    pub owner_id: UserId,
+    pub detail: PlaylistDetail,
+}
+
+/// A new entry with its key already chosen by the playlists domain.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub id: EntryId,
+    pub track_id: TrackId,
+    pub order_key: String,
+}
+
+/// What a file behind a track id is, for streaming.
+#[derive(Debug, Clone)]
+pub struct TrackFile {
+    pub path: String,
+    pub size: u64,
+    pub content_hash: String,
+    pub content_type: String,
+}
+
+pub trait Store: Send + Sync + 'static {
+    // Catalog reads.
+    fn list_tracks(&self, page: &PageRequest<TrackSort>) -> StorageResult<Page<Track>>;
+    fn track(&self, id: TrackId) -> StorageResult<Option<Track>>;
+    fn tracks_by_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<Track>>;
+    fn track_file(&self, id: TrackId) -> StorageResult<Option<TrackFile>>;
+    fn track_file_by_hash(&self, content_hash: &str) -> StorageResult<Option<TrackFile>>;
+    /// Tracks whose relative path or file name matches, for m3u8 import.
+    fn track_ids_by_paths(&self, paths: &[String]) -> StorageResult<HashMap<String, TrackId>>;
+    fn list_albums(&self, page: &PageRequest<AlbumSort>) -> StorageResult<Page<Album>>;
+    fn album(&self, id: mixtape_shared::AlbumId) -> StorageResult<Option<AlbumDetail>>;
+    fn list_artists(&self, page: &PageRequest<ArtistSort>) -> StorageResult<Page<Artist>>;
+    fn artist(&self, id: mixtape_shared::ArtistId) -> StorageResult<Option<ArtistDetail>>;
+    fn genres(&self) -> StorageResult<Vec<Genre>>;
+    fn search(&self, query: &str, limit: u32) -> StorageResult<SearchResults>;
+    fn art(&self, hash: &str) -> StorageResult<Option<ArtRecord>>;
+    fn track_count(&self) -> StorageResult<u64>;
+    /// Connection pool size and idle connections, for `/metrics`.
+    fn pool_stats(&self) -> Option<(u32, u32)> {
+        None
+    }
+
+    // Scanner.
+    fn indexed_files(&self) -> StorageResult<HashMap<String, IndexedFile>>;
+    fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome>;
+    /// Drops albums, artists, genres and art that no track refers to any more.
+    fn prune_orphans(&self) -> StorageResult<()>;
+
+    // Users and credentials.
+    fn user_count(&self) -> StorageResult<u64>;
+    fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StorageResult<User>;
+    fn user_by_name(&self, username: &str) -> StorageResult<Option<StoredUser>>;
+    fn user_by_id(&self, id: UserId) -> StorageResult<Option<StoredUser>>;
+    fn list_users(&self) -> StorageResult<Vec<User>>;
+    fn delete_user(&self, id: UserId) -> StorageResult<bool>;
+    fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool>;
+    fn insert_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> StorageResult<()>;
+    fn token(&self, token_hash: &str, now: i64) -> StorageResult<Option<Credential>>;
+    fn revoke_token(&self, token_hash: &str) -> StorageResult<bool>;
+    fn revoke_user_tokens(&self, user: UserId) -> StorageResult<u64>;
+    fn insert_api_key(
+        &self,
+        user: UserId,
+        name: &str,
+        key_hash: &str,
+        now: i64,
+    ) -> StorageResult<ApiKey>;
+    fn api_key(&self, key_hash: &str, now: i64) -> StorageResult<Option<Credential>>;
+    fn list_api_keys(&self, user: UserId) -> StorageResult<Vec<ApiKey>>;
+    fn delete_api_key(&self, user: UserId, id: i64) -> StorageResult<bool>;
+
+    // Playlists. Every change bumps the change feed.
+    fn playlists_visible_to(
+        &self,
+        user: UserId,
+    ) -> StorageResult<Vec<mixtape_shared::api::Playlist>>;
+    fn playlist(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>>;
+    fn create_playlist(
+        &self,
+        owner: UserId,
+        id: PlaylistId,
+        name: &str,
+        public: bool,
+        now: i64,
+    ) -> StorageResult<bool>;
+    fn update_playlist(
+        &self,
+        id: PlaylistId,
+        name: Option<&str>,
+        public: Option<bool>,
+        now: i64,
+    ) -> StorageResult<()>;
+    fn delete_playlist(&self, id: PlaylistId) -> StorageResult<()>;
+    /// Inserts entries; ids already present are skipped (replays are no-ops).
+    fn insert_entries(&self, id: PlaylistId, entries: &[NewEntry], now: i64) -> StorageResult<()>;
+    fn remove_entry(&self, id: PlaylistId, entry: EntryId, now: i64) -> StorageResult<bool>;
+    fn set_entry_key(
+        &self,
+        id: PlaylistId,
+        entry: EntryId,
+        order_key: &str,
+        now: i64,
+    ) -> StorageResult<bool>;
+    fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>>;
+
+    // Change feed.
+    fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage>;
+}
+
+impl Cursor {
+    /// An opaque, URL-safe form for `next_cursor`.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let json = serde_json::to_vec(self).expect("cursor serializes");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    pub fn decode(s: &str) -> StorageResult<Self> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| StorageError::BadCursor)?;
+        serde_json::from_slice(&bytes).map_err(|_| StorageError::BadCursor)
+    }
+}

@@ -1,0 +1,598 @@
+//! Catalog reads: keyset-paginated lists, details and search.
+
+use super::SEP;
+use crate::catalog::fold;
+use crate::storage::*;
+use mixtape_shared::api::{AlbumRef, ArtistRef, MusicBrainzIds, ReplayGain};
+use mixtape_shared::{AlbumId, ArtistId};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, t.album_id, al.title,
+    t.album_artist_id, aa.name, t.track_number, t.track_total, t.disc_number, t.year, t.genre_names,
+    t.duration_ms, t.bitrate_kbps, t.sample_rate, t.channels, t.format, t.content_type, t.size,
+    t.content_hash, t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, t.rg_album_peak,
+    t.mb_track_id, t.mb_recording_id, t.mb_album_id, t.mb_artist_id, t.mb_album_artist_id, t.cover_art
+    FROM tracks t LEFT JOIN albums al ON al.id = t.album_id LEFT JOIN artists aa ON aa.id = t.album_artist_id";
+const TRACK_COLUMNS: usize = 31;
+
+const ALBUM_SELECT: &str = "SELECT al.id, al.title, al.album_artist_id, ar.name, al.year, al.genre_names,
+    al.track_count, al.duration_ms, al.cover_art FROM albums al JOIN artists ar ON ar.id = al.album_artist_id";
+const ALBUM_COLUMNS: usize = 9;
+
+const ARTIST_SELECT: &str = "SELECT ar.id, ar.name, ar.album_count, ar.track_count FROM artists ar";
+const ARTIST_COLUMNS: usize = 4;
+
+fn split(joined: &str) -> Vec<String> {
+    if joined.is_empty() {
+        Vec::new()
+    } else {
+        joined.split(SEP).map(str::to_string).collect()
+    }
+}
+
+fn u32_col(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
+    Ok(r.get::<_, Option<i64>>(i)?
+        .map(|v| v.clamp(0, u32::MAX as i64) as u32))
+}
+
+fn track_from_row(r: &Row) -> rusqlite::Result<Track> {
+    let ids: String = r.get(2)?;
+    let names: String = r.get(3)?;
+    let artists = ids
+        .split(SEP)
+        .zip(names.split(SEP))
+        .filter_map(|(id, name)| {
+            id.parse().ok().map(|id| ArtistRef {
+                id: ArtistId(id),
+                name: name.to_string(),
+            })
+        })
+        .collect();
+    let album = match (r.get::<_, Option<i64>>(4)?, r.get::<_, Option<String>>(5)?) {
+        (Some(id), Some(title)) => Some(AlbumRef {
+            id: AlbumId(id),
+            title,
+        }),
+        _ => None,
+    };
+    let album_artist = match (r.get::<_, Option<i64>>(6)?, r.get::<_, Option<String>>(7)?) {
+        (Some(id), Some(name)) => Some(ArtistRef {
+            id: ArtistId(id),
+            name,
+        }),
+        _ => None,
+    };
+    Ok(Track {
+        id: TrackId(r.get(0)?),
+        title: r.get(1)?,
+        artists,
+        album,
+        album_artist,
+        track_number: u32_col(r, 8)?,
+        track_total: u32_col(r, 9)?,
+        disc_number: u32_col(r, 10)?,
+        year: r.get(11)?,
+        genres: split(&r.get::<_, String>(12)?),
+        duration_ms: r.get::<_, i64>(13)?.max(0) as u64,
+        bitrate_kbps: u32_col(r, 14)?,
+        sample_rate: u32_col(r, 15)?,
+        channels: r.get::<_, Option<i64>>(16)?.map(|c| c.clamp(0, 255) as u8),
+        format: r.get(17)?,
+        content_type: r.get(18)?,
+        size_bytes: r.get::<_, i64>(19)?.max(0) as u64,
+        content_hash: r.get(20)?,
+        replay_gain: ReplayGain {
+            track_gain_db: r.get(21)?,
+            track_peak: r.get(22)?,
+            album_gain_db: r.get(23)?,
+            album_peak: r.get(24)?,
+        },
+        musicbrainz: MusicBrainzIds {
+            track_id: r.get(25)?,
+            recording_id: r.get(26)?,
+            album_id: r.get(27)?,
+            artist_id: r.get(28)?,
+            album_artist_id: r.get(29)?,
+        },
+        cover_art: r.get(30)?,
+    })
+}
+
+fn album_from_row(r: &Row) -> rusqlite::Result<Album> {
+    Ok(Album {
+        id: AlbumId(r.get(0)?),
+        title: r.get(1)?,
+        album_artist: ArtistRef {
+            id: ArtistId(r.get(2)?),
+            name: r.get(3)?,
+        },
+        year: r.get(4)?,
+        genres: split(&r.get::<_, String>(5)?),
+        track_count: u32_col(r, 6)?.unwrap_or(0),
+        duration_ms: r.get::<_, i64>(7)?.max(0) as u64,
+        cover_art: r.get(8)?,
+    })
+}
+
+fn artist_from_row(r: &Row) -> rusqlite::Result<Artist> {
+    Ok(Artist {
+        id: ArtistId(r.get(0)?),
+        name: r.get(1)?,
+        album_count: u32_col(r, 2)?.unwrap_or(0),
+        track_count: u32_col(r, 3)?.unwrap_or(0),
+    })
+}
+
+/// One keyset page: rows after the cursor in (sort value, id) order.
+fn keyset<T>(
+    conn: &Connection,
+    select: &str,
+    columns: usize,
+    sort_expr: &str,
+    id_expr: &str,
+    order: SortOrder,
+    limit: u32,
+    after: Option<&Cursor>,
+    map: fn(&Row) -> rusqlite::Result<T>,
+) -> StorageResult<Page<T>> {
+    let (cmp, dir) = match order {
+        SortOrder::Asc => (">", "ASC"),
+        SortOrder::Desc => ("<", "DESC"),
+    };
+    let (head, tail) = select.split_once(" FROM ").expect("select has FROM");
+    let mut sql = format!("{head}, {sort_expr} FROM {tail}");
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(c) = after {
+        sql.push_str(&format!(" WHERE ({sort_expr}, {id_expr}) {cmp} (?1, ?2)"));
+        values.push(match &c.value {
+            CursorValue::Int(i) => (*i).into(),
+            CursorValue::Text(s) => s.clone().into(),
+        });
+        values.push(c.id.into());
+    }
+    sql.push_str(&format!(
+        " ORDER BY {sort_expr} {dir}, {id_expr} {dir} LIMIT {}",
+        limit as u64 + 1
+    ));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut items = Vec::new();
+    let mut last = None;
+    while let Some(r) = rows.next()? {
+        if items.len() == limit as usize {
+            break;
+        }
+        let value = match r.get_ref(columns)? {
+            rusqlite::types::ValueRef::Integer(i) => CursorValue::Int(i),
+            rusqlite::types::ValueRef::Text(t) => {
+                CursorValue::Text(String::from_utf8_lossy(t).into_owned())
+            }
+            _ => CursorValue::Int(0),
+        };
+        last = Some(Cursor {
+            value,
+            id: r.get(0)?,
+        });
+        items.push(map(r)?);
+    }
+    let more = rows.next()?.is_some();
+    Ok(Page {
+        items,
+        next_cursor: if more { last.map(|c| c.encode()) } else { None },
+    })
+}
+
+pub fn list_tracks(conn: &Connection, page: &PageRequest<TrackSort>) -> StorageResult<Page<Track>> {
+    let sort = match page.sort {
+        TrackSort::Title => "t.sort_title",
+        TrackSort::Artist => "t.sort_artist",
+        TrackSort::Album => "t.album_id",
+        TrackSort::Year => "coalesce(t.year, 0)",
+        TrackSort::Added => "t.id",
+    };
+    keyset(
+        conn,
+        TRACK_SELECT,
+        TRACK_COLUMNS,
+        sort,
+        "t.id",
+        page.order,
+        page.limit,
+        page.after.as_ref(),
+        track_from_row,
+    )
+}
+
+pub fn tracks_by_ids(conn: &Connection, ids: &[TrackId]) -> StorageResult<Vec<Track>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut stmt = conn.prepare_cached(&format!("{TRACK_SELECT} WHERE t.id = ?1"))?;
+    for id in ids {
+        if let Some(t) = stmt.query_row([id.0], track_from_row).optional()? {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+pub fn existing_track_ids(conn: &Connection, ids: &[TrackId]) -> StorageResult<Vec<TrackId>> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM tracks WHERE id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids {
+        if stmt.exists([id.0])? {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
+pub fn track_file_where(
+    conn: &Connection,
+    condition: &str,
+    value: impl rusqlite::ToSql,
+) -> StorageResult<Option<TrackFile>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT path, size, content_hash, content_type FROM tracks WHERE {condition} LIMIT 1"
+        ))?
+        .query_row([value], |r| {
+            Ok(TrackFile {
+                path: r.get(0)?,
+                size: r.get::<_, i64>(1)?.max(0) as u64,
+                content_hash: r.get(2)?,
+                content_type: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn track_ids_by_paths(
+    conn: &Connection,
+    paths: &[String],
+) -> StorageResult<HashMap<String, TrackId>> {
+    let mut exact = conn.prepare_cached("SELECT id FROM tracks WHERE path = ?1")?;
+    // Playlists written elsewhere carry other roots: fall back to the longest matching suffix.
+    let mut suffix =
+        conn.prepare_cached("SELECT id, path FROM tracks WHERE path LIKE ?1 ESCAPE '\\'")?;
+    let mut out = HashMap::new();
+    for p in paths {
+        if let Some(id) = exact.query_row([p], |r| r.get::<_, i64>(0)).optional()? {
+            out.insert(p.clone(), TrackId(id));
+            continue;
+        }
+        let file_name = p.rsplit('/').next().unwrap_or(p);
+        let pattern = format!(
+            "%{}",
+            file_name
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let candidates: Vec<(i64, String)> = suffix
+            .query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let best = candidates
+            .into_iter()
+            .filter(|(_, path)| path == file_name || path.ends_with(&format!("/{file_name}")))
+            .max_by_key(|(_, path)| common_suffix_len(path, p));
+        if let Some((id, _)) = best {
+            out.insert(p.clone(), TrackId(id));
+        }
+    }
+    Ok(out)
+}
+
+fn common_suffix_len(a: &str, b: &str) -> usize {
+    a.split('/')
+        .rev()
+        .zip(b.split('/').rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+pub fn list_albums(conn: &Connection, page: &PageRequest<AlbumSort>) -> StorageResult<Page<Album>> {
+    let sort = match page.sort {
+        AlbumSort::Title => "al.sort_title",
+        AlbumSort::Artist => "al.sort_artist",
+        AlbumSort::Year => "coalesce(al.year, 0)",
+        AlbumSort::Added => "al.id",
+    };
+    keyset(
+        conn,
+        ALBUM_SELECT,
+        ALBUM_COLUMNS,
+        sort,
+        "al.id",
+        page.order,
+        page.limit,
+        page.after.as_ref(),
+        album_from_row,
+    )
+}
+
+pub fn album(conn: &Connection, id: AlbumId) -> StorageResult<Option<AlbumDetail>> {
+    let Some(album) = conn
+        .prepare_cached(&format!("{ALBUM_SELECT} WHERE al.id = ?1"))?
+        .query_row([id.0], album_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let tracks = conn
+        .prepare_cached(&format!(
+            "{TRACK_SELECT} WHERE t.album_id = ?1 ORDER BY coalesce(t.disc_number, 1), coalesce(t.track_number, 0), t.sort_title, t.id"
+        ))?
+        .query_map([id.0], track_from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(AlbumDetail { album, tracks }))
+}
+
+pub fn list_artists(
+    conn: &Connection,
+    page: &PageRequest<ArtistSort>,
+) -> StorageResult<Page<Artist>> {
+    let sort = match page.sort {
+        ArtistSort::Name => "ar.sort_name",
+        ArtistSort::Added => "ar.id",
+    };
+    keyset(
+        conn,
+        ARTIST_SELECT,
+        ARTIST_COLUMNS,
+        sort,
+        "ar.id",
+        page.order,
+        page.limit,
+        page.after.as_ref(),
+        artist_from_row,
+    )
+}
+
+pub fn artist(conn: &Connection, id: ArtistId) -> StorageResult<Option<ArtistDetail>> {
+    let Some(artist) = conn
+        .prepare_cached(&format!("{ARTIST_SELECT} WHERE ar.id = ?1"))?
+        .query_row([id.0], artist_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let albums = conn
+        .prepare_cached(&format!("{ALBUM_SELECT} WHERE al.album_artist_id = ?1 ORDER BY coalesce(al.year, 0), al.sort_title"))?
+        .query_map([id.0], album_from_row)?
+        .collect::<Result<_, _>>()?;
+    let appears_on = conn
+        .prepare_cached(&format!(
+            "{TRACK_SELECT} WHERE t.id IN (SELECT track_id FROM track_artists WHERE artist_id = ?1)
+             AND coalesce(t.album_artist_id, -1) != ?1 ORDER BY t.sort_title, t.id LIMIT 500"
+        ))?
+        .query_map([id.0], track_from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(ArtistDetail {
+        artist,
+        albums,
+        appears_on,
+    }))
+}
+
+pub fn genres(conn: &Connection) -> StorageResult<Vec<Genre>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT g.name, count(DISTINCT tg.track_id), count(DISTINCT t.album_id)
+             FROM genres g JOIN track_genres tg ON tg.genre_id = g.id JOIN tracks t ON t.id = tg.track_id
+             GROUP BY g.id ORDER BY g.name COLLATE NOCASE",
+        )?
+        .query_map([], |r| {
+            Ok(Genre {
+                name: r.get(0)?,
+                track_count: r.get::<_, i64>(1)? as u32,
+                album_count: r.get::<_, i64>(2)? as u32,
+            })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+pub fn art(conn: &Connection, hash: &str) -> StorageResult<Option<ArtRecord>> {
+    Ok(conn
+        .prepare_cached("SELECT hash, mime, kind, path FROM art WHERE hash = ?1")?
+        .query_row([hash], |r| {
+            let kind: String = r.get(2)?;
+            let path: String = r.get(3)?;
+            Ok(ArtRecord {
+                hash: r.get(0)?,
+                mime: r.get(1)?,
+                source: if kind == "file" {
+                    ArtSource::File(path)
+                } else {
+                    ArtSource::Embedded(path)
+                },
+            })
+        })
+        .optional()?)
+}
+
+/// How well a candidate matched, best first: exact field, field prefix, word prefix, substring, fuzzy.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct Rank {
+    tier: u8,
+    /// Lower is better: bm25 for substring matches, missing trigram share for fuzzy ones.
+    score: f64,
+}
+
+fn rank(query: &str, fields: &[String], fuzzy_overlap: Option<f64>) -> Rank {
+    let folded: Vec<String> = fields.iter().map(|f| fold(f)).collect();
+    let tier = if folded.iter().any(|f| f == query) {
+        0
+    } else if folded.iter().any(|f| f.starts_with(query)) {
+        1
+    } else if folded
+        .iter()
+        .any(|f| f.split_whitespace().any(|w| w.starts_with(query)))
+    {
+        2
+    } else if folded.iter().any(|f| f.contains(query)) {
+        3
+    } else {
+        4
+    };
+    Rank {
+        tier,
+        score: fuzzy_overlap.map(|o| 1.0 - o).unwrap_or(0.0),
+    }
+}
+
+fn trigrams(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out: Vec<String> = chars
+        .windows(3)
+        .map(|w| w.iter().collect())
+        .filter(|t: &String| !t.contains(' '))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn fts_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Row ids from one FTS table, ranked: substring matches of every word first; when those are
+/// too few, rows sharing most of the query's trigrams (a typo costs a few trigrams, not all).
+fn fts_ids(
+    conn: &Connection,
+    table: &str,
+    columns: usize,
+    query: &str,
+    limit: usize,
+) -> StorageResult<Vec<i64>> {
+    let words: Vec<&str> = query
+        .split_whitespace()
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    let mut ranked: Vec<(Rank, i64)> = Vec::new();
+    let fields_of = |r: &Row| -> rusqlite::Result<Vec<String>> {
+        (1..=columns).map(|i| r.get::<_, String>(i)).collect()
+    };
+    let select_cols = match table {
+        "track_search" => "rowid, title, artists, album",
+        "album_search" => "rowid, title, artist",
+        _ => "rowid, name",
+    };
+    if !words.is_empty() {
+        let exact = words
+            .iter()
+            .map(|w| fts_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 ORDER BY rank LIMIT 200"
+        ))?;
+        let rows = stmt.query_map([exact], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
+        for (i, row) in rows.enumerate() {
+            let (id, fields) = row?;
+            let mut rk = rank(query, &fields, None);
+            rk.tier = rk.tier.min(3);
+            rk.score = i as f64;
+            ranked.push((rk, id));
+        }
+    }
+    let grams = trigrams(query);
+    if ranked.len() < limit && grams.len() >= 2 {
+        let any = grams
+            .iter()
+            .map(|g| fts_quote(g))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 ORDER BY rank LIMIT 300"
+        ))?;
+        let rows = stmt.query_map([any], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
+        for row in rows {
+            let (id, fields) = row?;
+            if ranked.iter().any(|(_, seen)| *seen == id) {
+                continue;
+            }
+            let text = fold(&fields.join(" "));
+            let overlap = grams.iter().filter(|g| text.contains(g.as_str())).count() as f64
+                / grams.len() as f64;
+            // One typo in a word of n letters spoils up to 3 of its n-2 trigrams.
+            if overlap >= 0.5 {
+                ranked.push((rank(query, &fields, Some(overlap)), id));
+            }
+        }
+    }
+    ranked.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(ranked.into_iter().take(limit).map(|(_, id)| id).collect())
+}
+
+pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<SearchResults> {
+    let q = fold(query);
+    let limit = limit as usize;
+    if q.is_empty() {
+        return Ok(SearchResults {
+            artists: vec![],
+            albums: vec![],
+            tracks: vec![],
+        });
+    }
+    let (artist_ids, album_ids, track_ids) = if q.chars().count() < 3 {
+        // Too short for trigrams: prefix match on the sort keys, which are indexed.
+        let like = format!(
+            "{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let ids = |sql: &str| -> StorageResult<Vec<i64>> {
+            Ok(conn
+                .prepare_cached(sql)?
+                .query_map(params![like, limit as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?)
+        };
+        (
+            ids(
+                "SELECT id FROM artists WHERE sort_name LIKE ?1 ESCAPE '\\' ORDER BY sort_name LIMIT ?2",
+            )?,
+            ids(
+                "SELECT id FROM albums WHERE sort_title LIKE ?1 ESCAPE '\\' ORDER BY sort_title LIMIT ?2",
+            )?,
+            ids(
+                "SELECT id FROM tracks WHERE sort_title LIKE ?1 ESCAPE '\\' ORDER BY sort_title LIMIT ?2",
+            )?,
+        )
+    } else {
+        (
+            fts_ids(conn, "artist_search", 1, &q, limit)?,
+            fts_ids(conn, "album_search", 2, &q, limit)?,
+            fts_ids(conn, "track_search", 3, &q, limit)?,
+        )
+    };
+    let mut artist_stmt = conn.prepare_cached(&format!("{ARTIST_SELECT} WHERE ar.id = ?1"))?;
+    let artists = artist_ids
+        .iter()
+        .filter_map(|id| {
+            artist_stmt
+                .query_row([id], artist_from_row)
+                .optional()
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut album_stmt = conn.prepare_cached(&format!("{ALBUM_SELECT} WHERE al.id = ?1"))?;
+    let albums = album_ids
+        .iter()
+        .filter_map(|id| {
+            album_stmt
+                .query_row([id], album_from_row)
+                .optional()
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    let tracks = tracks_by_ids(
+        conn,
+        &track_ids.into_iter().map(TrackId).collect::<Vec<_>>(),
+    )?;
+    Ok(SearchResults {
+        artists,
+        albums,
+        tracks,
+    })
+}

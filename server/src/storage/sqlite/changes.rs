@@ -1,0 +1,71 @@
+//! The change feed: compacted rows ordered by sequence number, joined to current state.
+
+use super::{catalog, playlists};
+use crate::storage::*;
+use mixtape_shared::api::Change;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub fn page(conn: &Connection, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
+    let revision: i64 = conn
+        .prepare_cached("SELECT seq FROM changes WHERE user_id IS NULL OR user_id = ?1 ORDER BY seq DESC LIMIT 1")?
+        .query_row([user.0], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let rows: Vec<(String, String, i64, bool)> = conn
+        .prepare_cached(
+            "SELECT kind, item, seq, deleted FROM changes
+             WHERE seq > ?1 AND (user_id IS NULL OR user_id = ?2) ORDER BY seq LIMIT ?3",
+        )?
+        .query_map(params![since, user.0, limit as i64 + 1], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let has_more = rows.len() > limit as usize;
+    let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut next_since = since;
+    for (kind, item, rev, deleted) in rows.into_iter().take(limit as usize) {
+        next_since = rev;
+        let change = match kind.as_str() {
+            "track" => {
+                let id = TrackId(
+                    item.parse()
+                        .map_err(|_| StorageError::Corrupt(format!("track change {item}")))?,
+                );
+                match (deleted, catalog::tracks_by_ids(conn, &[id])?.pop()) {
+                    (false, Some(track)) => Change::Track {
+                        rev,
+                        track: Box::new(track),
+                    },
+                    _ => Change::TrackDeleted { rev, id },
+                }
+            }
+            "playlist" => {
+                let id: PlaylistId = item
+                    .parse()
+                    .map_err(|_| StorageError::Corrupt(format!("playlist change {item}")))?;
+                match (deleted, playlists::playlist(conn, id)?) {
+                    (false, Some(p)) => Change::Playlist {
+                        rev,
+                        playlist: Box::new(p.detail),
+                    },
+                    _ => Change::PlaylistDeleted { rev, id },
+                }
+            }
+            other => {
+                return Err(StorageError::Corrupt(format!(
+                    "unknown change kind {other}"
+                )));
+            }
+        };
+        changes.push(change);
+    }
+    if !has_more {
+        next_since = next_since.max(revision);
+    }
+    Ok(ChangesPage {
+        changes,
+        next_since,
+        has_more,
+        revision,
+    })
+}

@@ -1,0 +1,331 @@
+//! The embedded backend: one SQLite file in WAL mode, one writer connection behind a mutex and a
+//! pool of readers, so reads never wait for a scan's write batches.
+
+mod catalog;
+mod changes;
+mod playlists;
+mod scan;
+mod users;
+
+use super::*;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// Separates multi-valued fields stored in one column (unit separator, never in tags).
+pub(crate) const SEP: char = '\u{1f}';
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -16_000)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub fn open(path: &Path, readers: u32) -> StorageResult<Self> {
+        let mut writer = Connection::open(path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .with_init(|c| {
+                configure(c)?;
+                c.pragma_update(None, "query_only", "ON")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(readers.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StorageResult<T>) -> StorageResult<T> {
+        let conn = self.readers.get()?;
+        f(&conn)
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        // A poisoned lock only means another writer panicked mid-call; SQLite rolled that
+        // transaction back, so the connection is still sound.
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StorageResult<()> {
+    let version: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(StorageError::Migration(format!(
+            "database schema version {version} is newer than this server ({}): upgrade mixtape-server",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| StorageError::Migration(format!("step {}: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Bumps the global change sequence and records that `item` changed (or was deleted).
+pub(crate) fn record_change(
+    tx: &Connection,
+    kind: &str,
+    item: &str,
+    user: Option<UserId>,
+    deleted: bool,
+) -> StorageResult<i64> {
+    let seq: i64 = tx.query_row(
+        "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO changes (kind, item, user_id, seq, deleted) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, item) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, user_id = excluded.user_id",
+        rusqlite::params![kind, item, user.map(|u| u.0), seq, deleted],
+    )?;
+    Ok(seq)
+}
+
+impl Store for SqliteStore {
+    fn list_tracks(&self, page: &PageRequest<TrackSort>) -> StorageResult<Page<Track>> {
+        self.read(|c| catalog::list_tracks(c, page))
+    }
+    fn track(&self, id: TrackId) -> StorageResult<Option<Track>> {
+        self.read(|c| Ok(catalog::tracks_by_ids(c, &[id])?.pop()))
+    }
+    fn tracks_by_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<Track>> {
+        self.read(|c| catalog::tracks_by_ids(c, ids))
+    }
+    fn track_file(&self, id: TrackId) -> StorageResult<Option<TrackFile>> {
+        self.read(|c| catalog::track_file_where(c, "id = ?1", id.0))
+    }
+    fn track_file_by_hash(&self, content_hash: &str) -> StorageResult<Option<TrackFile>> {
+        self.read(|c| catalog::track_file_where(c, "content_hash = ?1", content_hash))
+    }
+    fn track_ids_by_paths(&self, paths: &[String]) -> StorageResult<HashMap<String, TrackId>> {
+        self.read(|c| catalog::track_ids_by_paths(c, paths))
+    }
+    fn list_albums(&self, page: &PageRequest<AlbumSort>) -> StorageResult<Page<Album>> {
+        self.read(|c| catalog::list_albums(c, page))
+    }
+    fn album(&self, id: mixtape_shared::AlbumId) -> StorageResult<Option<AlbumDetail>> {
+        self.read(|c| catalog::album(c, id))
+    }
+    fn list_artists(&self, page: &PageRequest<ArtistSort>) -> StorageResult<Page<Artist>> {
+        self.read(|c| catalog::list_artists(c, page))
+    }
+    fn artist(&self, id: mixtape_shared::ArtistId) -> StorageResult<Option<ArtistDetail>> {
+        self.read(|c| catalog::artist(c, id))
+    }
+    fn genres(&self) -> StorageResult<Vec<Genre>> {
+        self.read(catalog::genres)
+    }
+    fn search(&self, query: &str, limit: u32) -> StorageResult<SearchResults> {
+        self.read(|c| catalog::search(c, query, limit))
+    }
+    fn art(&self, hash: &str) -> StorageResult<Option<ArtRecord>> {
+        self.read(|c| catalog::art(c, hash))
+    }
+    fn track_count(&self) -> StorageResult<u64> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM tracks", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    fn pool_stats(&self) -> Option<(u32, u32)> {
+        let s = self.readers.state();
+        Some((s.connections, s.idle_connections))
+    }
+
+    fn indexed_files(&self) -> StorageResult<HashMap<String, IndexedFile>> {
+        self.read(scan::indexed_files)
+    }
+    fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
+        self.write(|tx| scan::apply_batch(tx, writes))
+    }
+    fn prune_orphans(&self) -> StorageResult<()> {
+        self.write(scan::prune_orphans)
+    }
+
+    fn user_count(&self) -> StorageResult<u64> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+    fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> StorageResult<User> {
+        self.write(|tx| users::create_user(tx, username, password_hash, is_admin))
+    }
+    fn user_by_name(&self, username: &str) -> StorageResult<Option<StoredUser>> {
+        self.read(|c| users::user_where(c, "username = ?1", username))
+    }
+    fn user_by_id(&self, id: UserId) -> StorageResult<Option<StoredUser>> {
+        self.read(|c| users::user_where(c, "id = ?1", id.0))
+    }
+    fn list_users(&self) -> StorageResult<Vec<User>> {
+        self.read(users::list_users)
+    }
+    fn delete_user(&self, id: UserId) -> StorageResult<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id.0])? > 0))
+    }
+    fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                rusqlite::params![id.0, password_hash],
+            )? > 0)
+        })
+    }
+    fn insert_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        created_at: i64,
+        expires_at: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| {
+            // Expired tokens are swept here rather than by a timer: logins are rare and cheap.
+            tx.execute("DELETE FROM tokens WHERE expires_at <= ?1", [created_at])?;
+            tx.execute(
+                "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![token_hash, user.0, created_at, expires_at],
+            )?;
+            Ok(())
+        })
+    }
+    fn token(&self, token_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
+        self.read(|c| users::token(c, token_hash, now))
+    }
+    fn revoke_token(&self, token_hash: &str) -> StorageResult<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM tokens WHERE hash = ?1", [token_hash])? > 0))
+    }
+    fn revoke_user_tokens(&self, user: UserId) -> StorageResult<u64> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user.0])? as u64))
+    }
+    fn insert_api_key(
+        &self,
+        user: UserId,
+        name: &str,
+        key_hash: &str,
+        now: i64,
+    ) -> StorageResult<ApiKey> {
+        self.write(|tx| users::insert_api_key(tx, user, name, key_hash, now))
+    }
+    fn api_key(&self, key_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
+        // Recording last use needs the writer; it is skipped when the writer is busy with a scan.
+        let found = self.read(|c| users::api_key(c, key_hash))?;
+        if found.is_some() {
+            if let Ok(conn) = self.writer.try_lock() {
+                let _ = conn.execute(
+                    "UPDATE api_keys SET last_used_at = ?2 WHERE hash = ?1",
+                    rusqlite::params![key_hash, now],
+                );
+            }
+        }
+        Ok(found)
+    }
+    fn list_api_keys(&self, user: UserId) -> StorageResult<Vec<ApiKey>> {
+        self.read(|c| users::list_api_keys(c, user))
+    }
+    fn delete_api_key(&self, user: UserId, id: i64) -> StorageResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM api_keys WHERE id = ?1 AND user_id = ?2",
+                [id, user.0],
+            )? > 0)
+        })
+    }
+
+    fn playlists_visible_to(
+        &self,
+        user: UserId,
+    ) -> StorageResult<Vec<mixtape_shared::api::Playlist>> {
+        self.read(|c| playlists::visible_to(c, user))
+    }
+    fn playlist(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>> {
+        self.read(|c| playlists::playlist(c, id))
+    }
+    fn create_playlist(
+        &self,
+        owner: UserId,
+        id: PlaylistId,
+        name: &str,
+        public: bool,
+        now: i64,
+    ) -> StorageResult<bool> {
+        self.write(|tx| playlists::create(tx, owner, id, name, public, now))
+    }
+    fn update_playlist(
+        &self,
+        id: PlaylistId,
+        name: Option<&str>,
+        public: Option<bool>,
+        now: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| playlists::update(tx, id, name, public, now))
+    }
+    fn delete_playlist(&self, id: PlaylistId) -> StorageResult<()> {
+        self.write(|tx| playlists::delete(tx, id))
+    }
+    fn insert_entries(&self, id: PlaylistId, entries: &[NewEntry], now: i64) -> StorageResult<()> {
+        self.write(|tx| playlists::insert_entries(tx, id, entries, now))
+    }
+    fn remove_entry(&self, id: PlaylistId, entry: EntryId, now: i64) -> StorageResult<bool> {
+        self.write(|tx| playlists::remove_entry(tx, id, entry, now))
+    }
+    fn set_entry_key(
+        &self,
+        id: PlaylistId,
+        entry: EntryId,
+        order_key: &str,
+        now: i64,
+    ) -> StorageResult<bool> {
+        self.write(|tx| playlists::set_entry_key(tx, id, entry, order_key, now))
+    }
+    fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>> {
+        self.read(|c| catalog::existing_track_ids(c, ids))
+    }
+
+    fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
+        self.read(|c| changes::page(c, user, since, limit))
+    }
+}

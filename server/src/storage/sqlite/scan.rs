@@ -1,0 +1,416 @@
+//! Scanner writes: each batch is one short IMMEDIATE transaction, so readers never wait and a
+//! crash loses at most the batch in flight (the next scan redoes it).
+
+use super::{SEP, record_change};
+use crate::catalog::fold;
+use crate::storage::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn indexed_files(conn: &Connection) -> StorageResult<HashMap<String, IndexedFile>> {
+    let mut stmt = conn.prepare("SELECT path, id, size, mtime_ns, content_hash FROM tracks")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            IndexedFile {
+                track_id: TrackId(r.get(1)?),
+                size: r.get::<_, i64>(2)? as u64,
+                mtime_ns: r.get(3)?,
+                content_hash: r.get(4)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Names that should mean "no value" rather than an artist called "".
+fn clean(name: &str) -> Option<&str> {
+    let t = name.trim();
+    if t.is_empty() { None } else { Some(t) }
+}
+
+fn ensure_artist(tx: &Connection, name: &str) -> StorageResult<i64> {
+    let key = fold(name);
+    if let Some(id) = tx
+        .prepare_cached("SELECT id FROM artists WHERE sort_name = ?1")?
+        .query_row([&key], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    let id: i64 = tx
+        .prepare_cached("INSERT INTO artists (name, sort_name) VALUES (?1, ?2) RETURNING id")?
+        .query_row(params![name, key], |r| r.get(0))?;
+    tx.prepare_cached("INSERT INTO artist_search (rowid, name) VALUES (?1, ?2)")?
+        .execute(params![id, name])?;
+    Ok(id)
+}
+
+fn ensure_album(
+    tx: &Connection,
+    title: &str,
+    artist_id: i64,
+    artist_name: &str,
+    record: &TrackRecord,
+) -> StorageResult<i64> {
+    let key = fold(title);
+    let cover = record.cover_art.as_ref().map(|a| a.hash.as_str());
+    if let Some(id) = tx
+        .prepare_cached("SELECT id FROM albums WHERE album_artist_id = ?1 AND sort_title = ?2")?
+        .query_row(params![artist_id, key], |r| r.get::<_, i64>(0))
+        .optional()?
+    {
+        tx.prepare_cached(
+            "UPDATE albums SET year = coalesce(year, ?2), cover_art = coalesce(cover_art, ?3) WHERE id = ?1",
+        )?
+        .execute(params![id, record.year, cover])?;
+        return Ok(id);
+    }
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO albums (title, sort_title, album_artist_id, sort_artist, year, cover_art, added_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )?
+        .query_row(params![title, key, artist_id, fold(artist_name), record.year, cover, now()], |r| r.get(0))?;
+    tx.prepare_cached("INSERT INTO album_search (rowid, title, artist) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, title, artist_name])?;
+    Ok(id)
+}
+
+fn ensure_genre(tx: &Connection, name: &str) -> StorageResult<i64> {
+    if let Some(id) = tx
+        .prepare_cached("SELECT id FROM genres WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    Ok(tx
+        .prepare_cached("INSERT INTO genres (name) VALUES (?1) RETURNING id")?
+        .query_row([name], |r| r.get(0))?)
+}
+
+/// Writes `record` as track `existing` (or a new track), returning its id.
+fn write_track(
+    tx: &Connection,
+    existing: Option<i64>,
+    record: &TrackRecord,
+    touched: &mut Touched,
+) -> StorageResult<i64> {
+    let artist_names: Vec<&str> = record.artists.iter().filter_map(|a| clean(a)).collect();
+    let artist_names = if artist_names.is_empty() {
+        vec!["Unknown Artist"]
+    } else {
+        artist_names
+    };
+    let mut artist_ids = Vec::with_capacity(artist_names.len());
+    for name in &artist_names {
+        let id = ensure_artist(tx, name)?;
+        if !artist_ids.contains(&id) {
+            artist_ids.push(id);
+        }
+    }
+    let album_artist_name = record
+        .album_artist
+        .as_deref()
+        .and_then(clean)
+        .unwrap_or(artist_names[0]);
+    let album_artist_id = ensure_artist(tx, album_artist_name)?;
+    let album_id = match record.album.as_deref().and_then(clean) {
+        Some(title) => Some(ensure_album(
+            tx,
+            title,
+            album_artist_id,
+            album_artist_name,
+            record,
+        )?),
+        None => None,
+    };
+    let mut genre_ids = Vec::new();
+    let mut genre_names = Vec::new();
+    for g in record.genres.iter().filter_map(|g| clean(g)) {
+        let id = ensure_genre(tx, g)?;
+        if !genre_ids.contains(&id) {
+            genre_ids.push(id);
+            genre_names.push(g);
+        }
+    }
+    if let Some(art) = &record.cover_art {
+        let (kind, path) = match &art.source {
+            ArtSource::File(p) => ("file", p),
+            ArtSource::Embedded(p) => ("embedded", p),
+        };
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO art (hash, mime, kind, path) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![art.hash, art.mime, kind, path])?;
+    }
+    let display_names: Vec<String> = artist_ids
+        .iter()
+        .map(|id| {
+            tx.query_row("SELECT name FROM artists WHERE id = ?1", [id], |r| {
+                r.get::<_, String>(0)
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let joined_ids = artist_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(&SEP.to_string());
+    let joined_names = display_names.join(&SEP.to_string());
+    let joined_genres = genre_names.join(&SEP.to_string());
+    let title = clean(&record.title).unwrap_or("Untitled");
+    let rg = &record.replay_gain;
+    let mb = &record.musicbrainz;
+    let values = params![
+        record.path,
+        record.size as i64,
+        record.mtime_ns,
+        record.content_hash,
+        record.format,
+        record.content_type,
+        title,
+        fold(title),
+        album_id,
+        album_artist_id,
+        record.track_number,
+        record.track_total,
+        record.disc_number,
+        record.year,
+        record.duration_ms as i64,
+        record.bitrate_kbps,
+        record.sample_rate,
+        record.channels,
+        rg.track_gain_db,
+        rg.track_peak,
+        rg.album_gain_db,
+        rg.album_peak,
+        mb.track_id,
+        mb.recording_id,
+        mb.album_id,
+        mb.artist_id,
+        mb.album_artist_id,
+        record.cover_art.as_ref().map(|a| a.hash.as_str()),
+        joined_names,
+        joined_ids,
+        joined_genres,
+        fold(&display_names[0]),
+    ];
+    const COLUMNS: &str = "path, size, mtime_ns, content_hash, format, content_type, title, sort_title, album_id,
+        album_artist_id, track_number, track_total, disc_number, year, duration_ms, bitrate_kbps, sample_rate,
+        channels, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, mb_track_id, mb_recording_id,
+        mb_album_id, mb_artist_id, mb_album_artist_id, cover_art, artist_names, artist_ids, genre_names, sort_artist";
+    let id = match existing {
+        Some(id) => {
+            if let Some(old) = tx
+                .prepare_cached("SELECT album_id, artist_ids FROM tracks WHERE id = ?1")?
+                .query_row([id], |r| {
+                    Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, String>(1)?))
+                })
+                .optional()?
+            {
+                touched.albums.extend(old.0);
+                touched
+                    .artists
+                    .extend(old.1.split(SEP).filter_map(|s| s.parse::<i64>().ok()));
+            }
+            let assignments = COLUMNS
+                .split(',')
+                .enumerate()
+                .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
+                .collect::<Vec<_>>();
+            tx.prepare_cached(&format!(
+                "UPDATE tracks SET {} WHERE id = ?33",
+                assignments.join(", ")
+            ))?
+            .execute(rusqlite::params_from_iter(
+                values
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once(&id as &dyn rusqlite::ToSql)),
+            ))?;
+            tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?
+                .execute([id])?;
+            tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
+                .execute([id])?;
+            tx.prepare_cached("DELETE FROM track_genres WHERE track_id = ?1")?
+                .execute([id])?;
+            id
+        }
+        None => {
+            let placeholders = (1..=32)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            tx.prepare_cached(&format!(
+                "INSERT INTO tracks ({COLUMNS}, added_at) VALUES ({placeholders}, ?33) RETURNING id"
+            ))?
+            .query_row(
+                rusqlite::params_from_iter(
+                    values
+                        .iter()
+                        .copied()
+                        .chain(std::iter::once(&now() as &dyn rusqlite::ToSql)),
+                ),
+                |r| r.get(0),
+            )?
+        }
+    };
+    for (pos, artist) in artist_ids.iter().enumerate() {
+        tx.prepare_cached(
+            "INSERT INTO track_artists (track_id, position, artist_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id, pos as i64, artist])?;
+    }
+    for (pos, genre) in genre_ids.iter().enumerate() {
+        tx.prepare_cached(
+            "INSERT INTO track_genres (track_id, position, genre_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id, pos as i64, genre])?;
+    }
+    let album_title = record.album.as_deref().and_then(clean).unwrap_or("");
+    tx.prepare_cached(
+        "INSERT INTO track_search (rowid, title, artists, album) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, title, display_names.join(" "), album_title])?;
+    touched.albums.extend(album_id);
+    touched.artists.extend(artist_ids.iter().copied());
+    touched.artists.insert(album_artist_id);
+    record_change(tx, "track", &id.to_string(), None, false)?;
+    Ok(id)
+}
+
+fn track_id_at(tx: &Connection, path: &str) -> StorageResult<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT id FROM tracks WHERE path = ?1")?
+        .query_row([path], |r| r.get(0))
+        .optional()?)
+}
+
+fn remove_track(tx: &Connection, id: i64, touched: &mut Touched) -> StorageResult<()> {
+    let (album, artists): (Option<i64>, String) = tx.query_row(
+        "SELECT album_id, artist_ids FROM tracks WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    touched.albums.extend(album);
+    touched
+        .artists
+        .extend(artists.split(SEP).filter_map(|s| s.parse::<i64>().ok()));
+    // Entries of a vanished track leave their playlists, and those playlists' owners hear of it.
+    let affected: Vec<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT DISTINCT p.id, p.owner_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id WHERE e.track_id = ?1",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    tx.prepare_cached("DELETE FROM playlist_entries WHERE track_id = ?1")?
+        .execute([id])?;
+    for (playlist, owner) in affected {
+        record_change(tx, "playlist", &playlist, Some(UserId(owner)), false)?;
+    }
+    tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?
+        .execute([id])?;
+    tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?
+        .execute([id])?;
+    record_change(tx, "track", &id.to_string(), None, true)?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct Touched {
+    albums: HashSet<i64>,
+    artists: HashSet<i64>,
+}
+
+/// Recomputes the denormalized counts of the albums and artists a batch touched.
+fn refresh_counts(tx: &Connection, touched: &Touched) -> StorageResult<()> {
+    for album in &touched.albums {
+        tx.prepare_cached(
+            "UPDATE albums SET
+               track_count = (SELECT count(*) FROM tracks WHERE album_id = ?1),
+               duration_ms = (SELECT coalesce(sum(duration_ms), 0) FROM tracks WHERE album_id = ?1),
+               year = (SELECT max(year) FROM tracks WHERE album_id = ?1),
+               genre_names = coalesce((SELECT group_concat(name, char(31)) FROM (
+                   SELECT DISTINCT g.name FROM tracks t JOIN track_genres tg ON tg.track_id = t.id
+                   JOIN genres g ON g.id = tg.genre_id WHERE t.album_id = ?1 ORDER BY g.name)), '')
+             WHERE id = ?1",
+        )?
+        .execute([album])?;
+    }
+    for artist in &touched.artists {
+        tx.prepare_cached(
+            "UPDATE artists SET
+               album_count = (SELECT count(*) FROM albums WHERE album_artist_id = ?1 AND track_count > 0),
+               track_count = (SELECT count(*) FROM track_artists WHERE artist_id = ?1)
+             WHERE id = ?1",
+        )?
+        .execute([artist])?;
+    }
+    Ok(())
+}
+
+pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
+    let mut outcome = BatchOutcome::default();
+    let mut touched = Touched::default();
+    for write in writes {
+        match write {
+            ScanWrite::Upsert(record) => {
+                let existing = track_id_at(tx, &record.path)?;
+                write_track(tx, existing, &record, &mut touched)?;
+                if existing.is_some() {
+                    outcome.updated += 1;
+                } else {
+                    outcome.added += 1;
+                }
+            }
+            ScanWrite::Move { from, record } => {
+                // If the target path is indexed too (a file moved onto another), that one goes.
+                if let Some(stale) = track_id_at(tx, &record.path)? {
+                    remove_track(tx, stale, &mut touched)?;
+                    outcome.removed += 1;
+                }
+                let existing = track_id_at(tx, &from)?;
+                write_track(tx, existing, &record, &mut touched)?;
+                if existing.is_some() {
+                    outcome.moved += 1;
+                } else {
+                    outcome.added += 1;
+                }
+            }
+            ScanWrite::Remove { path } => {
+                if let Some(id) = track_id_at(tx, &path)? {
+                    remove_track(tx, id, &mut touched)?;
+                    outcome.removed += 1;
+                }
+            }
+        }
+    }
+    refresh_counts(tx, &touched)?;
+    Ok(outcome)
+}
+
+pub fn prune_orphans(tx: &rusqlite::Transaction<'_>) -> StorageResult<()> {
+    tx.execute_batch(
+        "DELETE FROM albums WHERE NOT EXISTS (SELECT 1 FROM tracks WHERE album_id = albums.id);
+         DELETE FROM album_search WHERE rowid NOT IN (SELECT id FROM albums);
+         DELETE FROM artists WHERE NOT EXISTS (SELECT 1 FROM track_artists WHERE artist_id = artists.id)
+             AND NOT EXISTS (SELECT 1 FROM tracks WHERE album_artist_id = artists.id)
+             AND NOT EXISTS (SELECT 1 FROM albums WHERE album_artist_id = artists.id);
+         DELETE FROM artist_search WHERE rowid NOT IN (SELECT id FROM artists);
+         DELETE FROM genres WHERE NOT EXISTS (SELECT 1 FROM track_genres WHERE genre_id = genres.id);
+         DELETE FROM art WHERE hash NOT IN (SELECT cover_art FROM tracks WHERE cover_art IS NOT NULL)
+             AND hash NOT IN (SELECT cover_art FROM albums WHERE cover_art IS NOT NULL);
+         UPDATE artists SET album_count = (SELECT count(*) FROM albums WHERE album_artist_id = artists.id);",
+    )?;
+    Ok(())
+}

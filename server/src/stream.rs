@@ -1,0 +1,65 @@
+//! Resolving a track to the bytes to stream. No request path reaches the filesystem except
+//! through the track table, and a path that resolves outside the library is refused.
+
+use crate::storage::{StorageError, Store, TrackFile};
+use mixtape_shared::TrackId;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("no such track")]
+    NotFound,
+    #[error("the file of this track is gone; a rescan will update the library")]
+    FileGone,
+    #[error("the file of this track changed since the last scan; a rescan will update the library")]
+    Changed,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct OpenTrack {
+    pub file: std::fs::File,
+    pub info: TrackFile,
+    pub len: u64,
+}
+
+/// Opens the file behind `id`, checking that it still lies inside the library (a symlink swapped
+/// in after the scan must not leak other files).
+pub fn open(store: &dyn Store, library: &Path, id: TrackId) -> Result<OpenTrack, StreamError> {
+    let info = store.track_file(id)?.ok_or(StreamError::NotFound)?;
+    open_file(library, info)
+}
+
+/// Same, by content hash (the immutable media URL).
+pub fn open_by_hash(
+    store: &dyn Store,
+    library: &Path,
+    hash: &str,
+) -> Result<OpenTrack, StreamError> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StreamError::NotFound);
+    }
+    let info = store
+        .track_file_by_hash(hash)?
+        .ok_or(StreamError::NotFound)?;
+    open_file(library, info)
+}
+
+fn open_file(library: &Path, info: TrackFile) -> Result<OpenTrack, StreamError> {
+    let root: PathBuf = library.canonicalize().map_err(|_| StreamError::FileGone)?;
+    let path = root
+        .join(&info.path)
+        .canonicalize()
+        .map_err(|_| StreamError::FileGone)?;
+    if !path.starts_with(&root) {
+        tracing::warn!(path = %info.path, "track path resolves outside the library; refused");
+        return Err(StreamError::FileGone);
+    }
+    let file = std::fs::File::open(&path).map_err(|_| StreamError::FileGone)?;
+    let len = file.metadata().map_err(|_| StreamError::FileGone)?.len();
+    // The ETag is the content hash taken at scan time: never send other bytes under it.
+    if len != info.size {
+        return Err(StreamError::Changed);
+    }
+    Ok(OpenTrack { file, info, len })
+}

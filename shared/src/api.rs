@@ -1,0 +1,365 @@
+//! Request and response bodies of the HTTP API (`/api/v1`), as both sides see them.
+
+use crate::ids::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The JSON body of every error response: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code such as `not_found` or `bad_request`.
+    pub code: String,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+}
+
+/// One page of a keyset-paginated list. Pass `next_cursor` back as `cursor` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size, 1..=500 (default 50).
+    pub limit: Option<u32>,
+    /// Sort field; which ones are allowed depends on the list.
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    pub order: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ArtistRef {
+    pub id: ArtistId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Track {
+    pub id: TrackId,
+    pub title: String,
+    pub artists: Vec<ArtistRef>,
+    pub album: Option<AlbumRef>,
+    pub album_artist: Option<ArtistRef>,
+    pub track_number: Option<u32>,
+    pub track_total: Option<u32>,
+    pub disc_number: Option<u32>,
+    pub year: Option<i32>,
+    pub genres: Vec<String>,
+    pub duration_ms: u64,
+    /// Audio bitrate in kbit/s.
+    pub bitrate_kbps: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u8>,
+    /// `mp3`, `flac`, `ogg`, `opus`, `m4a` or `wav`.
+    pub format: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    /// blake3 of the file's bytes, hex: names the file in caches and in media URLs.
+    pub content_hash: String,
+    pub replay_gain: ReplayGain,
+    pub musicbrainz: MusicBrainzIds,
+    /// Cover art id (a blake3 hex of the image), if the track has any art.
+    pub cover_art: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReplayGain {
+    pub track_gain_db: Option<f32>,
+    pub track_peak: Option<f32>,
+    pub album_gain_db: Option<f32>,
+    pub album_peak: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct MusicBrainzIds {
+    pub track_id: Option<String>,
+    pub recording_id: Option<String>,
+    pub album_id: Option<String>,
+    pub artist_id: Option<String>,
+    pub album_artist_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlbumRef {
+    pub id: AlbumId,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Album {
+    pub id: AlbumId,
+    pub title: String,
+    pub album_artist: ArtistRef,
+    pub year: Option<i32>,
+    pub genres: Vec<String>,
+    pub track_count: u32,
+    pub duration_ms: u64,
+    pub cover_art: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlbumDetail {
+    #[serde(flatten)]
+    pub album: Album,
+    /// In disc, then track order.
+    pub tracks: Vec<Track>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Artist {
+    pub id: ArtistId,
+    pub name: String,
+    pub album_count: u32,
+    pub track_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ArtistDetail {
+    #[serde(flatten)]
+    pub artist: Artist,
+    /// Albums where this artist is the album artist.
+    pub albums: Vec<Album>,
+    /// Tracks on other artists' albums that this artist appears on.
+    pub appears_on: Vec<Track>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Genre {
+    pub name: String,
+    pub track_count: u32,
+    pub album_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// The words to look for; prefixes and small typos match.
+    pub q: String,
+    /// Results per kind, 1..=100 (default 20).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    pub artists: Vec<Artist>,
+    pub albums: Vec<Album>,
+    pub tracks: Vec<Track>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer TOKEN`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateApiKeyRequest {
+    /// A name for the device, e.g. "phone".
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// Shown once; only its hash is stored. Send as `Authorization: Bearer KEY`.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Playlist {
+    pub id: PlaylistId,
+    pub owner: String,
+    pub name: String,
+    pub public: bool,
+    pub entry_count: u32,
+    pub duration_ms: u64,
+    /// The change-feed sequence number of the playlist's last change.
+    pub revision: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlaylistEntry {
+    pub id: EntryId,
+    pub track_id: TrackId,
+    /// Sorts entries in playlist order (see `order_key`).
+    pub order_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlaylistDetail {
+    #[serde(flatten)]
+    pub playlist: Playlist,
+    /// In playlist order.
+    pub entries: Vec<PlaylistEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatePlaylistRequest {
+    /// A client-made id (UUIDv7) lets an offline client create a playlist idempotently.
+    pub id: Option<PlaylistId>,
+    pub name: String,
+    #[serde(default)]
+    pub public: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UpdatePlaylistRequest {
+    pub name: Option<String>,
+    pub public: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddEntriesRequest {
+    pub track_ids: Vec<TrackId>,
+    /// Zero-based position to insert at; appended when absent.
+    pub position: Option<u32>,
+    /// Client-made entry ids, one per track, for idempotent replays.
+    pub entry_ids: Option<Vec<EntryId>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MoveEntryRequest {
+    /// Zero-based position the entry ends up at.
+    pub position: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportPlaylistReport {
+    pub playlist: PlaylistDetail,
+    /// Lines of the m3u8 that matched no track in the library.
+    pub unmatched: Vec<String>,
+}
+
+/// Change feed: what changed after a revision, compacted to the latest state of each item.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    /// Pass as `since` to continue; equals `revision` once caught up.
+    pub next_since: i64,
+    /// True when more changes follow right away.
+    pub has_more: bool,
+    /// The newest revision visible to this user when the page was read.
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+pub struct ChangesQuery {
+    /// The last revision the client has applied (0 for everything).
+    pub since: Option<i64>,
+    /// Changes per page, 1..=1000 (default 500).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Track {
+        rev: i64,
+        track: Box<Track>,
+    },
+    TrackDeleted {
+        rev: i64,
+        id: TrackId,
+    },
+    Playlist {
+        rev: i64,
+        playlist: Box<PlaylistDetail>,
+    },
+    PlaylistDeleted {
+        rev: i64,
+        id: PlaylistId,
+    },
+}
+
+impl Change {
+    pub fn rev(&self) -> i64 {
+        match self {
+            Change::Track { rev, .. }
+            | Change::TrackDeleted { rev, .. }
+            | Change::Playlist { rev, .. }
+            | Change::PlaylistDeleted { rev, .. } => *rev,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScanStatus {
+    /// `idle` or `running`.
+    pub state: String,
+    /// What the running (or last) scan is doing: `walking`, `reading`, `hashing`, `art`, `done`.
+    pub phase: String,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub files_seen: u64,
+    pub files_unchanged: u64,
+    pub files_read: u64,
+    pub files_hashed: u64,
+    pub files_pending_hash: u64,
+    pub tracks_added: u64,
+    pub tracks_updated: u64,
+    pub tracks_removed: u64,
+    pub tracks_moved: u64,
+    pub failures: Vec<ScanFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScanFailure {
+    /// Path relative to the library root.
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}

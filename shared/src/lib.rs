@@ -1,0 +1,9 @@
+//! Wire types and the sync model that the Mixtape server and client must agree on.
+//!
+//! Nothing here does IO: these are plain data types (serde + OpenAPI schemas) and pure functions.
+
+pub mod api;
+pub mod ids;
+pub mod order_key;
+
+pub use ids::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId, UserId};

@@ -1,0 +1,188 @@
+//! A real server on 127.0.0.1:0 over a temporary copy of the demo library.
+
+#![allow(dead_code)]
+
+use mixtape_server::{Config, RunningServer};
+use mixtape_shared::api::{LoginResponse, ScanStatus};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Relative paths of every file under `dir` with one of `exts`, sorted.
+pub fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, dir: &Path, exts: &[&str], out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, exts, out);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| exts.contains(&x)) {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    walk(dir, dir, exts, &mut out);
+    out.sort();
+    out
+}
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub base: String,
+    pub library: PathBuf,
+    pub data: PathBuf,
+    pub http: Client,
+    pub admin_token: String,
+    _tmp: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server over a copy of the demo library, scanned.
+    pub async fn demo() -> Self {
+        Self::with_library(|lib| copy_dir(&demo_dir(), lib)).await
+    }
+
+    /// A server over a library that `fill` writes, scanned.
+    pub async fn with_library(fill: impl FnOnce(&Path)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let library = tmp.path().join("library");
+        std::fs::create_dir_all(&library).unwrap();
+        fill(&library);
+        let data = tmp.path().join("data");
+        Self::start_on(tmp, library, data).await
+    }
+
+    async fn start_on(tmp: tempfile::TempDir, library: PathBuf, data: PathBuf) -> Self {
+        let mut config = Config::embedded(library.canonicalize().unwrap(), data.clone());
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        let server = mixtape_server::start(config).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let mut this = Self { server: Some(server), base, library, data, http, admin_token: String::new(), _tmp: tmp };
+        this.admin_token = this.login("admin", ADMIN_PASSWORD).await.token;
+        this.wait_for_scan().await;
+        this
+    }
+
+    /// Stops the server and starts a new one over the same library and data.
+    pub async fn restart(mut self) -> Self {
+        self.server.take().unwrap().shutdown().await.unwrap();
+        let tmp = std::mem::replace(&mut self._tmp, tempfile::tempdir().unwrap());
+        Self::start_on(tmp, self.library.clone(), self.data.clone()).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn req(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let r = self.req(Method::GET, path, token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.get_json(path, &self.admin_token).await
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> LoginResponse {
+        let r = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {user}");
+        r.json().await.unwrap()
+    }
+
+    /// Creates a user and returns their token.
+    pub async fn user(&self, name: &str) -> String {
+        let password = format!("{name}-password");
+        let r = self
+            .req(Method::POST, "/api/v1/users", &self.admin_token)
+            .json(&serde_json::json!({"username": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        self.login(name, &password).await.token
+    }
+
+    pub async fn scan_status(&self) -> ScanStatus {
+        serde_json::from_value(self.admin_get("/api/v1/scan").await).unwrap()
+    }
+
+    pub async fn wait_for_scan(&self) -> ScanStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.scan_status().await;
+            if s.state == "idle" && s.phase == "done" {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "scan did not finish: {s:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts a full scan and waits for it.
+    pub async fn rescan(&self) -> ScanStatus {
+        loop {
+            let r = self.req(Method::POST, "/api/v1/scan", &self.admin_token).send().await.unwrap();
+            if r.status() == 202 {
+                break;
+            }
+            assert_eq!(r.status(), 409, "start scan");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.wait_for_scan().await
+    }
+
+    /// Every track, walking the pages.
+    pub async fn all_tracks(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/tracks?limit=7&cursor={c}"),
+                None => "/api/v1/tracks?limit=7".to_string(),
+            };
+            let page = self.admin_get(&path).await;
+            out.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+}
+
+pub async fn error_code(r: Response) -> String {
+    let v: Value = r.json().await.unwrap();
+    v["error"]["code"].as_str().unwrap_or_default().to_string()
+}
