@@ -123,9 +123,11 @@ impl Scanner {
 
     /// Starts a scan of some folders (relative paths) on its own thread.
     pub fn spawn(self: &Arc<Self>, scope: Option<Vec<String>>) -> Result<(), ScanError> {
+        let scope = scope.and_then(minimal_scope);
         if self.running.swap(true, Ordering::AcqRel) {
             return Err(ScanError::AlreadyRunning);
         }
+        self.begin();
         let this = Arc::clone(self);
         std::thread::Builder::new()
             .name("scanner".into())
@@ -143,8 +145,20 @@ impl Scanner {
         if self.running.swap(true, Ordering::AcqRel) {
             return Err(ScanError::AlreadyRunning);
         }
+        self.begin();
         self.run_claimed(scope)?;
         Ok(self.status())
+    }
+
+    /// Marks a scan as started; callers hold the `running` claim. Done before any thread
+    /// starts, so a status read right after `spawn` never shows the previous scan.
+    fn begin(&self) {
+        self.update(|s| {
+            *s = idle_status();
+            s.state = "running".into();
+            s.phase = "walking".into();
+            s.started_at = Some(unix_now());
+        });
     }
 
     fn run_claimed(&self, scope: Option<&[String]>) -> Result<(), ScanError> {
@@ -153,12 +167,6 @@ impl Scanner {
         let span =
             tracing::info_span!("scan", root = %self.root.display(), scoped = scope.is_some());
         let _enter = span.enter();
-        self.update(|s| {
-            *s = idle_status();
-            s.state = "running".into();
-            s.phase = "walking".into();
-            s.started_at = Some(unix_now());
-        });
         let result = self.run_phases(scope);
         let elapsed = started.elapsed();
         self.update(|s| {
@@ -327,6 +335,23 @@ fn take_vanished(vanished: &mut HashMap<String, Vec<String>>, hash: &str) -> Opt
     from
 }
 
+/// The folders to walk so that each file is seen once: nested folders fold into their
+/// ancestors, and the library root (`""`) means a full scan (`None`).
+fn minimal_scope(mut dirs: Vec<String>) -> Option<Vec<String>> {
+    dirs.sort();
+    dirs.dedup();
+    let mut kept: Vec<String> = Vec::new();
+    for dir in dirs {
+        if dir.is_empty() {
+            return None;
+        }
+        if !kept.iter().any(|k| in_scope(&dir, std::slice::from_ref(k))) {
+            kept.push(dir);
+        }
+    }
+    Some(kept)
+}
+
 fn parent_of(rel: &str) -> &str {
     rel.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
 }
@@ -467,6 +492,17 @@ mod tests {
         assert!(in_scope("Artist/Album/01.mp3", &scope));
         assert!(!in_scope("Artist/Album 2/01.mp3", &scope));
         assert!(in_scope("anything.mp3", &["".to_string()]));
+    }
+
+    #[test]
+    fn nested_scopes_fold_into_their_ancestors() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            minimal_scope(s(&["A/B", "A", "C", "A/B/D"])),
+            Some(s(&["A", "C"]))
+        );
+        assert_eq!(minimal_scope(s(&["A", ""])), None);
+        assert_eq!(minimal_scope(s(&["AB", "A"])), Some(s(&["A", "AB"])));
     }
 
     #[test]

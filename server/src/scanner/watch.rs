@@ -26,6 +26,8 @@ pub fn watch(scanner: Arc<Scanner>) -> notify::Result<LibraryWatcher> {
             let mut pending: BTreeSet<String> = BTreeSet::new();
             loop {
                 match rx.recv_timeout(QUIET_PERIOD) {
+                    // Reads (the scanner's own included) change nothing.
+                    Ok(Ok(event)) if !changes_content(&event.kind) => {}
                     Ok(Ok(event)) => {
                         for path in event.paths {
                             if let Some(dir) = touched_folder(&root, &path) {
@@ -50,6 +52,17 @@ pub fn watch(scanner: Arc<Scanner>) -> notify::Result<LibraryWatcher> {
             }
         })?;
     Ok(LibraryWatcher { _watcher: watcher })
+}
+
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
 }
 
 /// The library-relative folder to rescan for a changed path: its parent, since the path itself

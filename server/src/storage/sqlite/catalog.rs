@@ -158,8 +158,11 @@ fn keyset<T>(
     let mut rows = stmt.query(params_from_iter(values))?;
     let mut items = Vec::new();
     let mut last = None;
+    let mut more = false;
     while let Some(r) = rows.next()? {
         if items.len() == limit as usize {
+            // The extra row only says that another page follows.
+            more = true;
             break;
         }
         let value = match r.get_ref(columns)? {
@@ -175,7 +178,6 @@ fn keyset<T>(
         });
         items.push(map(r)?);
     }
-    let more = rows.next()?.is_some();
     Ok(Page {
         items,
         next_cursor: if more { last.map(|c| c.encode()) } else { None },
@@ -413,11 +415,11 @@ pub fn art(conn: &Connection, hash: &str) -> StorageResult<Option<ArtRecord>> {
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 struct Rank {
     tier: u8,
-    /// Lower is better: bm25 for substring matches, missing trigram share for fuzzy ones.
+    /// Lower is better: bm25 order for substring matches, edit distance for fuzzy ones.
     score: f64,
 }
 
-fn rank(query: &str, fields: &[String], fuzzy_overlap: Option<f64>) -> Rank {
+fn rank(query: &str, fields: &[String], typo_distance: Option<f64>) -> Rank {
     let folded: Vec<String> = fields.iter().map(|f| fold(f)).collect();
     let tier = if folded.iter().any(|f| f == query) {
         0
@@ -435,8 +437,66 @@ fn rank(query: &str, fields: &[String], fuzzy_overlap: Option<f64>) -> Rank {
     };
     Rank {
         tier,
-        score: fuzzy_overlap.map(|o| 1.0 - o).unwrap_or(0.0),
+        score: typo_distance.unwrap_or(0.0),
     }
+}
+
+/// How many edits (insertions, deletions, substitutions, transpositions) separate the query's
+/// words from the best-matching words of `text`, if every query word is close enough: one edit
+/// for words of up to five letters, two beyond. A query word may also match a word's prefix.
+fn typo_distance(query: &str, text: &str) -> Option<f64> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut total = 0usize;
+    for q in query.split_whitespace() {
+        let q_len = q.chars().count();
+        let allowed = if q_len <= 2 {
+            0
+        } else if q_len <= 5 {
+            1
+        } else {
+            2
+        };
+        let best = words
+            .iter()
+            .map(|w| {
+                let whole = strsim::osa_distance(q, w);
+                let prefix: String = w.chars().take(q_len).collect();
+                whole.min(
+                    strsim::osa_distance(q, &prefix) + usize::from(prefix.chars().count() < q_len),
+                )
+            })
+            .min()?;
+        if best > allowed {
+            return None;
+        }
+        total += best;
+    }
+    Some(total as f64)
+}
+
+/// Trigrams of the query and of each variant with one letter dropped: a transposition or a
+/// wrong letter in a short word can spoil all of its own trigrams, but rarely those of every
+/// variant. These only gather candidates; `typo_distance` decides.
+fn typo_trigrams(query: &str) -> Vec<String> {
+    let mut out = trigrams(query);
+    for word in query.split_whitespace() {
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < 4 {
+            continue;
+        }
+        for skip in 0..chars.len() {
+            let variant: String = chars
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, c)| c)
+                .collect();
+            out.extend(trigrams(&variant));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn trigrams(s: &str) -> Vec<String> {
@@ -456,7 +516,7 @@ fn fts_quote(s: &str) -> String {
 }
 
 /// Row ids from one FTS table, ranked: substring matches of every word first; when those are
-/// too few, rows sharing most of the query's trigrams (a typo costs a few trigrams, not all).
+/// too few, rows sharing a trigram whose words are within a small edit distance (typos).
 fn fts_ids(
     conn: &Connection,
     table: &str,
@@ -495,8 +555,8 @@ fn fts_ids(
             ranked.push((rk, id));
         }
     }
-    let grams = trigrams(query);
-    if ranked.len() < limit && grams.len() >= 2 {
+    let grams = typo_trigrams(query);
+    if ranked.len() < limit && query.chars().count() >= 4 {
         let any = grams
             .iter()
             .map(|g| fts_quote(g))
@@ -512,11 +572,8 @@ fn fts_ids(
                 continue;
             }
             let text = fold(&fields.join(" "));
-            let overlap = grams.iter().filter(|g| text.contains(g.as_str())).count() as f64
-                / grams.len() as f64;
-            // One typo in a word of n letters spoils up to 3 of its n-2 trigrams.
-            if overlap >= 0.5 {
-                ranked.push((rank(query, &fields, Some(overlap)), id));
+            if let Some(distance) = typo_distance(query, &text) {
+                ranked.push((rank(query, &fields, Some(distance)), id));
             }
         }
     }
@@ -595,4 +652,18 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<Searc
         albums,
         tracks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typo_distance;
+
+    #[test]
+    fn typos_within_budget_match_whole_words_and_prefixes() {
+        assert_eq!(typo_distance("secnod", "second song"), Some(1.0));
+        assert_eq!(typo_distance("nocturen", "cafe nocturne"), Some(1.0));
+        assert_eq!(typo_distance("noct", "cafe nocturne"), Some(0.0));
+        assert_eq!(typo_distance("xyzzy", "cafe nocturne"), None);
+        assert_eq!(typo_distance("cafe nocturen", "cafe nocturne"), Some(1.0));
+    }
 }

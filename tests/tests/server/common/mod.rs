@@ -36,8 +36,17 @@ pub fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<String> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 walk(root, &p, exts, out);
-            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| exts.contains(&x)) {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+            } else if p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| exts.contains(&x))
+            {
+                out.push(
+                    p.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
@@ -62,6 +71,15 @@ impl TestServer {
         Self::with_library(|lib| copy_dir(&demo_dir(), lib)).await
     }
 
+    /// A server over the demo library with a changed configuration.
+    pub async fn demo_with(tweak: fn(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let library = tmp.path().join("library");
+        copy_dir(&demo_dir(), &library);
+        let data = tmp.path().join("data");
+        Self::start_with(tmp, library, data, tweak).await
+    }
+
     /// A server over a library that `fill` writes, scanned.
     pub async fn with_library(fill: impl FnOnce(&Path)) -> Self {
         let tmp = tempfile::tempdir().unwrap();
@@ -73,12 +91,33 @@ impl TestServer {
     }
 
     async fn start_on(tmp: tempfile::TempDir, library: PathBuf, data: PathBuf) -> Self {
+        Self::start_with(tmp, library, data, |_| {}).await
+    }
+
+    async fn start_with(
+        tmp: tempfile::TempDir,
+        library: PathBuf,
+        data: PathBuf,
+        tweak: fn(&mut Config),
+    ) -> Self {
         let mut config = Config::embedded(library.canonicalize().unwrap(), data.clone());
         config.admin_password = Some(ADMIN_PASSWORD.into());
+        tweak(&mut config);
         let server = mixtape_server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr);
-        let http = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        let mut this = Self { server: Some(server), base, library, data, http, admin_token: String::new(), _tmp: tmp };
+        let http = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut this = Self {
+            server: Some(server),
+            base,
+            library,
+            data,
+            http,
+            admin_token: String::new(),
+            _tmp: tmp,
+        };
         this.admin_token = this.login("admin", ADMIN_PASSWORD).await.token;
         this.wait_for_scan().await;
         this
@@ -153,7 +192,11 @@ impl TestServer {
     /// Starts a full scan and waits for it.
     pub async fn rescan(&self) -> ScanStatus {
         loop {
-            let r = self.req(Method::POST, "/api/v1/scan", &self.admin_token).send().await.unwrap();
+            let r = self
+                .req(Method::POST, "/api/v1/scan", &self.admin_token)
+                .send()
+                .await
+                .unwrap();
             if r.status() == 202 {
                 break;
             }

@@ -1,0 +1,10 @@
+//! End-to-end tests of the server: the real server on 127.0.0.1:0 over a temporary copy of the
+//! demo library, driven over HTTP.
+
+mod common;
+
+mod auth;
+mod catalog;
+mod library;
+mod playlists;
+mod streaming;
