@@ -124,17 +124,28 @@ fn artist_from_row(r: &Row) -> rusqlite::Result<Artist> {
 }
 
 /// One keyset page: rows after the cursor in (sort value, id) order.
-fn keyset<T>(
-    conn: &Connection,
-    select: &str,
+/// A list the API pages through: its SELECT, how many columns the row mapper reads, the id
+/// column that breaks sort ties, and the row mapper.
+struct Listing<T> {
+    select: &'static str,
     columns: usize,
-    sort_expr: &str,
-    id_expr: &str,
-    order: SortOrder,
-    limit: u32,
-    after: Option<&Cursor>,
+    id_expr: &'static str,
     map: fn(&Row) -> rusqlite::Result<T>,
+}
+
+fn keyset<T, S>(
+    conn: &Connection,
+    listing: Listing<T>,
+    sort_expr: &str,
+    page: &PageRequest<S>,
 ) -> StorageResult<Page<T>> {
+    let Listing {
+        select,
+        columns,
+        id_expr,
+        map,
+    } = listing;
+    let (order, limit, after) = (page.order, page.limit, page.after.as_ref());
     let (cmp, dir) = match order {
         SortOrder::Asc => (">", "ASC"),
         SortOrder::Desc => ("<", "DESC"),
@@ -192,17 +203,13 @@ pub fn list_tracks(conn: &Connection, page: &PageRequest<TrackSort>) -> StorageR
         TrackSort::Year => "coalesce(t.year, 0)",
         TrackSort::Added => "t.id",
     };
-    keyset(
-        conn,
-        TRACK_SELECT,
-        TRACK_COLUMNS,
-        sort,
-        "t.id",
-        page.order,
-        page.limit,
-        page.after.as_ref(),
-        track_from_row,
-    )
+    let listing = Listing {
+        select: TRACK_SELECT,
+        columns: TRACK_COLUMNS,
+        id_expr: "t.id",
+        map: track_from_row,
+    };
+    keyset(conn, listing, sort, page)
 }
 
 pub fn tracks_by_ids(conn: &Connection, ids: &[TrackId]) -> StorageResult<Vec<Track>> {
@@ -298,17 +305,13 @@ pub fn list_albums(conn: &Connection, page: &PageRequest<AlbumSort>) -> StorageR
         AlbumSort::Year => "coalesce(al.year, 0)",
         AlbumSort::Added => "al.id",
     };
-    keyset(
-        conn,
-        ALBUM_SELECT,
-        ALBUM_COLUMNS,
-        sort,
-        "al.id",
-        page.order,
-        page.limit,
-        page.after.as_ref(),
-        album_from_row,
-    )
+    let listing = Listing {
+        select: ALBUM_SELECT,
+        columns: ALBUM_COLUMNS,
+        id_expr: "al.id",
+        map: album_from_row,
+    };
+    keyset(conn, listing, sort, page)
 }
 
 pub fn album(conn: &Connection, id: AlbumId) -> StorageResult<Option<AlbumDetail>> {
@@ -336,17 +339,13 @@ pub fn list_artists(
         ArtistSort::Name => "ar.sort_name",
         ArtistSort::Added => "ar.id",
     };
-    keyset(
-        conn,
-        ARTIST_SELECT,
-        ARTIST_COLUMNS,
-        sort,
-        "ar.id",
-        page.order,
-        page.limit,
-        page.after.as_ref(),
-        artist_from_row,
-    )
+    let listing = Listing {
+        select: ARTIST_SELECT,
+        columns: ARTIST_COLUMNS,
+        id_expr: "ar.id",
+        map: artist_from_row,
+    };
+    keyset(conn, listing, sort, page)
 }
 
 pub fn artist(conn: &Connection, id: ArtistId) -> StorageResult<Option<ArtistDetail>> {

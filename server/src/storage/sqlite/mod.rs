@@ -253,13 +253,13 @@ impl Store for SqliteStore {
     fn api_key(&self, key_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
         // Recording last use needs the writer; it is skipped when the writer is busy with a scan.
         let found = self.read(|c| users::api_key(c, key_hash))?;
-        if found.is_some() {
-            if let Ok(conn) = self.writer.try_lock() {
-                let _ = conn.execute(
-                    "UPDATE api_keys SET last_used_at = ?2 WHERE hash = ?1",
-                    rusqlite::params![key_hash, now],
-                );
-            }
+        if found.is_some()
+            && let Ok(conn) = self.writer.try_lock()
+        {
+            let _ = conn.execute(
+                "UPDATE api_keys SET last_used_at = ?2 WHERE hash = ?1",
+                rusqlite::params![key_hash, now],
+            );
         }
         Ok(found)
     }
