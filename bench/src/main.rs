@@ -1,0 +1,207 @@
+//! `mixtape-bench`: measures the server on a generated library (see `mixtape-libgen bench`).
+//!
+//! - `scan`: first scan (files/s), rescan with nothing changed, peak RSS, all in one process.
+//! - `search`: search latency over HTTP (p50/p99) on an in-process server.
+//! - `serve`: a scanned server that prints its URL and a token, for wrk (see bench/http.sh).
+//!
+//! Results are printed as Markdown rows for docs/benchmarks.md.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mixtape_server::Config;
+use mixtape_server::scanner::Scanner;
+use mixtape_server::storage::Store;
+use mixtape_server::storage::sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks of the Mixtape server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// First scan, then a rescan with nothing changed; prints files/s and peak RSS.
+    Scan {
+        #[arg(long)]
+        library: PathBuf,
+        /// Keep the database here (default: a temporary folder).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Search latency over HTTP against an in-process server.
+    Search {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Requests to time.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
+    /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
+    Serve {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+/// Peak resident set size of this process, from /proc (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn data_dir(given: Option<PathBuf>, tmp: &tempfile::TempDir) -> PathBuf {
+    given.unwrap_or_else(|| tmp.path().to_path_buf())
+}
+
+fn scan(library: &Path, data: &Path) -> Result<()> {
+    std::fs::create_dir_all(data)?;
+    let library = library.canonicalize().context("library folder")?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data.join("mixtape.db"), 4)?);
+    let scanner = Scanner::new(library.clone(), store.clone());
+
+    let started = Instant::now();
+    let first = scanner.scan_blocking(None)?;
+    let first_secs = started.elapsed().as_secs_f64();
+    let tracks = store.track_count()?;
+    let peak_first = peak_rss_mib().unwrap_or(f64::NAN);
+
+    let started = Instant::now();
+    let again = scanner.scan_blocking(None)?;
+    let rescan_secs = started.elapsed().as_secs_f64();
+    if again.files_unchanged != tracks {
+        bail!("rescan re-read files: {again:?}");
+    }
+    println!("| files seen | {} |", first.files_seen);
+    println!("| tracks indexed | {tracks} (failures: {}) |", first.failures.len());
+    println!("| first scan | {first_secs:.2} s, {:.0} files/s |", first.files_seen as f64 / first_secs);
+    println!("| peak RSS after first scan | {peak_first:.0} MiB |");
+    println!("| rescan, nothing changed | {rescan_secs:.3} s ({} unchanged) |", again.files_unchanged);
+    println!("| peak RSS overall | {:.0} MiB |", peak_rss_mib().unwrap_or(f64::NAN));
+    Ok(())
+}
+
+async fn start_server(library: &Path, data: &Path, listen: std::net::SocketAddr) -> Result<(mixtape_server::RunningServer, String)> {
+    let mut config = Config::embedded(library.canonicalize()?, data.to_path_buf());
+    config.listen = listen;
+    config.admin_password = Some("bench-password".into());
+    let server = mixtape_server::start(config).await?;
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "bench-password"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().context("login")?.to_string();
+    loop {
+        let s: serde_json::Value =
+            http.get(format!("{base}/api/v1/scan")).bearer_auth(&token).send().await?.json().await?;
+        if s["state"] == "idle" && s["phase"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((server, token))
+}
+
+/// Queries as users type them: whole words, prefixes, and words with one letter swapped.
+fn queries(titles: &[String], n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0usize;
+    while out.len() < n {
+        let title = &titles[(i * 7919) % titles.len()];
+        let word = title.split_whitespace().max_by_key(|w| w.chars().count()).unwrap_or(title);
+        let chars: Vec<char> = word.chars().collect();
+        let q = match i % 3 {
+            0 => word.to_string(),
+            1 => chars.iter().take(4.max(chars.len() / 2)).collect(),
+            _ if chars.len() >= 5 => {
+                let mut c = chars.clone();
+                c.swap(2, 3);
+                c.into_iter().collect()
+            }
+            _ => word.to_string(),
+        };
+        out.push(q);
+        i += 1;
+    }
+    out
+}
+
+async fn search(library: &Path, data: &Path, requests: usize) -> Result<()> {
+    let (server, token) = start_server(library, data, "127.0.0.1:0".parse()?).await?;
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let page: serde_json::Value =
+        http.get(format!("{base}/api/v1/tracks?limit=500")).bearer_auth(&token).send().await?.json().await?;
+    let titles: Vec<String> =
+        page["items"].as_array().context("tracks")?.iter().filter_map(|t| t["title"].as_str().map(String::from)).collect();
+    let tracks = server.state.store.track_count()?;
+    let qs = queries(&titles, requests);
+    // Warm up caches and connections.
+    for q in qs.iter().take(50) {
+        http.get(format!("{base}/api/v1/search")).query(&[("q", q)]).bearer_auth(&token).send().await?.bytes().await?;
+    }
+    let mut times = Vec::with_capacity(requests);
+    let mut empty = 0;
+    for q in &qs {
+        let started = Instant::now();
+        let r = http.get(format!("{base}/api/v1/search")).query(&[("q", q)]).bearer_auth(&token).send().await?;
+        if r.status() != 200 {
+            bail!("search {q:?}: {}", r.status());
+        }
+        let body: serde_json::Value = r.json().await?;
+        times.push(started.elapsed());
+        if body["tracks"].as_array().is_none_or(|t| t.is_empty()) {
+            empty += 1;
+        }
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!("| tracks | {tracks} |");
+    println!("| search requests | {requests} sequential over HTTP ({empty} found no track) |");
+    println!("| search p50 | {:.2} ms |", ms(percentile(&times, 0.5)));
+    println!("| search p99 | {:.2} ms |", ms(percentile(&times, 0.99)));
+    println!("| search max | {:.2} ms |", ms(*times.last().unwrap()));
+    server.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let tmp = tempfile::tempdir()?;
+    match cli.command {
+        Command::Scan { library, data_dir: d } => {
+            let data = data_dir(d, &tmp);
+            tokio::task::spawn_blocking(move || scan(&library, &data)).await??;
+        }
+        Command::Search { library, data_dir: d, requests } => search(&library, &data_dir(d, &tmp), requests).await?,
+        Command::Serve { library, data_dir, listen } => {
+            let (server, token) = start_server(&library, &data_dir, listen).await?;
+            println!("http://{} {token}", server.addr);
+            server.until_signal().await?;
+        }
+    }
+    Ok(())
+}
