@@ -90,15 +90,31 @@ fn scan(library: &Path, data: &Path) -> Result<()> {
         bail!("rescan re-read files: {again:?}");
     }
     println!("| files seen | {} |", first.files_seen);
-    println!("| tracks indexed | {tracks} (failures: {}) |", first.failures.len());
-    println!("| first scan | {first_secs:.2} s, {:.0} files/s |", first.files_seen as f64 / first_secs);
+    println!(
+        "| tracks indexed | {tracks} (failures: {}) |",
+        first.failures.len()
+    );
+    println!(
+        "| first scan | {first_secs:.2} s, {:.0} files/s |",
+        first.files_seen as f64 / first_secs
+    );
     println!("| peak RSS after first scan | {peak_first:.0} MiB |");
-    println!("| rescan, nothing changed | {rescan_secs:.3} s ({} unchanged) |", again.files_unchanged);
-    println!("| peak RSS overall | {:.0} MiB |", peak_rss_mib().unwrap_or(f64::NAN));
+    println!(
+        "| rescan, nothing changed | {rescan_secs:.3} s ({} unchanged) |",
+        again.files_unchanged
+    );
+    println!(
+        "| peak RSS overall | {:.0} MiB |",
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
     Ok(())
 }
 
-async fn start_server(library: &Path, data: &Path, listen: std::net::SocketAddr) -> Result<(mixtape_server::RunningServer, String)> {
+async fn start_server(
+    library: &Path,
+    data: &Path,
+    listen: std::net::SocketAddr,
+) -> Result<(mixtape_server::RunningServer, String)> {
     let mut config = Config::embedded(library.canonicalize()?, data.to_path_buf());
     config.listen = listen;
     config.admin_password = Some("bench-password".into());
@@ -114,8 +130,13 @@ async fn start_server(library: &Path, data: &Path, listen: std::net::SocketAddr)
         .await?;
     let token = login["token"].as_str().context("login")?.to_string();
     loop {
-        let s: serde_json::Value =
-            http.get(format!("{base}/api/v1/scan")).bearer_auth(&token).send().await?.json().await?;
+        let s: serde_json::Value = http
+            .get(format!("{base}/api/v1/scan"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
         if s["state"] == "idle" && s["phase"] == "done" {
             break;
         }
@@ -130,7 +151,10 @@ fn queries(titles: &[String], n: usize) -> Vec<String> {
     let mut i = 0usize;
     while out.len() < n {
         let title = &titles[(i * 7919) % titles.len()];
-        let word = title.split_whitespace().max_by_key(|w| w.chars().count()).unwrap_or(title);
+        let word = title
+            .split_whitespace()
+            .max_by_key(|w| w.chars().count())
+            .unwrap_or(title);
         let chars: Vec<char> = word.chars().collect();
         let q = match i % 3 {
             0 => word.to_string(),
@@ -152,21 +176,41 @@ async fn search(library: &Path, data: &Path, requests: usize) -> Result<()> {
     let (server, token) = start_server(library, data, "127.0.0.1:0".parse()?).await?;
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
-    let page: serde_json::Value =
-        http.get(format!("{base}/api/v1/tracks?limit=500")).bearer_auth(&token).send().await?.json().await?;
-    let titles: Vec<String> =
-        page["items"].as_array().context("tracks")?.iter().filter_map(|t| t["title"].as_str().map(String::from)).collect();
+    let page: serde_json::Value = http
+        .get(format!("{base}/api/v1/tracks?limit=500"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let titles: Vec<String> = page["items"]
+        .as_array()
+        .context("tracks")?
+        .iter()
+        .filter_map(|t| t["title"].as_str().map(String::from))
+        .collect();
     let tracks = server.state.store.track_count()?;
     let qs = queries(&titles, requests);
     // Warm up caches and connections.
     for q in qs.iter().take(50) {
-        http.get(format!("{base}/api/v1/search")).query(&[("q", q)]).bearer_auth(&token).send().await?.bytes().await?;
+        http.get(format!("{base}/api/v1/search"))
+            .query(&[("q", q)])
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .bytes()
+            .await?;
     }
     let mut times = Vec::with_capacity(requests);
     let mut empty = 0;
     for q in &qs {
         let started = Instant::now();
-        let r = http.get(format!("{base}/api/v1/search")).query(&[("q", q)]).bearer_auth(&token).send().await?;
+        let r = http
+            .get(format!("{base}/api/v1/search"))
+            .query(&[("q", q)])
+            .bearer_auth(&token)
+            .send()
+            .await?;
         if r.status() != 200 {
             bail!("search {q:?}: {}", r.status());
         }
@@ -192,12 +236,23 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let tmp = tempfile::tempdir()?;
     match cli.command {
-        Command::Scan { library, data_dir: d } => {
+        Command::Scan {
+            library,
+            data_dir: d,
+        } => {
             let data = data_dir(d, &tmp);
             tokio::task::spawn_blocking(move || scan(&library, &data)).await??;
         }
-        Command::Search { library, data_dir: d, requests } => search(&library, &data_dir(d, &tmp), requests).await?,
-        Command::Serve { library, data_dir, listen } => {
+        Command::Search {
+            library,
+            data_dir: d,
+            requests,
+        } => search(&library, &data_dir(d, &tmp), requests).await?,
+        Command::Serve {
+            library,
+            data_dir,
+            listen,
+        } => {
             let (server, token) = start_server(&library, &data_dir, listen).await?;
             println!("http://{} {token}", server.addr);
             server.until_signal().await?;

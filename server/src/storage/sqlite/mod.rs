@@ -31,6 +31,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The scanner's batch uses a few dozen distinct statements; re-preparing them dominated.
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
 
@@ -41,6 +43,7 @@ impl SqliteStore {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
         migrate(&mut writer)?;
+        writer.execute_batch(scan::STAGING)?;
         let manager = SqliteConnectionManager::file(path)
             .with_flags(
                 OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -108,16 +111,16 @@ pub(crate) fn record_change(
     user: Option<UserId>,
     deleted: bool,
 ) -> StorageResult<i64> {
-    let seq: i64 = tx.query_row(
-        "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
-        [],
-        |r| r.get(0),
-    )?;
-    tx.execute(
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
+        )?
+        .query_row([], |r| r.get(0))?;
+    tx.prepare_cached(
         "INSERT INTO changes (kind, item, user_id, seq, deleted) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (kind, item) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, user_id = excluded.user_id",
-        rusqlite::params![kind, item, user.map(|u| u.0), seq, deleted],
-    )?;
+    )?
+    .execute(rusqlite::params![kind, item, user.map(|u| u.0), seq, deleted])?;
     Ok(seq)
 }
 

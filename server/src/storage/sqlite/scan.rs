@@ -49,8 +49,10 @@ fn ensure_artist(tx: &Connection, name: &str) -> StorageResult<i64> {
     let id: i64 = tx
         .prepare_cached("INSERT INTO artists (name, sort_name) VALUES (?1, ?2) RETURNING id")?
         .query_row(params![name, key], |r| r.get(0))?;
-    tx.prepare_cached("INSERT INTO artist_search (rowid, name) VALUES (?1, ?2)")?
-        .execute(params![id, name])?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO temp.pending_artist_search (id, name) VALUES (?1, ?2)",
+    )?
+    .execute(params![id, name])?;
     Ok(id)
 }
 
@@ -80,8 +82,10 @@ fn ensure_album(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
         )?
         .query_row(params![title, key, artist_id, fold(artist_name), record.year, cover, now()], |r| r.get(0))?;
-    tx.prepare_cached("INSERT INTO album_search (rowid, title, artist) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, title, artist_name])?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO temp.pending_album_search (id, title, artist) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![id, title, artist_name])?;
     Ok(id)
 }
 
@@ -156,9 +160,8 @@ fn write_track(
     let display_names: Vec<String> = artist_ids
         .iter()
         .map(|id| {
-            tx.query_row("SELECT name FROM artists WHERE id = ?1", [id], |r| {
-                r.get::<_, String>(0)
-            })
+            tx.prepare_cached("SELECT name FROM artists WHERE id = ?1")?
+                .query_row([id], |r| r.get::<_, String>(0))
         })
         .collect::<Result<_, _>>()?;
     let joined_ids = artist_ids
@@ -238,8 +241,7 @@ fn write_track(
                     .copied()
                     .chain(std::iter::once(&id as &dyn rusqlite::ToSql)),
             ))?;
-            tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?
-                .execute([id])?;
+            stage_search_delete(tx, id)?;
             tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?
                 .execute([id])?;
             tx.prepare_cached("DELETE FROM track_genres WHERE track_id = ?1")?
@@ -279,7 +281,7 @@ fn write_track(
     }
     let album_title = record.album.as_deref().and_then(clean).unwrap_or("");
     tx.prepare_cached(
-        "INSERT INTO track_search (rowid, title, artists, album) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO temp.pending_track_search (id, title, artists, album) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![id, title, display_names.join(" "), album_title])?;
     touched.albums.extend(album_id);
@@ -297,11 +299,9 @@ fn track_id_at(tx: &Connection, path: &str) -> StorageResult<Option<i64>> {
 }
 
 fn remove_track(tx: &Connection, id: i64, touched: &mut Touched) -> StorageResult<()> {
-    let (album, artists): (Option<i64>, String) = tx.query_row(
-        "SELECT album_id, artist_ids FROM tracks WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (album, artists): (Option<i64>, String) = tx
+        .prepare_cached("SELECT album_id, artist_ids FROM tracks WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     touched.albums.extend(album);
     touched
         .artists
@@ -318,8 +318,7 @@ fn remove_track(tx: &Connection, id: i64, touched: &mut Touched) -> StorageResul
     for (playlist, owner) in affected {
         record_change(tx, "playlist", &playlist, Some(UserId(owner)), false)?;
     }
-    tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?
-        .execute([id])?;
+    stage_search_delete(tx, id)?;
     tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?
         .execute([id])?;
     record_change(tx, "track", &id.to_string(), None, true)?;
@@ -356,6 +355,35 @@ fn refresh_counts(tx: &Connection, touched: &Touched) -> StorageResult<()> {
         )?
         .execute([artist])?;
     }
+    Ok(())
+}
+
+/// FTS5 flushes its pending index at every statement that writes to it, so per-row inserts
+/// cost a flush each. Search rows are staged in temporary tables and written with one statement
+/// per table at the end of the batch.
+pub(crate) const STAGING: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS pending_track_search (id INTEGER PRIMARY KEY, title, artists, album);
+    CREATE TEMP TABLE IF NOT EXISTS pending_track_search_delete (id INTEGER PRIMARY KEY);
+    CREATE TEMP TABLE IF NOT EXISTS pending_album_search (id INTEGER PRIMARY KEY, title, artist);
+    CREATE TEMP TABLE IF NOT EXISTS pending_artist_search (id INTEGER PRIMARY KEY, name);";
+
+const WRITE_STAGED: &[&str] = &[
+    "DELETE FROM track_search WHERE rowid IN (SELECT id FROM temp.pending_track_search_delete)",
+    "INSERT INTO track_search (rowid, title, artists, album) SELECT id, title, artists, album FROM temp.pending_track_search",
+    "INSERT INTO album_search (rowid, title, artist) SELECT id, title, artist FROM temp.pending_album_search",
+    "INSERT INTO artist_search (rowid, name) SELECT id, name FROM temp.pending_artist_search",
+    "DELETE FROM temp.pending_track_search_delete",
+    "DELETE FROM temp.pending_track_search",
+    "DELETE FROM temp.pending_album_search",
+    "DELETE FROM temp.pending_artist_search",
+];
+
+/// The track's search row goes, including one staged earlier in this batch.
+fn stage_search_delete(tx: &Connection, id: i64) -> StorageResult<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO temp.pending_track_search_delete (id) VALUES (?1)")?
+        .execute([id])?;
+    tx.prepare_cached("DELETE FROM temp.pending_track_search WHERE id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -396,6 +424,9 @@ pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<Bat
         }
     }
     refresh_counts(tx, &touched)?;
+    for sql in WRITE_STAGED {
+        tx.prepare_cached(sql)?.execute([])?;
+    }
     Ok(outcome)
 }
 
