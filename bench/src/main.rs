@@ -234,6 +234,12 @@ async fn search(library: &Path, data: &Path, requests: usize) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Ok(filter) = std::env::var("MIXTAPE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let tmp = tempfile::tempdir()?;
     match cli.command {
         Command::Scan {

@@ -252,6 +252,7 @@ impl Scanner {
             })
             .map_err(|e| ScanError::Library(self.root.clone(), e))?;
 
+        let mut writing = Duration::ZERO;
         let mut batch = Vec::with_capacity(BATCH_SIZE);
         let mut last_flush = Instant::now();
         loop {
@@ -285,7 +286,9 @@ impl Scanner {
             if !batch.is_empty()
                 && (batch.len() >= BATCH_SIZE || done || last_flush.elapsed() >= BATCH_MAX_WAIT)
             {
+                let started = Instant::now();
                 self.flush(&mut batch)?;
+                writing += started.elapsed();
                 last_flush = Instant::now();
             }
             if done {
@@ -304,7 +307,17 @@ impl Scanner {
         for chunk in gone.chunks(BATCH_SIZE) {
             self.flush(&mut chunk.to_vec())?;
         }
-        self.store.prune_orphans()?;
+        let started = Instant::now();
+        // Only updates, moves and removals can orphan an album, artist, genre or image.
+        let status = self.status();
+        if status.tracks_updated + status.tracks_moved + status.tracks_removed > 0 {
+            self.store.prune_orphans()?;
+        }
+        tracing::debug!(
+            write_seconds = writing.as_secs_f64(),
+            prune_seconds = started.elapsed().as_secs_f64(),
+            "scan write time"
+        );
         Ok(())
     }
 

@@ -178,27 +178,33 @@ async fn api_keys_work_until_deleted_and_admins_manage_users() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let r = s
-        .req(Method::POST, "/api/v1/users", &alice)
-        .json(&json!({"username": "mallory", "password": "longenough"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = s
-        .req(Method::POST, "/api/v1/users", &s.admin_token)
-        .json(&json!({"username": "bob", "password": "short"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let r = s
-        .req(Method::POST, "/api/v1/users", &s.admin_token)
-        .json(&json!({"username": "ALICE", "password": "longenough"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
+    let (status, _) = s
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            &alice,
+            json!({"username": "mallory", "password": "longenough"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            &s.admin_token,
+            json!({"username": "bob", "password": "short"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = s
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            &s.admin_token,
+            json!({"username": "ALICE", "password": "longenough"}),
+        )
+        .await;
+    assert_eq!(status, 409);
     let users = s.admin_get("/api/v1/users").await;
     assert_eq!(users.as_array().unwrap().len(), 2);
     // Changing a password signs the user out everywhere.

@@ -49,7 +49,9 @@ async fn scan_indexes_every_demo_file_with_its_tags_and_art() {
         "a multi-genre track"
     );
     assert!(
-        tracks.iter().any(|t| !t["title"].as_str().unwrap().is_ascii()),
+        tracks
+            .iter()
+            .any(|t| !t["title"].as_str().unwrap().is_ascii()),
         "unicode titles"
     );
 

@@ -214,8 +214,11 @@ async fn the_api_rejects_bad_requests_with_json_errors() {
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(r).await, "not_found");
     let big = "x".repeat(2 * 1024 * 1024);
-    let r = s
-        .req(Method::POST, "/api/v1/playlists", &s.admin_token)
+    // The server answers before reading the whole body and drops the connection, so this
+    // request gets a connection of its own.
+    let r = reqwest::Client::new()
+        .post(s.url("/api/v1/playlists"))
+        .bearer_auth(&s.admin_token)
         .header("content-type", "application/json")
         .body(big)
         .send()
@@ -272,4 +275,37 @@ async fn a_restart_keeps_the_catalog_ids_and_playlists() {
     assert_eq!(s.all_tracks().await, before);
     let playlists = s.admin_get("/api/v1/playlists").await;
     assert_eq!(playlists[0]["name"], "kept");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watcher_picks_up_added_and_removed_files() {
+    let s = TestServer::demo_with(|c| c.watch = true).await;
+    let before = s.all_tracks().await.len();
+    let source = files_with_ext(&s.library, &["ogg"]).remove(0);
+    let bytes = std::fs::read(s.library.join(&source)).unwrap();
+    let mut changed = bytes.clone();
+    // Different bytes, so this is a new track rather than a copy of one.
+    changed.extend_from_slice(&[0u8; 16]);
+    let added = s.library.join("Dropped In").join("new.ogg");
+    std::fs::create_dir_all(added.parent().unwrap()).unwrap();
+    std::fs::write(&added, &changed).unwrap();
+
+    wait_for_track_count(&s, before + 1).await;
+    std::fs::remove_file(&added).unwrap();
+    wait_for_track_count(&s, before).await;
+}
+
+async fn wait_for_track_count(s: &TestServer, want: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = s.all_tracks().await.len();
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher never got to {want} tracks (at {now})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

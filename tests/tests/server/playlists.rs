@@ -5,14 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn send(s: &TestServer, method: Method, path: &str, body: Value) -> (u16, Value) {
-    let r = s
-        .req(method, path, &s.admin_token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    s.send(method, path, &s.admin_token, body).await
 }
 
 fn track_ids(playlist: &Value) -> Vec<i64> {
@@ -27,12 +20,7 @@ fn track_ids(playlist: &Value) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn entries_keep_their_ids_through_inserts_moves_and_removes() {
     let s = TestServer::demo().await;
-    let t: Vec<i64> = s
-        .all_tracks()
-        .await
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let t = s.track_ids().await;
     let client_id = uuid::Uuid::now_v7().to_string();
     let (status, p) = send(
         &s,
@@ -173,12 +161,7 @@ async fn entries_keep_their_ids_through_inserts_moves_and_removes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn m3u8_export_then_import_round_trips_the_order() {
     let s = TestServer::demo().await;
-    let t: Vec<i64> = s
-        .all_tracks()
-        .await
-        .iter()
-        .map(|t| t["id"].as_i64().unwrap())
-        .collect();
+    let t = s.track_ids().await;
     let (_, p) = send(
         &s,
         Method::POST,

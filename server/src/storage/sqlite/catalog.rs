@@ -133,6 +133,27 @@ struct Listing<T> {
     map: fn(&Row) -> rusqlite::Result<T>,
 }
 
+const TRACKS: Listing<Track> = Listing {
+    select: TRACK_SELECT,
+    columns: TRACK_COLUMNS,
+    id_expr: "t.id",
+    map: track_from_row,
+};
+
+const ALBUMS: Listing<Album> = Listing {
+    select: ALBUM_SELECT,
+    columns: ALBUM_COLUMNS,
+    id_expr: "al.id",
+    map: album_from_row,
+};
+
+const ARTISTS: Listing<Artist> = Listing {
+    select: ARTIST_SELECT,
+    columns: ARTIST_COLUMNS,
+    id_expr: "ar.id",
+    map: artist_from_row,
+};
+
 fn keyset<T, S>(
     conn: &Connection,
     listing: Listing<T>,
@@ -203,13 +224,7 @@ pub fn list_tracks(conn: &Connection, page: &PageRequest<TrackSort>) -> StorageR
         TrackSort::Year => "coalesce(t.year, 0)",
         TrackSort::Added => "t.id",
     };
-    let listing = Listing {
-        select: TRACK_SELECT,
-        columns: TRACK_COLUMNS,
-        id_expr: "t.id",
-        map: track_from_row,
-    };
-    keyset(conn, listing, sort, page)
+    keyset(conn, TRACKS, sort, page)
 }
 
 pub fn tracks_by_ids(conn: &Connection, ids: &[TrackId]) -> StorageResult<Vec<Track>> {
@@ -305,13 +320,7 @@ pub fn list_albums(conn: &Connection, page: &PageRequest<AlbumSort>) -> StorageR
         AlbumSort::Year => "coalesce(al.year, 0)",
         AlbumSort::Added => "al.id",
     };
-    let listing = Listing {
-        select: ALBUM_SELECT,
-        columns: ALBUM_COLUMNS,
-        id_expr: "al.id",
-        map: album_from_row,
-    };
-    keyset(conn, listing, sort, page)
+    keyset(conn, ALBUMS, sort, page)
 }
 
 pub fn album(conn: &Connection, id: AlbumId) -> StorageResult<Option<AlbumDetail>> {
@@ -339,13 +348,7 @@ pub fn list_artists(
         ArtistSort::Name => "ar.sort_name",
         ArtistSort::Added => "ar.id",
     };
-    let listing = Listing {
-        select: ARTIST_SELECT,
-        columns: ARTIST_COLUMNS,
-        id_expr: "ar.id",
-        map: artist_from_row,
-    };
-    keyset(conn, listing, sort, page)
+    keyset(conn, ARTISTS, sort, page)
 }
 
 pub fn artist(conn: &Connection, id: ArtistId) -> StorageResult<Option<ArtistDetail>> {

@@ -37,23 +37,33 @@ fn clean(name: &str) -> Option<&str> {
     if t.is_empty() { None } else { Some(t) }
 }
 
-fn ensure_artist(tx: &Connection, name: &str) -> StorageResult<i64> {
+/// Returns the artist's id and its display name (the first spelling seen wins).
+fn ensure_artist(tx: &Connection, name: &str, batch: &mut Batch) -> StorageResult<(i64, String)> {
     let key = fold(name);
-    if let Some(id) = tx
-        .prepare_cached("SELECT id FROM artists WHERE sort_name = ?1")?
-        .query_row([&key], |r| r.get(0))
+    if let Some(found) = batch.artist_ids.get(&key) {
+        return Ok(found.clone());
+    }
+    let found = match tx
+        .prepare_cached("SELECT id, name FROM artists WHERE sort_name = ?1")?
+        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
     {
-        return Ok(id);
-    }
-    let id: i64 = tx
-        .prepare_cached("INSERT INTO artists (name, sort_name) VALUES (?1, ?2) RETURNING id")?
-        .query_row(params![name, key], |r| r.get(0))?;
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO temp.pending_artist_search (id, name) VALUES (?1, ?2)",
-    )?
-    .execute(params![id, name])?;
-    Ok(id)
+        Some(found) => found,
+        None => {
+            let id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO artists (name, sort_name) VALUES (?1, ?2) RETURNING id",
+                )?
+                .query_row(params![name, key], |r| r.get(0))?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO temp.pending_artist_search (id, name) VALUES (?1, ?2)",
+            )?
+            .execute(params![id, name])?;
+            (id, name.to_string())
+        }
+    };
+    batch.artist_ids.insert(key, found.clone());
+    Ok(found)
 }
 
 fn ensure_album(
@@ -62,44 +72,59 @@ fn ensure_album(
     artist_id: i64,
     artist_name: &str,
     record: &TrackRecord,
+    batch: &mut Batch,
 ) -> StorageResult<i64> {
-    let key = fold(title);
+    let key = (artist_id, fold(title));
     let cover = record.cover_art.as_ref().map(|a| a.hash.as_str());
-    if let Some(id) = tx
-        .prepare_cached("SELECT id FROM albums WHERE album_artist_id = ?1 AND sort_title = ?2")?
-        .query_row(params![artist_id, key], |r| r.get::<_, i64>(0))
-        .optional()?
+    if let Some(&(id, has_cover)) = batch.album_ids.get(&key)
+        && (has_cover || cover.is_none())
     {
-        tx.prepare_cached(
-            "UPDATE albums SET year = coalesce(year, ?2), cover_art = coalesce(cover_art, ?3) WHERE id = ?1",
-        )?
-        .execute(params![id, record.year, cover])?;
         return Ok(id);
     }
-    let id: i64 = tx
-        .prepare_cached(
-            "INSERT INTO albums (title, sort_title, album_artist_id, sort_artist, year, cover_art, added_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-        )?
-        .query_row(params![title, key, artist_id, fold(artist_name), record.year, cover, now()], |r| r.get(0))?;
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO temp.pending_album_search (id, title, artist) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![id, title, artist_name])?;
+    let id = match tx
+        .prepare_cached("SELECT id FROM albums WHERE album_artist_id = ?1 AND sort_title = ?2")?
+        .query_row(params![artist_id, key.1], |r| r.get::<_, i64>(0))
+        .optional()?
+    {
+        Some(id) => {
+            tx.prepare_cached(
+                "UPDATE albums SET cover_art = coalesce(cover_art, ?2) WHERE id = ?1",
+            )?
+            .execute(params![id, cover])?;
+            id
+        }
+        None => {
+            let id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO albums (title, sort_title, album_artist_id, sort_artist, year, cover_art, added_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                )?
+                .query_row(params![title, key.1, artist_id, fold(artist_name), record.year, cover, now()], |r| r.get(0))?;
+            tx.prepare_cached("INSERT OR REPLACE INTO temp.pending_album_search (id, title, artist) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, title, artist_name])?;
+            id
+        }
+    };
+    batch.album_ids.insert(key, (id, cover.is_some()));
     Ok(id)
 }
 
-fn ensure_genre(tx: &Connection, name: &str) -> StorageResult<i64> {
-    if let Some(id) = tx
+fn ensure_genre(tx: &Connection, name: &str, batch: &mut Batch) -> StorageResult<i64> {
+    if let Some(&id) = batch.genre_ids.get(name) {
+        return Ok(id);
+    }
+    let id = match tx
         .prepare_cached("SELECT id FROM genres WHERE name = ?1")?
         .query_row([name], |r| r.get(0))
         .optional()?
     {
-        return Ok(id);
-    }
-    Ok(tx
-        .prepare_cached("INSERT INTO genres (name) VALUES (?1) RETURNING id")?
-        .query_row([name], |r| r.get(0))?)
+        Some(id) => id,
+        None => tx
+            .prepare_cached("INSERT INTO genres (name) VALUES (?1) RETURNING id")?
+            .query_row([name], |r| r.get(0))?,
+    };
+    batch.genre_ids.insert(name.to_string(), id);
+    Ok(id)
 }
 
 /// Writes `record` as track `existing` (or a new track), returning its id.
@@ -107,7 +132,7 @@ fn write_track(
     tx: &Connection,
     existing: Option<i64>,
     record: &TrackRecord,
-    touched: &mut Touched,
+    batch: &mut Batch,
 ) -> StorageResult<i64> {
     let artist_names: Vec<&str> = record.artists.iter().filter_map(|a| clean(a)).collect();
     let artist_names = if artist_names.is_empty() {
@@ -116,10 +141,12 @@ fn write_track(
         artist_names
     };
     let mut artist_ids = Vec::with_capacity(artist_names.len());
+    let mut display_names = Vec::with_capacity(artist_names.len());
     for name in &artist_names {
-        let id = ensure_artist(tx, name)?;
+        let (id, display) = ensure_artist(tx, name, batch)?;
         if !artist_ids.contains(&id) {
             artist_ids.push(id);
+            display_names.push(display);
         }
     }
     let album_artist_name = record
@@ -127,7 +154,7 @@ fn write_track(
         .as_deref()
         .and_then(clean)
         .unwrap_or(artist_names[0]);
-    let album_artist_id = ensure_artist(tx, album_artist_name)?;
+    let (album_artist_id, _) = ensure_artist(tx, album_artist_name, batch)?;
     let album_id = match record.album.as_deref().and_then(clean) {
         Some(title) => Some(ensure_album(
             tx,
@@ -135,19 +162,23 @@ fn write_track(
             album_artist_id,
             album_artist_name,
             record,
+            batch,
         )?),
         None => None,
     };
     let mut genre_ids = Vec::new();
     let mut genre_names = Vec::new();
     for g in record.genres.iter().filter_map(|g| clean(g)) {
-        let id = ensure_genre(tx, g)?;
+        let id = ensure_genre(tx, g, batch)?;
         if !genre_ids.contains(&id) {
             genre_ids.push(id);
             genre_names.push(g);
         }
     }
-    if let Some(art) = &record.cover_art {
+    // The latest place an image was seen wins: an earlier one may have moved away.
+    if let Some(art) = &record.cover_art
+        && batch.art.insert(art.hash.clone())
+    {
         let (kind, path) = match &art.source {
             ArtSource::File(p) => ("file", p),
             ArtSource::Embedded(p) => ("embedded", p),
@@ -157,13 +188,6 @@ fn write_track(
         )?
         .execute(params![art.hash, art.mime, kind, path])?;
     }
-    let display_names: Vec<String> = artist_ids
-        .iter()
-        .map(|id| {
-            tx.prepare_cached("SELECT name FROM artists WHERE id = ?1")?
-                .query_row([id], |r| r.get::<_, String>(0))
-        })
-        .collect::<Result<_, _>>()?;
     let joined_ids = artist_ids
         .iter()
         .map(i64::to_string)
@@ -221,8 +245,8 @@ fn write_track(
                 })
                 .optional()?
             {
-                touched.albums.extend(old.0);
-                touched
+                batch.albums.extend(old.0);
+                batch
                     .artists
                     .extend(old.1.split(SEP).filter_map(|s| s.parse::<i64>().ok()));
             }
@@ -284,9 +308,9 @@ fn write_track(
         "INSERT OR REPLACE INTO temp.pending_track_search (id, title, artists, album) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![id, title, display_names.join(" "), album_title])?;
-    touched.albums.extend(album_id);
-    touched.artists.extend(artist_ids.iter().copied());
-    touched.artists.insert(album_artist_id);
+    batch.albums.extend(album_id);
+    batch.artists.extend(artist_ids.iter().copied());
+    batch.artists.insert(album_artist_id);
     record_change(tx, "track", &id.to_string(), None, false)?;
     Ok(id)
 }
@@ -298,12 +322,12 @@ fn track_id_at(tx: &Connection, path: &str) -> StorageResult<Option<i64>> {
         .optional()?)
 }
 
-fn remove_track(tx: &Connection, id: i64, touched: &mut Touched) -> StorageResult<()> {
+fn remove_track(tx: &Connection, id: i64, batch: &mut Batch) -> StorageResult<()> {
     let (album, artists): (Option<i64>, String) = tx
         .prepare_cached("SELECT album_id, artist_ids FROM tracks WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    touched.albums.extend(album);
-    touched
+    batch.albums.extend(album);
+    batch
         .artists
         .extend(artists.split(SEP).filter_map(|s| s.parse::<i64>().ok()));
     // Entries of a vanished track leave their playlists, and those playlists' owners hear of it.
@@ -325,15 +349,21 @@ fn remove_track(tx: &Connection, id: i64, touched: &mut Touched) -> StorageResul
     Ok(())
 }
 
+/// What one batch has touched (for the denormalized counts) and looked up (so each artist,
+/// album, genre and image costs one query per batch, not one per track).
 #[derive(Default)]
-struct Touched {
+struct Batch {
     albums: HashSet<i64>,
     artists: HashSet<i64>,
+    artist_ids: HashMap<String, (i64, String)>,
+    album_ids: HashMap<(i64, String), (i64, bool)>,
+    genre_ids: HashMap<String, i64>,
+    art: HashSet<String>,
 }
 
-/// Recomputes the denormalized counts of the albums and artists a batch touched.
-fn refresh_counts(tx: &Connection, touched: &Touched) -> StorageResult<()> {
-    for album in &touched.albums {
+/// Recomputes the denormalized counts of the albums and artists a batch batch.
+fn refresh_counts(tx: &Connection, batch: &Batch) -> StorageResult<()> {
+    for album in &batch.albums {
         tx.prepare_cached(
             "UPDATE albums SET
                track_count = (SELECT count(*) FROM tracks WHERE album_id = ?1),
@@ -346,7 +376,7 @@ fn refresh_counts(tx: &Connection, touched: &Touched) -> StorageResult<()> {
         )?
         .execute([album])?;
     }
-    for artist in &touched.artists {
+    for artist in &batch.artists {
         tx.prepare_cached(
             "UPDATE artists SET
                album_count = (SELECT count(*) FROM albums WHERE album_artist_id = ?1 AND track_count > 0),
@@ -389,12 +419,12 @@ fn stage_search_delete(tx: &Connection, id: i64) -> StorageResult<()> {
 
 pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
-    let mut touched = Touched::default();
+    let mut batch = Batch::default();
     for write in writes {
         match write {
             ScanWrite::Upsert(record) => {
                 let existing = track_id_at(tx, &record.path)?;
-                write_track(tx, existing, &record, &mut touched)?;
+                write_track(tx, existing, &record, &mut batch)?;
                 if existing.is_some() {
                     outcome.updated += 1;
                 } else {
@@ -404,11 +434,11 @@ pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<Bat
             ScanWrite::Move { from, record } => {
                 // If the target path is indexed too (a file moved onto another), that one goes.
                 if let Some(stale) = track_id_at(tx, &record.path)? {
-                    remove_track(tx, stale, &mut touched)?;
+                    remove_track(tx, stale, &mut batch)?;
                     outcome.removed += 1;
                 }
                 let existing = track_id_at(tx, &from)?;
-                write_track(tx, existing, &record, &mut touched)?;
+                write_track(tx, existing, &record, &mut batch)?;
                 if existing.is_some() {
                     outcome.moved += 1;
                 } else {
@@ -417,13 +447,13 @@ pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<Bat
             }
             ScanWrite::Remove { path } => {
                 if let Some(id) = track_id_at(tx, &path)? {
-                    remove_track(tx, id, &mut touched)?;
+                    remove_track(tx, id, &mut batch)?;
                     outcome.removed += 1;
                 }
             }
         }
     }
-    refresh_counts(tx, &touched)?;
+    refresh_counts(tx, &batch)?;
     for sql in WRITE_STAGED {
         tx.prepare_cached(sql)?.execute([])?;
     }

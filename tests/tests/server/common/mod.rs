@@ -206,6 +206,26 @@ impl TestServer {
         self.wait_for_scan().await
     }
 
+    /// Sends `body` as JSON (nothing when it is null); the status and the JSON answer.
+    pub async fn send(&self, method: Method, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let mut req = self.req(method, path, token);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The ids of every track, in title order.
+    pub async fn track_ids(&self) -> Vec<i64> {
+        self.all_tracks()
+            .await
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    }
+
     /// Every track, walking the pages.
     pub async fn all_tracks(&self) -> Vec<Value> {
         let mut out = Vec::new();
