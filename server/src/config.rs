@@ -87,6 +87,8 @@ pub struct Config {
     pub log: String,
     /// How long a login token lasts, in seconds.
     pub token_ttl_secs: u64,
+    /// How long a client may take to send a request's headers, in seconds.
+    pub header_timeout_secs: u64,
     pub reader_connections: u32,
 }
 
@@ -130,6 +132,7 @@ impl Config {
             initial_scan: true,
             log: "info".into(),
             token_ttl_secs: 30 * 86_400,
+            header_timeout_secs: 10,
             reader_connections: 8,
         }
     }
@@ -183,6 +186,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         initial_scan: !args.no_initial_scan && file.initial_scan.unwrap_or(true),
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         token_ttl_secs: file.token_ttl_days.unwrap_or(30).max(1) * 86_400,
+        header_timeout_secs: 10,
         reader_connections: file.reader_connections.unwrap_or(8).clamp(1, 64),
     })
 }

@@ -309,3 +309,27 @@ async fn wait_for_track_count(s: &TestServer, want: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::demo_with(|c| c.header_timeout_secs = 1).await;
+    let mut slow = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut buf)).await;
+    let n = read
+        .expect("the server closes the connection instead of waiting forever")
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Everyone else is still served.
+    assert_eq!(
+        s.http.get(s.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+}
