@@ -218,6 +218,9 @@ async fn search(library: &Path, data: &Path, requests: usize) -> Result<()> {
         times.push(started.elapsed());
         if body["tracks"].as_array().is_none_or(|t| t.is_empty()) {
             empty += 1;
+            if std::env::var_os("MIXTAPE_BENCH_VERBOSE").is_some() {
+                eprintln!("no track for {q:?}");
+            }
         }
     }
     times.sort();

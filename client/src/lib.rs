@@ -1,4 +1,17 @@
-//! The Mixtape client library: today only the shared wire types are re-exported; the local
-//! mirror, audio cache, sync and player arrive with the client issues.
+//! The Mixtape client library: the local mirror of the server's catalog and playlists, the
+//! verified audio cache, offline edits with exactly-once sync, and the CLI built on them.
+//!
+//! A [`device::Device`] is one set of XDG directories; [`mirror`] holds what was pulled and what
+//! waits to be pushed, [`sync`] moves it, [`cache`] holds audio, [`offline`] keeps playlists
+//! playable without a network, and [`cli`] is the scriptable face of all of it.
 
 pub use mixtape_shared as shared;
+
+pub mod api;
+pub mod cache;
+pub mod cli;
+pub mod connectivity;
+pub mod device;
+pub mod mirror;
+pub mod offline;
+pub mod sync;

@@ -1,15 +1,12 @@
-//! `mixtape`: the terminal client (a shell until the client issues land).
+//! `mixtape`: the terminal client. Everything lives in the library; this only sets up logging.
 
-use clap::Parser;
-
-/// Mixtape terminal client. The CLI and TUI are being built; run `mixtape-server` for now.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
-
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    anyhow::bail!(
-        "the mixtape client has no commands yet: see README.md for the server quick start"
-    )
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIXTAPE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    std::process::exit(mixtape::cli::main());
 }

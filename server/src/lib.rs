@@ -1,13 +1,14 @@
 //! `mixtape-server`: scans a music folder and serves its catalog, playlists and audio over HTTP.
 //!
 //! Start with [`app::start`]; the domain modules (`scanner`, `catalog`, `auth`, `playlists`,
-//! `art`, `stream`) know nothing of HTTP, and only `storage` knows SQL.
+//! `events`, `art`, `stream`) know nothing of HTTP, and only `storage` knows SQL.
 
 pub mod app;
 pub mod art;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod playlists;
 pub mod scanner;

@@ -1,14 +1,17 @@
-//! Playlist rules: who may read or change a playlist, where an inserted or moved entry lands
-//! (its order key), and m3u8 import and export. Persistence is the store's.
+//! Playlist rules: who may read or change a playlist, how REST edits and devices' pushed ops
+//! become ops of the sync model (`mixtape_shared::sync`), and m3u8 import and export.
+//! Persistence, and materializing ops into entries, is the store's.
 
 use crate::auth::unix_now;
-use crate::storage::{NewEntry, OwnedPlaylist, StorageError, Store};
+use crate::storage::{OwnedPlaylist, StorageError, Store};
 use mixtape_shared::api::{
-    AddEntriesRequest, CreatePlaylistRequest, Playlist, PlaylistDetail, PlaylistEntry, Track,
-    UpdatePlaylistRequest, User,
+    AddEntriesRequest, CreatePlaylistRequest, Playlist, PlaylistDetail, PushOpsResponse,
+    RejectedOp, Track, UpdatePlaylistRequest, User,
 };
-use mixtape_shared::{EntryId, PlaylistId, TrackId, order_key};
-use std::collections::HashMap;
+use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp, PlaylistState};
+use mixtape_shared::{DeviceId, EntryId, OpId, PlaylistId, TrackId};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
 
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_ENTRIES_PER_ADD: usize = 10_000;
@@ -65,22 +68,65 @@ pub fn get(store: &dyn Store, user: &User, id: PlaylistId) -> Result<PlaylistDet
     Ok(readable(store.playlist(id)?, user)?.detail)
 }
 
+/// Edits made through the REST endpoints are ops from the server itself: this device id.
+pub const SERVER_DEVICE: DeviceId = DeviceId(Uuid::nil());
+
+/// At most this many ops in one push.
+pub const MAX_OPS_PER_PUSH: usize = 1000;
+
+/// Applies one op the server makes on the user's behalf, after every op the playlist has seen.
+fn apply_server_op(
+    store: &dyn Store,
+    user: &User,
+    id: PlaylistId,
+    clock: u64,
+    kind: OpKind,
+) -> Result<PlaylistDetail> {
+    let op = PlaylistOp {
+        id: OpId::new_v7(),
+        playlist_id: id,
+        clock: clock + 1,
+        device: SERVER_DEVICE,
+        kind,
+    };
+    store.apply_playlist_ops(user.id, &[op], unix_now())?;
+    get(store, user, id)
+}
+
+fn state_of(detail: &PlaylistDetail) -> PlaylistState {
+    let p = &detail.playlist;
+    PlaylistState::from_entries(
+        p.id,
+        p.name.clone(),
+        p.public,
+        p.clock,
+        detail.entries.iter().map(|e| (e.id, e.track_id)),
+    )
+}
+
 /// Creates a playlist. Replaying a create with the same client-made id returns the playlist.
 pub fn create(
     store: &dyn Store,
     user: &User,
     req: &CreatePlaylistRequest,
 ) -> Result<PlaylistDetail> {
-    let name = valid_name(&req.name)?;
+    let name = valid_name(&req.name)?.to_string();
     let id = req.id.unwrap_or_else(PlaylistId::new_v7);
-    if !store.create_playlist(user.id, id, name, req.public, unix_now())? {
-        let existing = store.playlist(id)?.ok_or(PlaylistError::IdTaken(id))?;
-        if existing.owner_id != user.id {
-            return Err(PlaylistError::IdTaken(id));
+    match store.playlist_owner(id)? {
+        Some(owner) if owner == user.id => {
+            return store
+                .playlist(id)?
+                .map(|p| p.detail)
+                .ok_or(PlaylistError::IdTaken(id));
         }
-        return Ok(existing.detail);
+        Some(_) => return Err(PlaylistError::IdTaken(id)),
+        None => {}
     }
-    get(store, user, id)
+    let kind = OpKind::Create {
+        name,
+        public: req.public,
+    };
+    apply_server_op(store, user, id, 0, kind)
 }
 
 pub fn update(
@@ -89,47 +135,40 @@ pub fn update(
     id: PlaylistId,
     req: &UpdatePlaylistRequest,
 ) -> Result<PlaylistDetail> {
-    writable(store.playlist(id)?, user)?;
+    let playlist = writable(store.playlist(id)?, user)?;
     let name = req.name.as_deref().map(valid_name).transpose()?;
-    store.update_playlist(id, name, req.public, unix_now())?;
-    get(store, user, id)
+    let mut clock = playlist.detail.playlist.clock;
+    let mut detail = playlist.detail;
+    if let Some(name) = name {
+        detail = apply_server_op(store, user, id, clock, OpKind::Rename { name: name.into() })?;
+        clock = detail.playlist.clock;
+    }
+    if let Some(public) = req.public {
+        detail = apply_server_op(store, user, id, clock, OpKind::SetPublic { public })?;
+    }
+    Ok(detail)
 }
 
 pub fn delete(store: &dyn Store, user: &User, id: PlaylistId) -> Result<()> {
-    writable(store.playlist(id)?, user)?;
-    Ok(store.delete_playlist(id)?)
-}
-
-/// Order keys for `n` entries inserted at `position` (appended when None) among `entries`.
-fn keys_at(entries: &[PlaylistEntry], position: Option<u32>, n: usize) -> Vec<String> {
-    let at = position
-        .map(|p| (p as usize).min(entries.len()))
-        .unwrap_or(entries.len());
-    let before = at.checked_sub(1).map(|i| entries[i].order_key.as_str());
-    let after = entries.get(at).map(|e| e.order_key.as_str());
-    order_key::n_between(before, after, n)
-}
-
-pub fn add_entries(
-    store: &dyn Store,
-    user: &User,
-    id: PlaylistId,
-    req: &AddEntriesRequest,
-) -> Result<PlaylistDetail> {
     let playlist = writable(store.playlist(id)?, user)?;
-    if req.track_ids.is_empty() || req.track_ids.len() > MAX_ENTRIES_PER_ADD {
+    let op = PlaylistOp {
+        id: OpId::new_v7(),
+        playlist_id: id,
+        clock: playlist.detail.playlist.clock + 1,
+        device: SERVER_DEVICE,
+        kind: OpKind::Delete,
+    };
+    store.apply_playlist_ops(user.id, &[op], unix_now())?;
+    Ok(())
+}
+
+fn check_tracks(store: &dyn Store, track_ids: &[TrackId]) -> Result<()> {
+    if track_ids.is_empty() || track_ids.len() > MAX_ENTRIES_PER_ADD {
         return Err(PlaylistError::Invalid(format!(
             "add 1-{MAX_ENTRIES_PER_ADD} tracks at a time"
         )));
     }
-    if let Some(ids) = &req.entry_ids
-        && ids.len() != req.track_ids.len()
-    {
-        return Err(PlaylistError::Invalid(
-            "entry_ids must have one id per track".into(),
-        ));
-    }
-    let mut unique: Vec<TrackId> = req.track_ids.clone();
+    let mut unique: Vec<TrackId> = track_ids.to_vec();
     unique.sort();
     unique.dedup();
     let existing = store.existing_track_ids(&unique)?;
@@ -140,24 +179,44 @@ pub fn add_entries(
             .collect();
         return Err(PlaylistError::UnknownTracks(missing));
     }
-    let keys = keys_at(&playlist.detail.entries, req.position, req.track_ids.len());
-    let entries: Vec<NewEntry> = req
+    Ok(())
+}
+
+/// Inserts tracks at `position` (appended when None); the batch stays together.
+pub fn add_entries(
+    store: &dyn Store,
+    user: &User,
+    id: PlaylistId,
+    req: &AddEntriesRequest,
+) -> Result<PlaylistDetail> {
+    let playlist = writable(store.playlist(id)?, user)?;
+    if let Some(ids) = &req.entry_ids
+        && ids.len() != req.track_ids.len()
+    {
+        return Err(PlaylistError::Invalid(
+            "entry_ids must have one id per track".into(),
+        ));
+    }
+    check_tracks(store, &req.track_ids)?;
+    let at = match req.position {
+        Some(p) => state_of(&playlist.detail).anchor_at(p as usize, None),
+        None => Anchor::End,
+    };
+    let entries = req
         .track_ids
         .iter()
-        .zip(keys)
         .enumerate()
-        .map(|(i, (track_id, order_key))| NewEntry {
+        .map(|(i, track_id)| NewEntry {
             id: req
                 .entry_ids
                 .as_ref()
                 .map(|ids| ids[i])
                 .unwrap_or_else(EntryId::new_v7),
             track_id: *track_id,
-            order_key,
         })
         .collect();
-    store.insert_entries(id, &entries, unix_now())?;
-    get(store, user, id)
+    let clock = playlist.detail.playlist.clock;
+    apply_server_op(store, user, id, clock, OpKind::Add { entries, at })
 }
 
 pub fn remove_entry(
@@ -166,11 +225,12 @@ pub fn remove_entry(
     id: PlaylistId,
     entry: EntryId,
 ) -> Result<PlaylistDetail> {
-    writable(store.playlist(id)?, user)?;
-    if !store.remove_entry(id, entry, unix_now())? {
+    let playlist = writable(store.playlist(id)?, user)?;
+    if !playlist.detail.entries.iter().any(|e| e.id == entry) {
         return Err(PlaylistError::EntryNotFound);
     }
-    get(store, user, id)
+    let clock = playlist.detail.playlist.clock;
+    apply_server_op(store, user, id, clock, OpKind::Remove { entry })
 }
 
 /// Moves an entry so that it ends up at `position` (zero-based, clamped to the end).
@@ -182,14 +242,86 @@ pub fn move_entry(
     position: u32,
 ) -> Result<PlaylistDetail> {
     let playlist = writable(store.playlist(id)?, user)?;
-    let mut others = playlist.detail.entries;
-    let Some(from) = others.iter().position(|e| e.id == entry) else {
+    if !playlist.detail.entries.iter().any(|e| e.id == entry) {
         return Err(PlaylistError::EntryNotFound);
-    };
-    others.remove(from);
-    let key = keys_at(&others, Some(position), 1).remove(0);
-    store.set_entry_key(id, entry, &key, unix_now())?;
-    get(store, user, id)
+    }
+    let to = state_of(&playlist.detail).anchor_at(position as usize, Some(entry));
+    let clock = playlist.detail.playlist.clock;
+    apply_server_op(store, user, id, clock, OpKind::Move { entry, to })
+}
+
+/// Why one op of a push cannot apply, ever.
+fn rejection(op: &PlaylistOp, code: &str, message: String) -> RejectedOp {
+    RejectedOp {
+        id: op.id,
+        code: code.into(),
+        message,
+    }
+}
+
+/// Applies a device's ops: each op id once (a replayed push is a no-op), ops that can never
+/// apply are reported, not fatal, so one bad op cannot wedge a device's outbox.
+pub fn push_ops(store: &dyn Store, user: &User, ops: Vec<PlaylistOp>) -> Result<PushOpsResponse> {
+    if ops.len() > MAX_OPS_PER_PUSH {
+        return Err(PlaylistError::Invalid(format!(
+            "push at most {MAX_OPS_PER_PUSH} ops at a time"
+        )));
+    }
+    let mut rejected = Vec::new();
+    let mut accepted: Vec<PlaylistOp> = Vec::new();
+    // Playlists this push creates: later ops in the same push may act on them.
+    let mut created: HashSet<PlaylistId> = HashSet::new();
+    for op in ops {
+        if i64::try_from(op.clock).is_err() {
+            rejected.push(rejection(
+                &op,
+                "invalid",
+                format!("clock {} is too large", op.clock),
+            ));
+            continue;
+        }
+        let owner = store.playlist_owner(op.playlist_id)?;
+        let mine = owner == Some(user.id) || created.contains(&op.playlist_id);
+        let problem = match (&op.kind, owner) {
+            (_, Some(owner)) if owner != user.id => {
+                Some(("not_found", format!("no such playlist {}", op.playlist_id)))
+            }
+            (OpKind::Create { name, .. }, _) => {
+                valid_name(name).err().map(|e| ("invalid", e.to_string()))
+            }
+            (_, _) if !mine => Some(("not_found", format!("no such playlist {}", op.playlist_id))),
+            (OpKind::Rename { name }, _) => {
+                valid_name(name).err().map(|e| ("invalid", e.to_string()))
+            }
+            (OpKind::Add { entries, .. }, _) => {
+                let tracks: Vec<TrackId> = entries.iter().map(|e| e.track_id).collect();
+                match check_tracks(store, &tracks) {
+                    Ok(()) => None,
+                    Err(PlaylistError::Storage(e)) => return Err(e.into()),
+                    Err(e @ PlaylistError::UnknownTracks(_)) => {
+                        Some(("unknown_tracks", e.to_string()))
+                    }
+                    Err(e) => Some(("invalid", e.to_string())),
+                }
+            }
+            _ => None,
+        };
+        match problem {
+            Some((code, message)) => rejected.push(rejection(&op, code, message)),
+            None => {
+                if matches!(op.kind, OpKind::Create { .. }) {
+                    created.insert(op.playlist_id);
+                }
+                accepted.push(op);
+            }
+        }
+    }
+    let new = store.apply_playlist_ops(user.id, &accepted, unix_now())?;
+    Ok(PushOpsResponse {
+        accepted: new as u32,
+        duplicates: (accepted.len() as u64 - new) as u32,
+        rejected,
+    })
 }
 
 /// An extended M3U playlist, paths relative to the library root.
@@ -297,25 +429,5 @@ mod tests {
             resolve_location("./A/01.mp3", "/music"),
             Location::Path("A/01.mp3".into())
         );
-    }
-
-    #[test]
-    fn inserts_land_between_their_neighbours() {
-        let e = |k: &str| PlaylistEntry {
-            id: EntryId::new_v7(),
-            track_id: TrackId(1),
-            order_key: k.into(),
-        };
-        let entries = vec![e("VVVV"), e("VVVW"), e("VVVX")];
-        let keys = keys_at(&entries, Some(1), 2);
-        assert!(
-            keys.iter()
-                .all(|k| k.as_str() > "VVVV" && k.as_str() < "VVVW")
-        );
-        let appended = keys_at(&entries, None, 1);
-        assert!(appended[0].as_str() > "VVVX");
-        let first = keys_at(&entries, Some(0), 1);
-        assert!(first[0].as_str() < "VVVV");
-        assert_eq!(keys_at(&entries, Some(99), 1), appended);
     }
 }

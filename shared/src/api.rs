@@ -1,6 +1,9 @@
 //! Request and response bodies of the HTTP API (`/api/v1`), as both sides see them.
 
-use crate::ids::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId, UserId};
+use crate::ids::{
+    AlbumId, ArtistId, DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId, UserId,
+};
+use crate::sync::PlaylistOp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -223,6 +226,9 @@ pub struct Playlist {
     pub duration_ms: u64,
     /// The change-feed sequence number of the playlist's last change.
     pub revision: i64,
+    /// The largest logical clock among the playlist's ops: a device's next op on it must carry a
+    /// larger one (see `sync`).
+    pub clock: u64,
     pub updated_at: i64,
 }
 
@@ -362,4 +368,102 @@ pub struct ScanFailure {
 pub struct Health {
     pub status: String,
     pub version: String,
+}
+
+/// A batch of playlist ops from one device (`POST /api/v1/sync/ops`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PushOpsRequest {
+    /// At most 1000 ops; each op id is applied once, so a retried push is harmless.
+    pub ops: Vec<PlaylistOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PushOpsResponse {
+    /// Ops applied by this request.
+    pub accepted: u32,
+    /// Ops the server already had (a replay): nothing changed.
+    pub duplicates: u32,
+    /// Ops that can never apply (another user's playlist, unknown tracks, bad names): the client
+    /// drops them from its outbox and tells the user.
+    pub rejected: Vec<RejectedOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedOp {
+    pub id: OpId,
+    /// Stable code: `not_found`, `unknown_tracks` or `invalid`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayEventKind {
+    Start,
+    Finish,
+    Skip,
+}
+
+impl PlayEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Finish => "finish",
+            Self::Skip => "skip",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "start" => Some(Self::Start),
+            "finish" => Some(Self::Finish),
+            "skip" => Some(Self::Skip),
+            _ => None,
+        }
+    }
+}
+
+/// Something a listener did with a track, recorded by the client when it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlayEvent {
+    /// Client-made (UUIDv7): the server stores each id once.
+    pub id: EventId,
+    pub track_id: TrackId,
+    pub kind: PlayEventKind,
+    /// Where in the track it happened.
+    pub position_ms: u64,
+    /// When it happened, Unix milliseconds (the client's clock).
+    pub at_ms: i64,
+    pub device: Option<DeviceId>,
+}
+
+/// `POST /api/v1/events`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PostEventsRequest {
+    /// At most 1000 events.
+    pub events: Vec<PlayEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PostEventsResponse {
+    /// Events stored by this request.
+    pub accepted: u32,
+    /// Events the server already had.
+    pub duplicates: u32,
+}
+
+/// `GET /api/v1/history`: the user's play events, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlayHistory {
+    /// How many events the server holds for this user.
+    pub total: u64,
+    pub events: Vec<PlayEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// Events per page, 1..=1000 (default 100).
+    pub limit: Option<u32>,
+    /// Only events before this time (Unix ms), for paging back.
+    pub before_ms: Option<i64>,
 }

@@ -76,3 +76,18 @@ uuid_id!(
     /// One entry of a playlist: the same track may appear twice under two entry ids.
     EntryId
 );
+uuid_id!(
+    /// One playlist operation, minted by the device that made it (UUIDv7): the server applies
+    /// each op id once, so a replayed push is a no-op.
+    OpId
+);
+uuid_id!(
+    /// One play event, minted by the client when it happens (UUIDv7): stored once however often
+    /// it is uploaded.
+    EventId
+);
+uuid_id!(
+    /// One client installation (a set of XDG directories). Breaks ties between ops with equal
+    /// logical clocks.
+    DeviceId
+);

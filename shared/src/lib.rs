@@ -5,5 +5,6 @@
 pub mod api;
 pub mod ids;
 pub mod order_key;
+pub mod sync;
 
-pub use ids::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId, UserId};
+pub use ids::{AlbumId, ArtistId, DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId, UserId};

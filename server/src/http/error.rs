@@ -4,6 +4,7 @@
 use crate::art::ArtError;
 use crate::auth::AuthError;
 use crate::catalog::ListError;
+use crate::events::EventError;
 use crate::playlists::PlaylistError;
 use crate::scanner::ScanError;
 use crate::storage::StorageError;
@@ -135,6 +136,15 @@ impl From<PlaylistError> for ApiError {
             PlaylistError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
             PlaylistError::IdTaken(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             PlaylistError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            EventError::Storage(s) => s.into(),
         }
     }
 }

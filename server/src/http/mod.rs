@@ -4,6 +4,7 @@
 
 mod catalog;
 mod error;
+mod events;
 mod extract;
 mod openapi;
 mod ops;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(stream::router())
         .merge(playlists::router())
+        .merge(events::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use super::{catalog, ops, playlists, stream, users};
+use super::{catalog, events, ops, playlists, stream, users};
 use mixtape_shared::api::*;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -29,7 +29,8 @@ impl Modify for BearerAuth {
         catalog::get_artist, catalog::list_genres, catalog::search, catalog::cover_art,
         stream::stream_track, stream::media,
         playlists::list, playlists::create, playlists::show, playlists::update, playlists::remove,
-        playlists::add_entries, playlists::remove_entry, playlists::move_entry, playlists::export, playlists::import,
+        playlists::add_entries, playlists::remove_entry, playlists::move_entry, playlists::export, playlists::import, playlists::push_ops,
+        events::post_events, events::history,
     ),
     components(schemas(ErrorBody, ErrorDetail, Change))
 )]

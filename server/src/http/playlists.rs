@@ -11,7 +11,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use mixtape_shared::api::{
     AddEntriesRequest, CreatePlaylistRequest, ErrorBody, ImportPlaylistReport, MoveEntryRequest,
-    Playlist, PlaylistDetail, UpdatePlaylistRequest,
+    Playlist, PlaylistDetail, PushOpsRequest, PushOpsResponse, UpdatePlaylistRequest,
 };
 use mixtape_shared::{EntryId, PlaylistId, TrackId};
 use serde::Deserialize;
@@ -42,6 +42,22 @@ pub fn router() -> Router<AppState> {
             post(move_entry),
         )
         .route("/api/v1/playlists/{id}/m3u8", get(export))
+        .route("/api/v1/sync/ops", post(push_ops))
+}
+
+/// Applies a device's playlist ops (the offline outbox). Each op id is applied once, so a retried
+/// push changes nothing; ops that can never apply are listed in `rejected`. Pull
+/// `/api/v1/changes` afterwards for the merged state.
+#[utoipa::path(post, path = "/api/v1/sync/ops", tag = "playlists", request_body = PushOpsRequest,
+    responses((status = 200, body = PushOpsResponse), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn push_ops(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(req): ApiJson<PushOpsRequest>,
+) -> Result<Json<PushOpsResponse>, ApiError> {
+    Ok(Json(
+        blocking(move || playlists::push_ops(s.store.as_ref(), &user, req.ops)).await?,
+    ))
 }
 
 /// The user's playlists and other users' public ones.

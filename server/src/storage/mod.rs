@@ -8,10 +8,11 @@
 pub mod sqlite;
 
 use mixtape_shared::api::{
-    Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Page, PlaylistDetail,
-    SearchResults, Track, User,
+    Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Page, PlayEvent,
+    PlaylistDetail, SearchResults, Track, User,
 };
-use mixtape_shared::{EntryId, PlaylistId, TrackId, UserId};
+use mixtape_shared::sync::PlaylistOp;
+use mixtape_shared::{PlaylistId, TrackId, UserId};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -178,14 +179,6 @@ pub struct OwnedPlaylist {
     pub detail: PlaylistDetail,
 }
 
-/// A new entry with its key already chosen by the playlists domain.
-#[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub id: EntryId,
-    pub track_id: TrackId,
-    pub order_key: String,
-}
-
 /// What a file behind a track id is, for streaming.
 #[derive(Debug, Clone)]
 pub struct TrackFile {
@@ -263,36 +256,32 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
     ) -> StorageResult<Vec<mixtape_shared::api::Playlist>>;
     fn playlist(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>>;
-    fn create_playlist(
-        &self,
-        owner: UserId,
-        id: PlaylistId,
-        name: &str,
-        public: bool,
-        now: i64,
-    ) -> StorageResult<bool>;
-    fn update_playlist(
-        &self,
-        id: PlaylistId,
-        name: Option<&str>,
-        public: Option<bool>,
-        now: i64,
-    ) -> StorageResult<()>;
-    fn delete_playlist(&self, id: PlaylistId) -> StorageResult<()>;
-    /// Inserts entries; ids already present are skipped (replays are no-ops).
-    fn insert_entries(&self, id: PlaylistId, entries: &[NewEntry], now: i64) -> StorageResult<()>;
-    fn remove_entry(&self, id: PlaylistId, entry: EntryId, now: i64) -> StorageResult<bool>;
-    fn set_entry_key(
-        &self,
-        id: PlaylistId,
-        entry: EntryId,
-        order_key: &str,
-        now: i64,
-    ) -> StorageResult<bool>;
+    /// The owner of a playlist id any accepted op named, deleted playlists included.
+    fn playlist_owner(&self, id: PlaylistId) -> StorageResult<Option<UserId>>;
+    /// Records each op not seen before (by op id) and rewrites the playlists they touch as
+    /// `mixtape_shared::sync::materialize` makes them, in one transaction. Returns how many ops
+    /// were new.
+    fn apply_playlist_ops(&self, user: UserId, ops: &[PlaylistOp], now: i64) -> StorageResult<u64>;
     fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>>;
 
     // Change feed.
     fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage>;
+
+    // Play events.
+    /// Stores each event not seen before (by event id); returns how many were new.
+    fn insert_play_events(
+        &self,
+        user: UserId,
+        events: &[PlayEvent],
+        now: i64,
+    ) -> StorageResult<u64>;
+    /// The user's events, newest first, before `before_ms` when given; and the user's total.
+    fn play_history(
+        &self,
+        user: UserId,
+        before_ms: Option<i64>,
+        limit: u32,
+    ) -> StorageResult<(u64, Vec<PlayEvent>)>;
 }
 
 impl Cursor {

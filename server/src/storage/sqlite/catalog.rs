@@ -443,13 +443,79 @@ fn rank(query: &str, fields: &[String], typo_distance: Option<f64>) -> Rank {
     }
 }
 
+/// Words as the vocabulary holds them: runs of letters and digits.
+pub(super) fn words_of(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// Up to this many spellings from the vocabulary stand in for each query word.
+const CORRECTIONS_PER_WORD: usize = 4;
+
+/// The query with each word replaced by the library words it could be a typo of (searched in
+/// the small vocabulary table, not in every track), as an FTS5 expression; None when no word
+/// is long enough for trigrams (those are left to the exact search).
+fn corrected_query(conn: &Connection, query: &str) -> StorageResult<Option<String>> {
+    let mut parts = Vec::new();
+    for word in words_of(query) {
+        let len = word.chars().count();
+        if len < 3 {
+            continue;
+        }
+        let allowed = if len <= 5 { 1 } else { 2 };
+        let grams = typo_trigrams(word);
+        let any = grams
+            .iter()
+            .map(|g| fts_quote(g))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let mut words: Vec<String> = conn
+            .prepare_cached(
+                "SELECT word FROM word_search WHERE word_search MATCH ?1 ORDER BY rank LIMIT 200",
+            )?
+            .query_map([any], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        if len <= 5 {
+            // A short word can lose every trigram to one typo: also try the words of about its
+            // length that share its first letter (an index range, not a scan).
+            let first: String = word.chars().take(1).collect();
+            let next = format!("{first}\u{10ffff}");
+            words.extend(
+                conn.prepare_cached(
+                    "SELECT word FROM search_words WHERE word >= ?1 AND word < ?2 AND length(word) BETWEEN ?3 AND ?4 LIMIT 2000",
+                )?
+                .query_map(params![first, next, len as i64 - 1, len as i64 + 1], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        let mut candidates: Vec<(usize, String)> = words
+            .into_iter()
+            .filter_map(|w| {
+                let prefix: String = w.chars().take(len).collect();
+                let d = strsim::osa_distance(word, &w).min(strsim::osa_distance(word, &prefix));
+                (d <= allowed).then_some((d, w))
+            })
+            .collect();
+        candidates.sort();
+        candidates.dedup();
+        candidates.truncate(CORRECTIONS_PER_WORD);
+        let mut spellings: Vec<String> =
+            candidates.into_iter().map(|(_, w)| fts_quote(&w)).collect();
+        if spellings.is_empty() {
+            spellings.push(fts_quote(word));
+        }
+        parts.push(format!("({})", spellings.join(" OR ")));
+    }
+    Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
+}
+
 /// How many edits (insertions, deletions, substitutions, transpositions) separate the query's
 /// words from the best-matching words of `text`, if every query word is close enough: one edit
 /// for words of up to five letters, two beyond. A query word may also match a word's prefix.
 fn typo_distance(query: &str, text: &str) -> Option<f64> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let words: Vec<&str> = words_of(text).collect();
     let mut total = 0usize;
-    for q in query.split_whitespace() {
+    for q in words_of(query) {
         let q_len = q.chars().count();
         let allowed = if q_len <= 2 {
             0
@@ -546,28 +612,26 @@ fn fts_ids(
             .collect::<Vec<_>>()
             .join(" ");
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 ORDER BY rank LIMIT 200"
+            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 LIMIT 200"
         ))?;
         let rows = stmt.query_map([exact], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
-        for (i, row) in rows.enumerate() {
+        for row in rows {
             let (id, fields) = row?;
             let mut rk = rank(query, &fields, None);
             rk.tier = rk.tier.min(3);
-            rk.score = i as f64;
+            // Among equal tiers the shorter text is the closer match (bm25 over every
+            // matching row would cost more than the whole request may take).
+            rk.score = fields.iter().map(|f| f.len()).sum::<usize>() as f64;
             ranked.push((rk, id));
         }
     }
-    let grams = typo_trigrams(query);
-    if ranked.len() < limit && query.chars().count() >= 4 {
-        let any = grams
-            .iter()
-            .map(|g| fts_quote(g))
-            .collect::<Vec<_>>()
-            .join(" OR ");
+    if ranked.len() < limit
+        && let Some(corrected) = corrected_query(conn, query)?
+    {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 ORDER BY rank LIMIT 300"
+            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 LIMIT 300"
         ))?;
-        let rows = stmt.query_map([any], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
+        let rows = stmt.query_map([corrected], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
         for row in rows {
             let (id, fields) = row?;
             if ranked.iter().any(|(_, seen)| *seen == id) {

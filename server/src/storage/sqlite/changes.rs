@@ -2,8 +2,9 @@
 
 use super::{catalog, playlists};
 use crate::storage::*;
-use mixtape_shared::api::Change;
+use mixtape_shared::api::{Change, Track};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 
 pub fn page(conn: &Connection, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
     let revision: i64 = conn
@@ -21,9 +22,20 @@ pub fn page(conn: &Connection, user: UserId, since: i64, limit: u32) -> StorageR
         })?
         .collect::<Result<_, _>>()?;
     let has_more = rows.len() > limit as usize;
-    let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    // One catalog read for the page's tracks, not one per row: a first mirror pulls them all.
+    let track_ids: Vec<TrackId> = rows
+        .iter()
+        .filter(|(kind, _, _, deleted)| kind == "track" && !deleted)
+        .filter_map(|(_, item, _, _)| item.parse().ok().map(TrackId))
+        .collect();
+    let mut tracks: HashMap<TrackId, Track> = catalog::tracks_by_ids(conn, &track_ids)?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let mut changes = Vec::with_capacity(rows.len());
     let mut next_since = since;
-    for (kind, item, rev, deleted) in rows.into_iter().take(limit as usize) {
+    for (kind, item, rev, deleted) in rows {
         next_since = rev;
         let change = match kind.as_str() {
             "track" => {
@@ -31,12 +43,12 @@ pub fn page(conn: &Connection, user: UserId, since: i64, limit: u32) -> StorageR
                     item.parse()
                         .map_err(|_| StorageError::Corrupt(format!("track change {item}")))?,
                 );
-                match (deleted, catalog::tracks_by_ids(conn, &[id])?.pop()) {
-                    (false, Some(track)) => Change::Track {
+                match tracks.remove(&id).filter(|_| !deleted) {
+                    Some(track) => Change::Track {
                         rev,
                         track: Box::new(track),
                     },
-                    _ => Change::TrackDeleted { rev, id },
+                    None => Change::TrackDeleted { rev, id },
                 }
             }
             "playlist" => {

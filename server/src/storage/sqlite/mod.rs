@@ -3,6 +3,7 @@
 
 mod catalog;
 mod changes;
+mod events;
 mod playlists;
 mod scan;
 mod users;
@@ -287,42 +288,11 @@ impl Store for SqliteStore {
     fn playlist(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>> {
         self.read(|c| playlists::playlist(c, id))
     }
-    fn create_playlist(
-        &self,
-        owner: UserId,
-        id: PlaylistId,
-        name: &str,
-        public: bool,
-        now: i64,
-    ) -> StorageResult<bool> {
-        self.write(|tx| playlists::create(tx, owner, id, name, public, now))
+    fn playlist_owner(&self, id: PlaylistId) -> StorageResult<Option<UserId>> {
+        self.read(|c| playlists::owner(c, id))
     }
-    fn update_playlist(
-        &self,
-        id: PlaylistId,
-        name: Option<&str>,
-        public: Option<bool>,
-        now: i64,
-    ) -> StorageResult<()> {
-        self.write(|tx| playlists::update(tx, id, name, public, now))
-    }
-    fn delete_playlist(&self, id: PlaylistId) -> StorageResult<()> {
-        self.write(|tx| playlists::delete(tx, id))
-    }
-    fn insert_entries(&self, id: PlaylistId, entries: &[NewEntry], now: i64) -> StorageResult<()> {
-        self.write(|tx| playlists::insert_entries(tx, id, entries, now))
-    }
-    fn remove_entry(&self, id: PlaylistId, entry: EntryId, now: i64) -> StorageResult<bool> {
-        self.write(|tx| playlists::remove_entry(tx, id, entry, now))
-    }
-    fn set_entry_key(
-        &self,
-        id: PlaylistId,
-        entry: EntryId,
-        order_key: &str,
-        now: i64,
-    ) -> StorageResult<bool> {
-        self.write(|tx| playlists::set_entry_key(tx, id, entry, order_key, now))
+    fn apply_playlist_ops(&self, user: UserId, ops: &[PlaylistOp], now: i64) -> StorageResult<u64> {
+        self.write(|tx| playlists::apply_ops(tx, user, ops, now))
     }
     fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>> {
         self.read(|c| catalog::existing_track_ids(c, ids))
@@ -330,5 +300,22 @@ impl Store for SqliteStore {
 
     fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
         self.read(|c| changes::page(c, user, since, limit))
+    }
+
+    fn insert_play_events(
+        &self,
+        user: UserId,
+        events: &[PlayEvent],
+        now: i64,
+    ) -> StorageResult<u64> {
+        self.write(|tx| events::insert(tx, user, events, now))
+    }
+    fn play_history(
+        &self,
+        user: UserId,
+        before_ms: Option<i64>,
+        limit: u32,
+    ) -> StorageResult<(u64, Vec<PlayEvent>)> {
+        self.read(|c| events::history(c, user, before_ms, limit))
     }
 }

@@ -100,11 +100,15 @@ CREATE TABLE art (
     path TEXT NOT NULL
 ) STRICT;
 
--- Full-text search: trigram tokens give substring and prefix matches; typo tolerance ranks
--- partial trigram overlap (see catalog::search).
+-- Full-text search over folded text (catalog::fold): trigram tokens give substring and prefix
+-- matches; typos are corrected against the vocabulary below (see sqlite/catalog.rs).
 CREATE VIRTUAL TABLE track_search USING fts5 (title, artists, album, tokenize = 'trigram remove_diacritics 1');
 CREATE VIRTUAL TABLE album_search USING fts5 (title, artist, tokenize = 'trigram remove_diacritics 1');
 CREATE VIRTUAL TABLE artist_search USING fts5 (name, tokenize = 'trigram remove_diacritics 1');
+-- The vocabulary: every folded word of titles, artists and albums, once. Typos are corrected
+-- against it (small) before the catalog tables are searched.
+CREATE TABLE search_words (id INTEGER PRIMARY KEY, word TEXT NOT NULL UNIQUE) STRICT;
+CREATE VIRTUAL TABLE word_search USING fts5 (word, tokenize = 'trigram');
 
 CREATE TABLE users (
     id INTEGER PRIMARY KEY,
@@ -135,10 +139,25 @@ CREATE TABLE playlists (
     owner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     public INTEGER NOT NULL,
+    -- The largest logical clock among the playlist's ops (see mixtape_shared::sync).
+    clock INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX playlists_by_owner ON playlists (owner_id);
+
+-- Every playlist op ever accepted, once per op id: a playlist (and its entries) is what
+-- mixtape_shared::sync::materialize makes of its ops. Ops of deleted playlists stay, so a late
+-- replay is still recognised and still changes nothing.
+CREATE TABLE playlist_ops (
+    id TEXT PRIMARY KEY,
+    playlist_id TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    clock INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX playlist_ops_by_playlist ON playlist_ops (playlist_id);
 
 CREATE TABLE playlist_entries (
     id TEXT PRIMARY KEY,
@@ -161,3 +180,16 @@ CREATE TABLE changes (
     PRIMARY KEY (kind, item)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX changes_by_seq ON changes (seq);
+
+-- Play events as clients recorded them, once per client-made id. Recommendations read them.
+CREATE TABLE play_events (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    track_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    position_ms INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    device TEXT,
+    received_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX play_events_by_user ON play_events (user_id, at_ms);

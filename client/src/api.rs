@@ -1,0 +1,310 @@
+//! The HTTP client for the server's `/api/v1`: typed calls, timeouts, and retries with backoff for
+//! the calls that are safe to repeat (reads, and pushes the server deduplicates by id).
+
+use mixtape_shared::api::{
+    ChangesPage, ErrorBody, Health, ImportPlaylistReport, LoginRequest, LoginResponse, PlayEvent,
+    PostEventsRequest, PostEventsResponse, PushOpsRequest, PushOpsResponse, SearchResults,
+};
+use mixtape_shared::sync::PlaylistOp;
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How long to wait for a connection before calling the server unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one JSON call may take in all.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts for a repeatable call, waiting 200 ms, 400 ms, ... between them.
+const ATTEMPTS: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(
+        "server unreachable at {url}: {reason}; working offline, run `mixtape sync` when it is back"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error("the server refused the credentials ({message}): run `mixtape login URL` again")]
+    Unauthorized { message: String },
+    #[error("the server answered {status} {code}: {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the server's answer could not be read: {0}")]
+    Decode(String),
+    #[error("bad server URL {0:?}: give it as http://host:port")]
+    BadUrl(String),
+}
+
+impl ApiError {
+    /// Whether trying again later may succeed (the network or the server, not the request).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Unreachable { .. } => true,
+            ApiError::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
+    /// The server could not be reached at all (as opposed to answering with an error).
+    pub fn is_offline(&self) -> bool {
+        matches!(self, ApiError::Unreachable { .. })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A connection to one server, with or without a token.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    token: Option<String>,
+    http: Client,
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: Option<String>) -> ApiResult<Self> {
+        let base = normalize_url(base)?;
+        let http = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| ApiError::Decode(format!("http client: {e}")))?;
+        Ok(Self { base, token, http })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The underlying HTTP client, for downloads that stream bodies themselves.
+    pub fn http(&self) -> &Client {
+        &self.http
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authorized(&self, req: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    /// Sends `make()`'s request, retrying with backoff while the failure is retryable.
+    fn send_retrying(
+        &self,
+        repeatable: bool,
+        make: impl Fn() -> RequestBuilder,
+    ) -> ApiResult<Response> {
+        let attempts = if repeatable { ATTEMPTS } else { 1 };
+        let mut last = None;
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
+            }
+            match self.authorized(make()).send() {
+                Ok(resp) => match check(resp) {
+                    Ok(resp) => return Ok(resp),
+                    Err(e) if e.is_retryable() => last = Some(e),
+                    Err(e) => return Err(e),
+                },
+                Err(e) => {
+                    let e = self.transport_error(e);
+                    // A refused connection will not be accepted 200 ms later: give up at once so
+                    // an offline start never waits.
+                    if e.is_offline() && attempt == 0 && !repeatable {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                }
+            }
+            tracing::debug!(attempt, "retrying {:?}", last);
+        }
+        Err(last.unwrap_or_else(|| ApiError::Decode("no attempt made".into())))
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+        if e.is_decode() || e.is_body() {
+            return ApiError::Decode(e.to_string());
+        }
+        let mut reason = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            reason = s.to_string();
+            source = s.source();
+        }
+        ApiError::Unreachable {
+            url: self.base.clone(),
+            reason,
+        }
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, path: &str) -> ApiResult<T> {
+        let url = self.url(path);
+        let resp = self.send_retrying(true, || self.http.get(&url))?;
+        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        repeatable: bool,
+    ) -> ApiResult<T> {
+        let url = self.url(path);
+        let resp = self.send_retrying(repeatable, || self.http.post(&url).json(body))?;
+        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    /// A quick reachability check (no retries, short timeout): the connectivity probe.
+    pub fn health(&self) -> ApiResult<Health> {
+        let resp = self
+            .http
+            .get(self.url("/healthz"))
+            .timeout(CONNECT_TIMEOUT)
+            .send()
+            .map_err(|e| self.transport_error(e))?;
+        check(resp)?
+            .json()
+            .map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    pub fn login(&self, username: &str, password: &str) -> ApiResult<LoginResponse> {
+        let body = LoginRequest {
+            username: username.into(),
+            password: password.into(),
+        };
+        self.post_json("/api/v1/auth/login", &body, false)
+    }
+
+    pub fn changes(&self, since: i64, limit: u32) -> ApiResult<ChangesPage> {
+        self.get_json(&format!("/api/v1/changes?since={since}&limit={limit}"))
+    }
+
+    /// Pushes ops; repeatable because the server applies each op id once.
+    pub fn push_ops(&self, ops: &[PlaylistOp]) -> ApiResult<PushOpsResponse> {
+        let body = PushOpsRequest { ops: ops.to_vec() };
+        self.post_json("/api/v1/sync/ops", &body, true)
+    }
+
+    /// Uploads events; repeatable because the server stores each event id once.
+    pub fn post_events(&self, events: &[PlayEvent]) -> ApiResult<PostEventsResponse> {
+        let body = PostEventsRequest {
+            events: events.to_vec(),
+        };
+        self.post_json("/api/v1/events", &body, true)
+    }
+
+    pub fn search(&self, q: &str, limit: u32) -> ApiResult<SearchResults> {
+        let url = self.url("/api/v1/search");
+        let limit = limit.to_string();
+        let resp = self.send_retrying(true, || {
+            self.http.get(&url).query(&[("q", q), ("limit", &limit)])
+        })?;
+        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    /// Creates a playlist on the server from m3u8 text (the server matches library paths).
+    pub fn import_m3u8(&self, text: &str, name: Option<&str>) -> ApiResult<ImportPlaylistReport> {
+        let url = self.url("/api/v1/playlists/import");
+        let resp = self.send_retrying(false, || {
+            let req = self
+                .http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "audio/x-mpegurl")
+                .body(text.to_string());
+            match name {
+                Some(n) => req.query(&[("name", n)]),
+                None => req,
+            }
+        })?;
+        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    /// The content-addressed URL of a track's audio.
+    pub fn media_url(&self, content_hash: &str) -> String {
+        self.url(&format!("/api/v1/media/{content_hash}"))
+    }
+
+    pub fn art_url(&self, art_hash: &str) -> String {
+        self.url(&format!("/api/v1/art/{art_hash}"))
+    }
+}
+
+/// Turns an error status into an [`ApiError`] with the server's stable code.
+fn check(resp: Response) -> ApiResult<Response> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let (code, message) = match resp.json::<ErrorBody>() {
+        Ok(body) => (body.error.code, body.error.message),
+        Err(_) => (
+            "unknown".to_string(),
+            status.canonical_reason().unwrap_or("error").to_string(),
+        ),
+    };
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(ApiError::Unauthorized { message });
+    }
+    Err(ApiError::Server {
+        status: status.as_u16(),
+        code,
+        message,
+    })
+}
+
+/// `host:port` or a URL, without a trailing slash.
+pub fn normalize_url(url: &str) -> ApiResult<String> {
+    let url = url.trim().trim_end_matches('/');
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(url)
+        }
+        _ => Err(ApiError::BadUrl(url)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_gain_a_scheme_and_lose_the_trailing_slash() {
+        assert_eq!(
+            normalize_url("127.0.0.1:4870/").unwrap(),
+            "http://127.0.0.1:4870"
+        );
+        assert_eq!(
+            normalize_url("https://music.example/").unwrap(),
+            "https://music.example"
+        );
+        assert!(normalize_url("ftp://x").is_err());
+        assert!(normalize_url("").is_err());
+    }
+
+    #[test]
+    fn an_unreachable_server_is_reported_at_once_and_as_offline() {
+        // Port 9 on loopback: nothing listens there, so the connection is refused.
+        let client = ApiClient::new("http://127.0.0.1:9", None).unwrap();
+        let started = std::time::Instant::now();
+        let err = client.health().unwrap_err();
+        assert!(err.is_offline(), "{err}");
+        assert!(started.elapsed() < CONNECT_TIMEOUT);
+        assert!(err.to_string().contains("working offline"));
+    }
+}

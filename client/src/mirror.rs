@@ -1,0 +1,674 @@
+//! The local mirror: the server's catalog and the user's playlists as of the last pull, the outbox
+//! of playlist ops and play events not yet pushed, and the device's own state (its id, logical
+//! clock, change-feed position). One SQLite file in the data dir; everything a command shows
+//! offline comes from here.
+//!
+//! A playlist as the user sees it is its canonical state (last pulled) with the pending ops
+//! applied on top by `mixtape_shared::sync`, the same rules the server merges with.
+
+use crate::connectivity::Connectivity;
+use mixtape_shared::api::{Change, ChangesPage, PlayEvent, PlayEventKind, Track};
+use mixtape_shared::sync::{OpKind, PlaylistOp, PlaylistState, materialize};
+use mixtape_shared::{DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error("local database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("local database holds a bad row: {0}")]
+    Corrupt(String),
+    #[error("no playlist named or with id {0:?} (try `mixtape playlists list`)")]
+    NoSuchPlaylist(String),
+    #[error("several playlists are named {0:?}: give its id instead")]
+    AmbiguousPlaylist(String),
+    #[error("no entry {0} in this playlist (see `mixtape playlists show NAME`)")]
+    NoSuchEntry(String),
+    #[error("no track {0} in the local catalog (run `mixtape sync` if it is new)")]
+    NoSuchTrack(i64),
+    #[error("the local database was made by a newer mixtape (schema {0}): upgrade mixtape")]
+    TooNew(i64),
+}
+
+pub type MirrorResult<T> = Result<T, MirrorError>;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE tracks (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    artists TEXT NOT NULL,
+    album_id INTEGER,
+    album TEXT,
+    album_artist_id INTEGER,
+    album_artist TEXT,
+    disc_number INTEGER,
+    track_number INTEGER,
+    year INTEGER,
+    duration_ms INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    cover_art TEXT,
+    json TEXT NOT NULL
+) STRICT;
+CREATE INDEX tracks_by_album ON tracks (album_id, disc_number, track_number);
+CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id);
+CREATE INDEX tracks_by_hash ON tracks (content_hash);
+CREATE VIRTUAL TABLE track_search USING fts5 (text, tokenize = 'trigram remove_diacritics 1');
+CREATE TABLE playlists (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    public INTEGER NOT NULL,
+    clock INTEGER NOT NULL,
+    revision INTEGER NOT NULL
+) STRICT;
+CREATE TABLE playlist_entries (
+    playlist_id TEXT NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    entry_id TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    PRIMARY KEY (playlist_id, position)
+) STRICT;
+CREATE TABLE offline_playlists (playlist_id TEXT PRIMARY KEY) STRICT;
+-- Ops made here and not yet accepted by the server, in the order they were made.
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id TEXT NOT NULL UNIQUE,
+    playlist_id TEXT NOT NULL,
+    body TEXT NOT NULL
+) STRICT;
+CREATE TABLE pending_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+) STRICT;
+";
+
+/// One entry of a playlist as the user sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct EntryView {
+    pub entry_id: EntryId,
+    pub track_id: TrackId,
+}
+
+/// A playlist as the user sees it: the last pulled state with pending local ops applied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlaylistView {
+    pub id: PlaylistId,
+    pub name: String,
+    pub owner: Option<String>,
+    pub public: bool,
+    /// True when the server does not have it yet (made offline, not yet synced).
+    pub local_only: bool,
+    /// Ops on this playlist waiting in the outbox.
+    pub pending_ops: usize,
+    /// Marked to be kept fully playable offline.
+    pub offline: bool,
+    pub entries: Vec<EntryView>,
+}
+
+/// What one pulled page changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub tracks: u64,
+    pub tracks_deleted: u64,
+    pub playlists: u64,
+    pub playlists_deleted: u64,
+}
+
+pub struct Mirror {
+    conn: Connection,
+    device: DeviceId,
+}
+
+/// Lowercased, without diacritics: how search text is compared.
+pub fn fold(text: &str) -> String {
+    text.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn corrupt(what: impl std::fmt::Display) -> MirrorError {
+    MirrorError::Corrupt(what.to_string())
+}
+
+impl Mirror {
+    /// Opens (creating if needed) the mirror at `path`.
+    pub fn open(path: &Path) -> MirrorResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        match version {
+            0 => {
+                conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 1; COMMIT;"))?;
+            }
+            1 => {}
+            v => return Err(MirrorError::TooNew(v)),
+        }
+        let device = match meta(&conn, "device_id")? {
+            Some(id) => id.parse().map_err(|_| corrupt(format!("device id {id}")))?,
+            None => {
+                let id = DeviceId(uuid::Uuid::new_v4());
+                set_meta(&conn, "device_id", &id.to_string())?;
+                id
+            }
+        };
+        Ok(Self { conn, device })
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The change-feed revision this mirror has applied.
+    pub fn since(&self) -> MirrorResult<i64> {
+        Ok(meta(&self.conn, "since")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
+    }
+
+    pub fn connectivity(&self) -> MirrorResult<Connectivity> {
+        Ok(meta(&self.conn, "connectivity")?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn set_connectivity(&self, c: &Connectivity) -> MirrorResult<()> {
+        let json = serde_json::to_string(c).map_err(corrupt)?;
+        set_meta(&self.conn, "connectivity", &json)
+    }
+
+    /// Applies one page of the change feed and records how far the mirror got, atomically: a
+    /// crash between pages resumes from the last whole page.
+    pub fn apply_changes(&mut self, page: &ChangesPage) -> MirrorResult<Applied> {
+        let tx = self.conn.transaction()?;
+        let mut applied = Applied::default();
+        let mut clock = meta_u64(&tx, "clock")?;
+        {
+            let mut put_track = tx.prepare_cached(
+                "INSERT OR REPLACE INTO tracks (id, title, artists, album_id, album, album_artist_id, album_artist,
+                    disc_number, track_number, year, duration_ms, content_hash, size_bytes, cover_art, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            let mut drop_search = tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?;
+            let mut put_search =
+                tx.prepare_cached("INSERT INTO track_search (rowid, text) VALUES (?1, ?2)")?;
+            for change in &page.changes {
+                match change {
+                    Change::Track { track, .. } => {
+                        let artists = artist_names(track);
+                        put_track.execute(params![
+                            track.id.0,
+                            track.title,
+                            artists,
+                            track.album.as_ref().map(|a| a.id.0),
+                            track.album.as_ref().map(|a| &a.title),
+                            track.album_artist.as_ref().map(|a| a.id.0),
+                            track.album_artist.as_ref().map(|a| &a.name),
+                            track.disc_number,
+                            track.track_number,
+                            track.year,
+                            track.duration_ms as i64,
+                            track.content_hash,
+                            track.size_bytes as i64,
+                            track.cover_art,
+                            serde_json::to_string(track).map_err(corrupt)?,
+                        ])?;
+                        drop_search.execute([track.id.0])?;
+                        let album = track.album.as_ref().map_or("", |a| a.title.as_str());
+                        put_search.execute(params![
+                            track.id.0,
+                            fold(&format!("{} {artists} {album}", track.title))
+                        ])?;
+                        applied.tracks += 1;
+                    }
+                    Change::TrackDeleted { id, .. } => {
+                        tx.execute("DELETE FROM tracks WHERE id = ?1", [id.0])?;
+                        drop_search.execute([id.0])?;
+                        applied.tracks_deleted += 1;
+                    }
+                    Change::Playlist { playlist, .. } => {
+                        let p = &playlist.playlist;
+                        let id = p.id.to_string();
+                        tx.execute("DELETE FROM playlists WHERE id = ?1", [&id])?;
+                        tx.execute(
+                            "INSERT INTO playlists (id, owner, name, public, clock, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            params![id, p.owner, p.name, p.public, p.clock as i64, p.revision],
+                        )?;
+                        let mut put_entry = tx.prepare_cached(
+                            "INSERT INTO playlist_entries (playlist_id, position, entry_id, track_id) VALUES (?1, ?2, ?3, ?4)",
+                        )?;
+                        for (i, e) in playlist.entries.iter().enumerate() {
+                            put_entry.execute(params![
+                                id,
+                                i as i64,
+                                e.id.to_string(),
+                                e.track_id.0
+                            ])?;
+                        }
+                        clock = clock.max(p.clock);
+                        applied.playlists += 1;
+                    }
+                    Change::PlaylistDeleted { id, .. } => {
+                        tx.execute("DELETE FROM playlists WHERE id = ?1", [id.to_string()])?;
+                        tx.execute(
+                            "DELETE FROM offline_playlists WHERE playlist_id = ?1",
+                            [id.to_string()],
+                        )?;
+                        applied.playlists_deleted += 1;
+                    }
+                }
+            }
+        }
+        set_meta(&tx, "clock", &clock.to_string())?;
+        set_meta(&tx, "since", &page.next_since.to_string())?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    pub fn track_count(&self) -> MirrorResult<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM tracks", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    pub fn track(&self, id: TrackId) -> MirrorResult<Option<Track>> {
+        self.conn
+            .prepare_cached("SELECT json FROM tracks WHERE id = ?1")?
+            .query_row([id.0], |r| r.get::<_, String>(0))
+            .optional()?
+            .map(|json| serde_json::from_str(&json).map_err(corrupt))
+            .transpose()
+    }
+
+    /// The tracks with these ids that the mirror has, in the order asked.
+    pub fn tracks(&self, ids: &[TrackId]) -> MirrorResult<Vec<Track>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.track(*id)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Full-text search of the local catalog: every query word must appear (as a substring, case
+    /// and accents aside) in the title, artists or album; best matches first.
+    pub fn search(&self, query: &str, limit: u32) -> MirrorResult<Vec<Track>> {
+        let folded = fold(query);
+        let words: Vec<&str> = folded
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let long: Vec<String> = words
+            .iter()
+            .filter(|w| w.chars().count() >= 3)
+            .map(|w| format!("\"{w}\""))
+            .collect();
+        let short: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| w.chars().count() < 3)
+            .collect();
+        let rows: Vec<(String, String)> = if long.is_empty() {
+            // Trigrams need three letters: short queries match word starts with LIKE instead.
+            let pattern = format!("%{}%", short.join("%"));
+            self.conn
+                .prepare_cached(
+                    "SELECT t.json, s.text FROM track_search s JOIN tracks t ON t.id = s.rowid
+                     WHERE s.text LIKE ?1 LIMIT 2000",
+                )?
+                .query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT t.json, s.text FROM track_search s JOIN tracks t ON t.id = s.rowid
+                     WHERE track_search MATCH ?1 ORDER BY rank LIMIT 2000",
+                )?
+                .query_map([long.join(" AND ")], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut scored: Vec<(u32, usize, Track)> = Vec::new();
+        for (json, text) in rows {
+            if !short.iter().all(|w| text.contains(w)) {
+                continue;
+            }
+            let track: Track = serde_json::from_str(&json).map_err(corrupt)?;
+            // Whole-word and word-start matches before mere substrings; shorter texts first.
+            let text_words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+            let score = words
+                .iter()
+                .map(|w| {
+                    if text_words.contains(w) {
+                        0
+                    } else if text_words.iter().any(|t| t.starts_with(w)) {
+                        1
+                    } else {
+                        2
+                    }
+                })
+                .sum();
+            scored.push((score, text.len(), track));
+        }
+        scored.sort_by_key(|(score, len, _)| (*score, *len));
+        Ok(scored
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, _, t)| t)
+            .collect())
+    }
+
+    /// The user's playlists (and others' public ones) as the user sees them, by name.
+    pub fn playlists(&self) -> MirrorResult<Vec<PlaylistView>> {
+        let pending = self.pending_ops_by_playlist()?;
+        let offline = self.offline_playlists()?;
+        let canonical = self.canonical_playlists()?;
+        let mut views = Vec::new();
+        for (id, (state, owner)) in &canonical {
+            let ops = pending.get(id).map(Vec::as_slice).unwrap_or_default();
+            let mut state = state.clone();
+            for op in ops {
+                state.apply(op);
+            }
+            if !state.deleted {
+                views.push(view(
+                    &state,
+                    Some(owner.clone()),
+                    false,
+                    ops.len(),
+                    &offline,
+                ));
+            }
+        }
+        for (id, ops) in &pending {
+            if canonical.contains_key(id) {
+                continue;
+            }
+            if let Some(state) = materialize(ops.iter())
+                && !state.deleted
+            {
+                views.push(view(&state, None, true, ops.len(), &offline));
+            }
+        }
+        views.sort_by(|a, b| (a.name.to_lowercase(), a.id.0).cmp(&(b.name.to_lowercase(), b.id.0)));
+        Ok(views)
+    }
+
+    /// A playlist by id or exact name (case-insensitive).
+    pub fn find_playlist(&self, name_or_id: &str) -> MirrorResult<PlaylistView> {
+        let all = self.playlists()?;
+        if let Ok(id) = name_or_id.parse::<PlaylistId>()
+            && let Some(p) = all.iter().find(|p| p.id == id)
+        {
+            return Ok(p.clone());
+        }
+        let mut named = all
+            .into_iter()
+            .filter(|p| p.name.eq_ignore_ascii_case(name_or_id) || p.name == name_or_id);
+        match (named.next(), named.next()) {
+            (Some(p), None) => Ok(p),
+            (Some(_), Some(_)) => Err(MirrorError::AmbiguousPlaylist(name_or_id.into())),
+            _ => Err(MirrorError::NoSuchPlaylist(name_or_id.into())),
+        }
+    }
+
+    fn canonical_playlists(&self) -> MirrorResult<HashMap<PlaylistId, (PlaylistState, String)>> {
+        let rows: Vec<(String, String, String, bool, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, owner, name, public, clock FROM playlists")?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = HashMap::new();
+        for (id, owner, name, public, clock) in rows {
+            let pid: PlaylistId = id.parse().map_err(|_| corrupt(format!("playlist {id}")))?;
+            let entries: Vec<(EntryId, TrackId)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT entry_id, track_id FROM playlist_entries WHERE playlist_id = ?1 ORDER BY position",
+                )?
+                .query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .map(|row| {
+                    let (entry, track) = row?;
+                    let entry = entry.parse().map_err(|_| corrupt(format!("entry {entry}")))?;
+                    Ok((entry, TrackId(track)))
+                })
+                .collect::<MirrorResult<_>>()?;
+            let state =
+                PlaylistState::from_entries(pid, name, public, clock.max(0) as u64, entries);
+            out.insert(pid, (state, owner));
+        }
+        Ok(out)
+    }
+
+    fn pending_ops_by_playlist(&self) -> MirrorResult<HashMap<PlaylistId, Vec<PlaylistOp>>> {
+        let mut out: HashMap<PlaylistId, Vec<PlaylistOp>> = HashMap::new();
+        for op in self.pending_ops(u32::MAX)? {
+            out.entry(op.playlist_id).or_default().push(op);
+        }
+        Ok(out)
+    }
+
+    /// Queues an edit made on this device: it shows at once and goes to the server on the next
+    /// sync. The op's clock is above every clock this device has seen.
+    pub fn enqueue_op(
+        &mut self,
+        playlist_id: PlaylistId,
+        kind: OpKind,
+    ) -> MirrorResult<PlaylistOp> {
+        let tx = self.conn.transaction()?;
+        let seen: i64 = tx.query_row("SELECT coalesce(max(clock), 0) FROM playlists", [], |r| {
+            r.get(0)
+        })?;
+        let clock = meta_u64(&tx, "clock")?.max(seen.max(0) as u64) + 1;
+        let op = PlaylistOp {
+            id: OpId::new_v7(),
+            playlist_id,
+            clock,
+            device: self.device,
+            kind,
+        };
+        tx.execute(
+            "INSERT INTO outbox (op_id, playlist_id, body) VALUES (?1, ?2, ?3)",
+            params![
+                op.id.to_string(),
+                playlist_id.to_string(),
+                serde_json::to_string(&op).map_err(corrupt)?
+            ],
+        )?;
+        set_meta(&tx, "clock", &clock.to_string())?;
+        tx.commit()?;
+        Ok(op)
+    }
+
+    /// Ops not yet accepted by the server, oldest first.
+    pub fn pending_ops(&self, limit: u32) -> MirrorResult<Vec<PlaylistOp>> {
+        self.conn
+            .prepare_cached("SELECT body FROM outbox ORDER BY seq LIMIT ?1")?
+            .query_map([limit as i64], |r| r.get::<_, String>(0))?
+            .map(|body| serde_json::from_str(&body?).map_err(corrupt))
+            .collect()
+    }
+
+    pub fn pending_op_count(&self) -> MirrorResult<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// Drops ops the server has answered for (applied, already had, or refused for good).
+    pub fn remove_ops(&mut self, ids: &[OpId]) -> MirrorResult<()> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM outbox WHERE op_id = ?1", [id.to_string()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a play event (also offline); it is uploaded on a later sync.
+    pub fn record_event(
+        &self,
+        track_id: TrackId,
+        kind: PlayEventKind,
+        position_ms: u64,
+    ) -> MirrorResult<PlayEvent> {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let event = PlayEvent {
+            id: EventId::new_v7(),
+            track_id,
+            kind,
+            position_ms,
+            at_ms,
+            device: Some(self.device),
+        };
+        self.conn.execute(
+            "INSERT INTO pending_events (id, body) VALUES (?1, ?2)",
+            params![
+                event.id.to_string(),
+                serde_json::to_string(&event).map_err(corrupt)?
+            ],
+        )?;
+        Ok(event)
+    }
+
+    pub fn pending_events(&self, limit: u32) -> MirrorResult<Vec<PlayEvent>> {
+        self.conn
+            .prepare_cached("SELECT body FROM pending_events ORDER BY seq LIMIT ?1")?
+            .query_map([limit as i64], |r| r.get::<_, String>(0))?
+            .map(|body| serde_json::from_str(&body?).map_err(corrupt))
+            .collect()
+    }
+
+    pub fn pending_event_count(&self) -> MirrorResult<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM pending_events", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+
+    pub fn remove_events(&mut self, ids: &[EventId]) -> MirrorResult<()> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM pending_events WHERE id = ?1", [id.to_string()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_offline(&self, id: PlaylistId, offline: bool) -> MirrorResult<()> {
+        if offline {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO offline_playlists (playlist_id) VALUES (?1)",
+                [id.to_string()],
+            )?;
+        } else {
+            self.conn.execute(
+                "DELETE FROM offline_playlists WHERE playlist_id = ?1",
+                [id.to_string()],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn offline_playlists(&self) -> MirrorResult<Vec<PlaylistId>> {
+        self.conn
+            .prepare_cached("SELECT playlist_id FROM offline_playlists ORDER BY playlist_id")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .map(|id| {
+                let id = id?;
+                id.parse().map_err(|_| corrupt(format!("playlist {id}")))
+            })
+            .collect()
+    }
+
+    /// Content hashes (with sizes) of every track any offline playlist holds.
+    pub fn tracks_of(&self, ids: &[TrackId]) -> MirrorResult<Vec<(TrackId, String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content_hash, size_bytes FROM tracks WHERE id = ?1")?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some((hash, size)) = stmt
+                .query_row([id.0], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
+                .optional()?
+            {
+                out.push((*id, hash, size.max(0) as u64));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn view(
+    state: &PlaylistState,
+    owner: Option<String>,
+    local_only: bool,
+    pending_ops: usize,
+    offline: &[PlaylistId],
+) -> PlaylistView {
+    PlaylistView {
+        id: state.id,
+        name: state.name.clone(),
+        owner,
+        public: state.public,
+        local_only,
+        pending_ops,
+        offline: offline.contains(&state.id),
+        entries: state
+            .entries()
+            .map(|(entry_id, track_id)| EntryView { entry_id, track_id })
+            .collect(),
+    }
+}
+
+fn artist_names(track: &Track) -> String {
+    track
+        .artists
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn meta(conn: &Connection, key: &str) -> MirrorResult<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+fn meta_u64(conn: &Connection, key: &str) -> MirrorResult<u64> {
+    Ok(meta(conn, key)?.and_then(|s| s.parse().ok()).unwrap_or(0))
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> MirrorResult<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute([key, value])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

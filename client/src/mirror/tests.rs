@@ -1,0 +1,232 @@
+use super::*;
+use mixtape_shared::api::{
+    AlbumRef, ArtistRef, MusicBrainzIds, Playlist, PlaylistDetail, PlaylistEntry, ReplayGain,
+};
+use mixtape_shared::sync::{Anchor, NewEntry};
+use mixtape_shared::{AlbumId, ArtistId};
+
+fn track(id: i64, title: &str, artist: &str, album: &str) -> Track {
+    Track {
+        id: TrackId(id),
+        title: title.into(),
+        artists: vec![ArtistRef {
+            id: ArtistId(id * 10),
+            name: artist.into(),
+        }],
+        album: Some(AlbumRef {
+            id: AlbumId(1),
+            title: album.into(),
+        }),
+        album_artist: None,
+        track_number: Some(id as u32),
+        track_total: None,
+        disc_number: None,
+        year: None,
+        genres: vec![],
+        duration_ms: 30_000,
+        bitrate_kbps: None,
+        sample_rate: None,
+        channels: None,
+        format: "flac".into(),
+        content_type: "audio/flac".into(),
+        size_bytes: 1000 + id as u64,
+        content_hash: format!("{id:064x}"),
+        replay_gain: ReplayGain::default(),
+        musicbrainz: MusicBrainzIds::default(),
+        cover_art: None,
+    }
+}
+
+fn page(changes: Vec<Change>, next_since: i64) -> ChangesPage {
+    ChangesPage {
+        changes,
+        next_since,
+        has_more: false,
+        revision: next_since,
+    }
+}
+
+fn mirror() -> (tempfile::TempDir, Mirror) {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Mirror::open(&tmp.path().join("mirror.sqlite")).unwrap();
+    (tmp, m)
+}
+
+fn with_tracks(m: &mut Mirror) {
+    let changes = vec![
+        Change::Track {
+            rev: 1,
+            track: Box::new(track(1, "Nocturne in Blue", "Léa Fontaine", "Night Songs")),
+        },
+        Change::Track {
+            rev: 2,
+            track: Box::new(track(2, "Morning Run", "The Pacers", "Daybreak")),
+        },
+        Change::Track {
+            rev: 3,
+            track: Box::new(track(3, "Blue Hour", "Léa Fontaine", "Night Songs")),
+        },
+    ];
+    m.apply_changes(&page(changes, 3)).unwrap();
+}
+
+#[test]
+fn search_finds_words_anywhere_ignoring_case_and_accents() {
+    let (_tmp, mut m) = mirror();
+    with_tracks(&mut m);
+    let titles = |q: &str| -> Vec<String> {
+        m.search(q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.title)
+            .collect()
+    };
+    assert_eq!(titles("blue").len(), 2);
+    assert_eq!(titles("lea noct"), vec!["Nocturne in Blue"]);
+    assert_eq!(titles("DAYBR"), vec!["Morning Run"]);
+    assert!(titles("zzz").is_empty());
+    // Whole-word matches rank above substrings of longer words.
+    assert_eq!(titles("blue")[0], "Blue Hour");
+    // One- and two-letter words still filter.
+    assert_eq!(titles("mo ru"), vec!["Morning Run"]);
+}
+
+#[test]
+fn changes_apply_atomically_and_the_position_survives_reopening() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("mirror.sqlite");
+    let device;
+    {
+        let mut m = Mirror::open(&path).unwrap();
+        device = m.device_id();
+        with_tracks(&mut m);
+        m.apply_changes(&page(
+            vec![Change::TrackDeleted {
+                rev: 4,
+                id: TrackId(2),
+            }],
+            4,
+        ))
+        .unwrap();
+    }
+    let m = Mirror::open(&path).unwrap();
+    assert_eq!(m.device_id(), device, "a device keeps its id");
+    assert_eq!(m.since().unwrap(), 4);
+    assert_eq!(m.track_count().unwrap(), 2);
+    assert!(m.search("morning", 10).unwrap().is_empty());
+}
+
+fn server_playlist(id: PlaylistId, entries: &[(EntryId, i64)], clock: u64) -> Change {
+    Change::Playlist {
+        rev: 10,
+        playlist: Box::new(PlaylistDetail {
+            playlist: Playlist {
+                id,
+                owner: "ann".into(),
+                name: "Road".into(),
+                public: false,
+                entry_count: entries.len() as u32,
+                duration_ms: 0,
+                revision: 10,
+                clock,
+                updated_at: 0,
+            },
+            entries: entries
+                .iter()
+                .map(|(e, t)| PlaylistEntry {
+                    id: *e,
+                    track_id: TrackId(*t),
+                    order_key: String::new(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+#[test]
+fn pending_edits_show_on_top_of_the_pulled_playlist_until_pushed() {
+    let (_tmp, mut m) = mirror();
+    with_tracks(&mut m);
+    let id = PlaylistId::new_v7();
+    let (a, b) = (EntryId::new_v7(), EntryId::new_v7());
+    m.apply_changes(&page(vec![server_playlist(id, &[(a, 1), (b, 2)], 7)], 10))
+        .unwrap();
+
+    let c = EntryId::new_v7();
+    let op = m
+        .enqueue_op(
+            id,
+            OpKind::Add {
+                entries: vec![NewEntry {
+                    id: c,
+                    track_id: TrackId(3),
+                }],
+                at: Anchor::Start,
+            },
+        )
+        .unwrap();
+    assert!(op.clock > 7, "a new op is stamped above every clock seen");
+    m.enqueue_op(id, OpKind::Remove { entry: b }).unwrap();
+    let view = m.find_playlist("road").unwrap();
+    let order: Vec<EntryId> = view.entries.iter().map(|e| e.entry_id).collect();
+    assert_eq!(order, vec![c, a]);
+    assert_eq!(view.pending_ops, 2);
+    assert_eq!(m.pending_op_count().unwrap(), 2);
+
+    let pending = m.pending_ops(10).unwrap();
+    assert_eq!(pending[0].id, op.id, "oldest first");
+    m.remove_ops(&pending.iter().map(|o| o.id).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(m.find_playlist("Road").unwrap().entries.len(), 2);
+}
+
+#[test]
+fn a_playlist_made_offline_is_visible_before_the_server_has_it() {
+    let (_tmp, mut m) = mirror();
+    let id = PlaylistId::new_v7();
+    m.enqueue_op(
+        id,
+        OpKind::Create {
+            name: "Train".into(),
+            public: false,
+        },
+    )
+    .unwrap();
+    let p = m.find_playlist("train").unwrap();
+    assert!(p.local_only);
+    assert_eq!(p.id, id);
+    m.enqueue_op(id, OpKind::Delete).unwrap();
+    assert!(matches!(
+        m.find_playlist("Train"),
+        Err(MirrorError::NoSuchPlaylist(_))
+    ));
+}
+
+#[test]
+fn events_wait_in_order_until_removed() {
+    let (_tmp, mut m) = mirror();
+    let first = m.record_event(TrackId(1), PlayEventKind::Start, 0).unwrap();
+    let second = m
+        .record_event(TrackId(1), PlayEventKind::Finish, 30_000)
+        .unwrap();
+    assert_eq!(
+        m.pending_events(10).unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+    m.remove_events(&[first.id]).unwrap();
+    assert_eq!(m.pending_events(10).unwrap(), vec![second]);
+    assert_eq!(m.pending_event_count().unwrap(), 1);
+}
+
+#[test]
+fn a_deleted_playlist_loses_its_offline_mark() {
+    let (_tmp, mut m) = mirror();
+    let id = PlaylistId::new_v7();
+    m.apply_changes(&page(vec![server_playlist(id, &[], 1)], 1))
+        .unwrap();
+    m.set_offline(id, true).unwrap();
+    assert_eq!(m.offline_playlists().unwrap(), vec![id]);
+    m.apply_changes(&page(vec![Change::PlaylistDeleted { rev: 2, id }], 2))
+        .unwrap();
+    assert!(m.offline_playlists().unwrap().is_empty());
+}

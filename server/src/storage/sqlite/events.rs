@@ -1,0 +1,74 @@
+//! Play events, stored once per client-made id.
+
+use crate::storage::*;
+use mixtape_shared::api::{PlayEvent, PlayEventKind};
+use mixtape_shared::{DeviceId, EventId};
+use rusqlite::{Connection, params};
+
+pub fn insert(tx: &Connection, user: UserId, events: &[PlayEvent], now: i64) -> StorageResult<u64> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO play_events (id, user_id, track_id, kind, position_ms, at_ms, device, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+    )?;
+    let mut inserted = 0;
+    for e in events {
+        inserted += stmt.execute(params![
+            e.id.to_string(),
+            user.0,
+            e.track_id.0,
+            e.kind.as_str(),
+            i64::try_from(e.position_ms).unwrap_or(i64::MAX),
+            e.at_ms,
+            e.device.map(|d| d.to_string()),
+            now
+        ])? as u64;
+    }
+    Ok(inserted)
+}
+
+pub fn history(
+    conn: &Connection,
+    user: UserId,
+    before_ms: Option<i64>,
+    limit: u32,
+) -> StorageResult<(u64, Vec<PlayEvent>)> {
+    let total: i64 = conn
+        .prepare_cached("SELECT count(*) FROM play_events WHERE user_id = ?1")?
+        .query_row([user.0], |r| r.get(0))?;
+    let rows: Vec<(String, i64, String, i64, i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT id, track_id, kind, position_ms, at_ms, device FROM play_events
+             WHERE user_id = ?1 AND at_ms < ?2 ORDER BY at_ms DESC, id DESC LIMIT ?3",
+        )?
+        .query_map(
+            params![user.0, before_ms.unwrap_or(i64::MAX), limit as i64],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    let corrupt = |what: &str| StorageError::Corrupt(format!("play event {what}"));
+    let events = rows
+        .into_iter()
+        .map(|(id, track, kind, position, at, device)| {
+            Ok(PlayEvent {
+                id: id.parse::<EventId>().map_err(|_| corrupt(&id))?,
+                track_id: TrackId(track),
+                kind: PlayEventKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
+                position_ms: position.max(0) as u64,
+                at_ms: at,
+                device: device
+                    .map(|d| d.parse::<DeviceId>().map_err(|_| corrupt(&d)))
+                    .transpose()?,
+            })
+        })
+        .collect::<StorageResult<_>>()?;
+    Ok((total.max(0) as u64, events))
+}
