@@ -3,8 +3,12 @@
 //! - `scan`: first scan (files/s), rescan with nothing changed, peak RSS, all in one process.
 //! - `search`: search latency over HTTP (p50/p99) on an in-process server.
 //! - `serve`: a scanned server that prints its URL and a token, for wrk (see bench/http.sh).
+//! - `mirror`: the client mirroring the catalog, idle syncs, cold start (see `client.rs`).
+//! - `offline`: the client taking a playlist of generated tracks offline, against curl.
 //!
 //! Results are printed as Markdown rows for docs/benchmarks.md.
+
+mod client;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -43,6 +47,24 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// The client: mirror the catalog from scratch, idle syncs, cold start.
+    Mirror {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 9)]
+        runs: usize,
+    },
+    /// The client: take a playlist of TRACKS generated tracks of MB each offline, against curl.
+    Offline {
+        #[arg(long, default_value_t = 200)]
+        tracks: usize,
+        #[arg(long, default_value_t = 4)]
+        mb: usize,
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
         #[arg(long)]
@@ -53,6 +75,8 @@ enum Command {
         listen: std::net::SocketAddr,
     },
 }
+
+pub const BENCH_PASSWORD: &str = "bench-password";
 
 /// Peak resident set size of this process, from /proc (Linux).
 fn peak_rss_mib() -> Option<f64> {
@@ -117,13 +141,13 @@ async fn start_server(
 ) -> Result<(mixtape_server::RunningServer, String)> {
     let mut config = Config::embedded(library.canonicalize()?, data.to_path_buf());
     config.listen = listen;
-    config.admin_password = Some("bench-password".into());
+    config.admin_password = Some(BENCH_PASSWORD.into());
     let server = mixtape_server::start(config).await?;
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
     let login: serde_json::Value = http
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": "bench-password"}))
+        .json(&serde_json::json!({"username": "admin", "password": BENCH_PASSWORD}))
         .send()
         .await?
         .json()
@@ -257,6 +281,30 @@ async fn main() -> Result<()> {
             data_dir: d,
             requests,
         } => search(&library, &data_dir(d, &tmp), requests).await?,
+        Command::Mirror {
+            library,
+            data_dir: d,
+            runs,
+        } => {
+            let (server, _) =
+                start_server(&library, &data_dir(d, &tmp), "127.0.0.1:0".parse()?).await?;
+            let base = format!("http://{}", server.addr);
+            tokio::task::spawn_blocking(move || client::mirror(&base, runs)).await??;
+            server.shutdown().await?;
+        }
+        Command::Offline {
+            tracks,
+            mb,
+            parallel,
+        } => {
+            let library = tmp.path().join("library");
+            client::write_library(&library, tracks, mb << 20)?;
+            let (server, _) =
+                start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
+            let base = format!("http://{}", server.addr);
+            tokio::task::spawn_blocking(move || client::offline(&base, parallel)).await??;
+            server.shutdown().await?;
+        }
         Command::Serve {
             library,
             data_dir,

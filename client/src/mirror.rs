@@ -405,7 +405,7 @@ impl Mirror {
                 views.push(view(&state, None, true, ops.len(), &offline));
             }
         }
-        views.sort_by(|a, b| (a.name.to_lowercase(), a.id.0).cmp(&(b.name.to_lowercase(), b.id.0)));
+        views.sort_by_cached_key(|p| (p.name.to_lowercase(), p.id.0));
         Ok(views)
     }
 

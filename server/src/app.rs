@@ -116,7 +116,10 @@ async fn serve(
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout);
+            .header_read_timeout(header_timeout)
+            // Bounds what one connection buffers: a slow reader of a long stream holds at most
+            // this plus one read chunk (hyper's default, ~400 KiB, made 500 streams cost 350 MB).
+            .max_buf_size(crate::http::CONNECTION_BUFFER_BYTES);
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();

@@ -37,6 +37,9 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// continue past it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most one HTTP/1 connection queues for writing (and accepts as request headers).
+pub const CONNECTION_BUFFER_BYTES: usize = 64 * 1024;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,

@@ -1,4 +1,5 @@
-//! A real server on 127.0.0.1:0 over a temporary copy of the demo library.
+//! A real server on 127.0.0.1:0 over a temporary copy of the demo library. Shared by the server
+//! and client test targets (each includes it with `#[path]`).
 
 #![allow(dead_code)]
 
@@ -6,6 +7,7 @@ use mixtape_server::{Config, RunningServer};
 use mixtape_shared::api::{LoginResponse, ScanStatus};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,8 @@ pub fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<String> {
 
 pub struct TestServer {
     pub server: Option<RunningServer>,
+    /// Where it listens; [`TestServer::start_again`] binds the same address.
+    pub addr: SocketAddr,
     pub base: String,
     pub library: PathBuf,
     pub data: PathBuf,
@@ -104,13 +108,15 @@ impl TestServer {
         config.admin_password = Some(ADMIN_PASSWORD.into());
         tweak(&mut config);
         let server = mixtape_server::start(config).await.expect("server starts");
-        let base = format!("http://{}", server.addr);
+        let addr = server.addr;
+        let base = format!("http://{addr}");
         let http = Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
         let mut this = Self {
             server: Some(server),
+            addr,
             base,
             library,
             data,
@@ -128,6 +134,41 @@ impl TestServer {
         self.server.take().unwrap().shutdown().await.unwrap();
         let tmp = std::mem::replace(&mut self._tmp, tempfile::tempdir().unwrap());
         Self::start_on(tmp, self.library.clone(), self.data.clone()).await
+    }
+
+    /// Stops the server (in-flight requests finish); the library, data and address are kept.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.unwrap();
+        }
+    }
+
+    /// Starts a server again over the same library and data, listening on the same address (so
+    /// a client's saved URL reaches it). Retries the bind for a while: the old socket may linger.
+    pub async fn start_again(&mut self) {
+        assert!(self.server.is_none(), "stop the server first");
+        let mut config = Config::embedded(self.library.canonicalize().unwrap(), self.data.clone());
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        config.listen = self.addr;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let server = loop {
+            match mixtape_server::start(config.clone()).await {
+                Ok(server) => break server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("restart on {}: {e}; retrying", self.addr);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot start the server again on {}: {e}", self.addr),
+            }
+        };
+        assert_eq!(server.addr, self.addr);
+        self.server = Some(server);
+        // No pooled connection to the old server may be picked for the next request.
+        self.http = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        self.wait_for_scan().await;
     }
 
     pub fn url(&self, path: &str) -> String {
