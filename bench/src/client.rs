@@ -294,3 +294,71 @@ fn sync_disk() -> Result<()> {
     }
     Ok(())
 }
+
+/// Time to first audio: from the play command to the player's `TrackStarted` (the first samples
+/// handed to the output), for every track uncached (played while it downloads) and then cached.
+pub fn first_audio(base: &str) -> Result<()> {
+    use mixtape::player::{AudioOutput, CacheOpener, Player, PlayerConfig, PlayerEvent, QueueItem};
+    let tmp = tempfile::tempdir()?;
+    let mut device = login_device(tmp.path(), base)?;
+    let api = device.api()?;
+    sync::sync(&mut device.mirror, &api)?;
+    let count = device.mirror.track_count()? as i64;
+    let ids: Vec<TrackId> = (1..=count).map(TrackId).collect();
+    let tracks = device.mirror.tracks(&ids)?;
+    let opener = CacheOpener::new(device.cache.clone(), Some(device.fetcher()?));
+    let config = PlayerConfig {
+        output: AudioOutput::Null,
+        ..PlayerConfig::default()
+    };
+    let (player, events) = Player::spawn(config, Box::new(opener))?;
+    let measure = |item: QueueItem| -> Result<Duration> {
+        while events.try_recv().is_ok() {}
+        let started = Instant::now();
+        player.load_queue(vec![item], Some(0))?;
+        loop {
+            match events.recv_timeout(Duration::from_secs(10)) {
+                Ok(PlayerEvent::TrackStarted { .. }) => break,
+                Ok(PlayerEvent::Error { message, .. }) => bail!("player: {message}"),
+                Ok(_) => {}
+                Err(e) => bail!("no audio within 10 s: {e}"),
+            }
+        }
+        let took = started.elapsed();
+        player.stop()?;
+        Ok(took)
+    };
+    let mut uncached = Vec::new();
+    for t in &tracks {
+        uncached.push(measure(QueueItem::from(t))?);
+    }
+    // Let the downloads the plays started finish, then play everything again from the cache.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tracks
+        .iter()
+        .any(|t| !device.cache.contains(&t.content_hash))
+    {
+        if Instant::now() > deadline {
+            bail!("downloads did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut cached = Vec::new();
+    for t in &tracks {
+        cached.push(measure(QueueItem::from(t))?);
+    }
+    player.shutdown();
+    let formats: Vec<&str> = tracks.iter().map(|t| t.format.as_str()).collect();
+    println!("| tracks | {} ({}) |", tracks.len(), formats.join(", "));
+    println!(
+        "| first audio, uncached (plays while downloading) | median {:.1} ms, max {:.1} ms |",
+        ms(median(uncached.clone())),
+        ms(*uncached.iter().max().unwrap_or(&Duration::ZERO))
+    );
+    println!(
+        "| first audio, cached | median {:.1} ms, max {:.1} ms |",
+        ms(median(cached.clone())),
+        ms(*cached.iter().max().unwrap_or(&Duration::ZERO))
+    );
+    Ok(())
+}

@@ -65,6 +65,11 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         parallel: usize,
     },
+    /// The player: time to first audio, uncached and cached, over loopback (null output).
+    FirstAudio {
+        #[arg(long, default_value = "assets/demo")]
+        library: PathBuf,
+    },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
         #[arg(long)]
@@ -303,6 +308,13 @@ async fn main() -> Result<()> {
                 start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
             let base = format!("http://{}", server.addr);
             tokio::task::spawn_blocking(move || client::offline(&base, parallel)).await??;
+            server.shutdown().await?;
+        }
+        Command::FirstAudio { library } => {
+            let (server, _) =
+                start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
+            let base = format!("http://{}", server.addr);
+            tokio::task::spawn_blocking(move || client::first_audio(&base)).await??;
             server.shutdown().await?;
         }
         Command::Serve {

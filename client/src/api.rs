@@ -230,6 +230,24 @@ impl ApiClient {
         resp.json().map_err(|e| ApiError::Decode(e.to_string()))
     }
 
+    /// "For you": tracks picked from the user's listening by the server's recommender.
+    pub fn recommendations(&self, limit: u32) -> ApiResult<Vec<mixtape_shared::api::Track>> {
+        let value: serde_json::Value =
+            self.get_json(&format!("/api/v1/recommendations/for-you?limit={limit}"))?;
+        // A list of tracks, either bare or as items with a `track` (and a score or reason).
+        let list = value
+            .as_array()
+            .or_else(|| value.get("tracks").and_then(|v| v.as_array()))
+            .or_else(|| value.get("items").and_then(|v| v.as_array()))
+            .ok_or_else(|| ApiError::Decode("recommendations: no list of tracks".into()))?;
+        list.iter()
+            .map(|item| {
+                let track = item.get("track").unwrap_or(item);
+                serde_json::from_value(track.clone()).map_err(|e| ApiError::Decode(e.to_string()))
+            })
+            .collect()
+    }
+
     /// The content-addressed URL of a track's audio.
     pub fn media_url(&self, content_hash: &str) -> String {
         self.url(&format!("/api/v1/media/{content_hash}"))

@@ -23,12 +23,25 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "mixtape", version, about)]
 pub struct Cli {
+    /// Audio output for playback: `auto` (the default device, else a paced null sink), `null`,
+    /// or `wav:FILE`.
+    #[arg(long, global = true, env = "MIXTAPE_AUDIO_OUTPUT")]
+    pub audio_output: Option<String>,
+    /// With no command, the full-screen interface opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a server on the bundled demo library (in this process), log in, open the TUI.
+    Demo {
+        /// The music folder to serve (default: the repository's assets/demo).
+        #[arg(long)]
+        library: Option<PathBuf>,
+    },
+    /// Open the full-screen interface (also what `mixtape` with no command does).
+    Tui,
     /// Log in to a server and mirror its catalog. The password comes from MIXTAPE_PASSWORD, else a prompt.
     Login {
         /// Server address, e.g. http://127.0.0.1:4870
@@ -195,6 +208,10 @@ pub enum CliError {
     Cache(#[from] CacheError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Tui(#[from] crate::tui::TuiError),
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
     #[error("cannot read or write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -248,8 +265,16 @@ impl CliError {
 
 type Result<T> = std::result::Result<T, CliError>;
 
-/// Runs the CLI on the process's arguments and XDG directories; returns the exit code.
+/// The whole `mixtape` program: logging to stderr (filtered by `MIXTAPE_LOG`, default `warn`),
+/// then the CLI on the process's arguments and XDG directories. Returns the exit code.
 pub fn main() -> i32 {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIXTAPE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let dirs = match Dirs::from_env() {
         Ok(d) => d,
@@ -258,7 +283,7 @@ pub fn main() -> i32 {
             return ExitStatus::Failed as i32;
         }
     };
-    match run(cli.command, dirs) {
+    match run(cli.command.unwrap_or(Command::Tui), cli.audio_output, dirs) {
         Ok(()) => ExitStatus::Ok as i32,
         Err(e) => {
             eprintln!("mixtape: {e}");
@@ -267,12 +292,23 @@ pub fn main() -> i32 {
     }
 }
 
-pub fn run(command: Command, dirs: Dirs) -> Result<()> {
+pub fn run(command: Command, audio_output: Option<String>, dirs: Dirs) -> Result<()> {
     let mut device = Device::open(dirs)?;
+    if let Some(out) = audio_output {
+        device.settings.audio_output = out;
+    }
     if !device.repaired.is_clean() {
         eprintln!("mixtape: repaired the audio cache after an unclean stop (see the log for what)");
     }
     match command {
+        Command::Demo { library } => {
+            let (demo, mut demo_device) = crate::demo::Demo::start(&device.dirs, library)?;
+            demo_device.settings.audio_output = device.settings.audio_output.clone();
+            let result = crate::tui::run(demo_device);
+            demo.stop();
+            Ok(result?)
+        }
+        Command::Tui => Ok(crate::tui::run(device)?),
         Command::Login { url, user } => login(&mut device, &url, &user),
         Command::Sync {
             watch,

@@ -69,6 +69,14 @@ pub struct FileConfig {
     pub cache_cap_bytes: Option<u64>,
     /// Tracks downloaded at once for offline playlists.
     pub parallel_downloads: Option<usize>,
+    /// `auto` (the default device, else a paced null sink), `null`, or `wav:FILE`.
+    pub audio_output: Option<String>,
+    /// `track`, `album` or `off`.
+    pub replay_gain: Option<String>,
+    /// TUI key bindings: command name = ["key", ...] (see `?` in the TUI).
+    pub keys: Option<std::collections::HashMap<String, Vec<String>>>,
+    /// TUI colours.
+    pub theme: Option<crate::tui::ThemeConfig>,
 }
 
 /// The settings in force: defaults, then `config.toml`, then `MIXTAPE_*` variables.
@@ -76,6 +84,10 @@ pub struct FileConfig {
 pub struct Settings {
     pub cache_cap_bytes: u64,
     pub parallel_downloads: usize,
+    pub audio_output: String,
+    pub replay_gain: String,
+    pub keys: std::collections::HashMap<String, Vec<String>>,
+    pub theme: crate::tui::ThemeConfig,
 }
 
 impl Settings {
@@ -99,6 +111,13 @@ impl Settings {
                 .or(file.parallel_downloads)
                 .unwrap_or(4)
                 .clamp(1, 32),
+            audio_output: std::env::var("MIXTAPE_AUDIO_OUTPUT")
+                .ok()
+                .or(file.audio_output)
+                .unwrap_or_else(|| "auto".into()),
+            replay_gain: file.replay_gain.unwrap_or_else(|| "track".into()),
+            keys: file.keys.unwrap_or_default(),
+            theme: file.theme.unwrap_or_default(),
         })
     }
 }

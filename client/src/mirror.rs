@@ -37,6 +37,9 @@ pub enum MirrorError {
 
 pub type MirrorResult<T> = Result<T, MirrorError>;
 
+/// Ends the title in a track's search text (never in tags), so ranking can favour title matches.
+const TITLE_END: char = '\u{1f}';
+
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE tracks (
@@ -57,7 +60,7 @@ CREATE TABLE tracks (
     json TEXT NOT NULL
 ) STRICT;
 CREATE INDEX tracks_by_album ON tracks (album_id, disc_number, track_number);
-CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id);
+CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id, album_id);
 CREATE INDEX tracks_by_hash ON tracks (content_hash);
 CREATE VIRTUAL TABLE track_search USING fts5 (text, tokenize = 'trigram remove_diacritics 1');
 CREATE TABLE playlists (
@@ -228,7 +231,7 @@ impl Mirror {
                         let album = track.album.as_ref().map_or("", |a| a.title.as_str());
                         put_search.execute(params![
                             track.id.0,
-                            fold(&format!("{} {artists} {album}", track.title))
+                            fold(&format!("{}{TITLE_END}{artists} {album}", track.title))
                         ])?;
                         applied.tracks += 1;
                     }
@@ -324,53 +327,120 @@ impl Mirror {
             .copied()
             .filter(|w| w.chars().count() < 3)
             .collect();
-        let rows: Vec<(String, String)> = if long.is_empty() {
+        // Rank on the folded text alone; only the winners' JSON is read and parsed.
+        let rows: Vec<(i64, String)> = if long.is_empty() {
             // Trigrams need three letters: short queries match word starts with LIKE instead.
             let pattern = format!("%{}%", short.join("%"));
             self.conn
                 .prepare_cached(
-                    "SELECT t.json, s.text FROM track_search s JOIN tracks t ON t.id = s.rowid
-                     WHERE s.text LIKE ?1 LIMIT 2000",
+                    "SELECT rowid, text FROM track_search WHERE text LIKE ?1 LIMIT 2000",
                 )?
                 .query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?
         } else {
             self.conn
                 .prepare_cached(
-                    "SELECT t.json, s.text FROM track_search s JOIN tracks t ON t.id = s.rowid
-                     WHERE track_search MATCH ?1 ORDER BY rank LIMIT 2000",
+                    "SELECT rowid, text FROM track_search WHERE track_search MATCH ?1 LIMIT 2000",
                 )?
                 .query_map([long.join(" AND ")], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<Result<_, _>>()?
         };
-        let mut scored: Vec<(u32, usize, Track)> = Vec::new();
-        for (json, text) in rows {
+        let mut scored: Vec<(u32, usize, i64)> = Vec::new();
+        for (id, text) in rows {
             if !short.iter().all(|w| text.contains(w)) {
                 continue;
             }
-            let track: Track = serde_json::from_str(&json).map_err(corrupt)?;
-            // Whole-word and word-start matches before mere substrings; shorter texts first.
-            let text_words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+            // Whole words before word starts before mere substrings, and each in the title
+            // before the artists and album; then shorter texts first.
+            let (title, rest) = text.split_once(TITLE_END).unwrap_or((&text, ""));
+            let split = |s: &'_ str| -> Vec<String> {
+                s.split(|c: char| !c.is_alphanumeric())
+                    .map(str::to_string)
+                    .collect()
+            };
+            let (title_words, rest_words) = (split(title), split(rest));
             let score = words
                 .iter()
                 .map(|w| {
-                    if text_words.contains(w) {
+                    let whole = |ws: &[String]| ws.iter().any(|t| t == w);
+                    let start = |ws: &[String]| ws.iter().any(|t| t.starts_with(w));
+                    if whole(&title_words) {
                         0
-                    } else if text_words.iter().any(|t| t.starts_with(w)) {
+                    } else if whole(&rest_words) {
                         1
-                    } else {
+                    } else if start(&title_words) {
                         2
+                    } else if start(&rest_words) {
+                        3
+                    } else {
+                        4
                     }
                 })
                 .sum();
-            scored.push((score, text.len(), track));
+            scored.push((score, text.len(), id));
         }
-        scored.sort_by_key(|(score, len, _)| (*score, *len));
-        Ok(scored
+        scored.sort_unstable();
+        let ids: Vec<TrackId> = scored
             .into_iter()
             .take(limit as usize)
-            .map(|(_, _, t)| t)
-            .collect())
+            .map(|(_, _, id)| TrackId(id))
+            .collect();
+        self.tracks(&ids)
+    }
+
+    /// Album artists with their album counts, by name: the first column of the Library.
+    pub fn album_artists(&self) -> MirrorResult<Vec<(mixtape_shared::ArtistId, String, u32)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT album_artist_id, album_artist, count(DISTINCT album_id) FROM tracks
+                 WHERE album_artist_id IS NOT NULL
+                 GROUP BY album_artist_id ORDER BY album_artist COLLATE NOCASE, album_artist_id",
+            )?
+            .query_map([], |r| {
+                Ok((
+                    mixtape_shared::ArtistId(r.get(0)?),
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    r.get::<_, i64>(2)? as u32,
+                ))
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// An album artist's albums: (id, title, year, track count), by year then title.
+    #[allow(clippy::type_complexity)]
+    pub fn albums_of(
+        &self,
+        artist: mixtape_shared::ArtistId,
+    ) -> MirrorResult<Vec<(mixtape_shared::AlbumId, String, Option<i32>, u32)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT album_id, album, max(year), count(*) FROM tracks
+                 WHERE album_artist_id = ?1 AND album_id IS NOT NULL
+                 GROUP BY album_id ORDER BY max(year), album COLLATE NOCASE",
+            )?
+            .query_map([artist.0], |r| {
+                Ok((
+                    mixtape_shared::AlbumId(r.get(0)?),
+                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    r.get(2)?,
+                    r.get::<_, i64>(3)? as u32,
+                ))
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// An album's tracks in disc and track order.
+    pub fn album_tracks(&self, album: mixtape_shared::AlbumId) -> MirrorResult<Vec<Track>> {
+        self.conn
+            .prepare_cached(
+                "SELECT json FROM tracks WHERE album_id = ?1
+                 ORDER BY coalesce(disc_number, 1), coalesce(track_number, 0), title",
+            )?
+            .query_map([album.0], |r| r.get::<_, String>(0))?
+            .map(|json| serde_json::from_str(&json?).map_err(corrupt))
+            .collect()
     }
 
     /// The user's playlists (and others' public ones) as the user sees them, by name.

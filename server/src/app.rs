@@ -56,6 +56,7 @@ pub struct RunningServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _watcher: Option<watch::LibraryWatcher>,
+    recs_worker: Option<crate::recs::worker::Worker>,
 }
 
 impl RunningServer {
@@ -64,9 +65,15 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task
+        let served = self
+            .task
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        // The recommendation worker finishes (commits and acknowledges) the batch in hand.
+        if let Some(worker) = self.recs_worker.take() {
+            let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
+        }
+        served
     }
 
     /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
@@ -160,11 +167,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let metrics = metrics_handle();
     let db_path = config.database_path();
     let readers = config.reader_connections;
-    let store: Arc<dyn Store> = Arc::new(
+    let sqlite = Arc::new(
         tokio::task::spawn_blocking(move || SqliteStore::open(&db_path, readers))
             .await
             .expect("open task")?,
     );
+    let store: Arc<dyn Store> = sqlite.clone();
+    let queue: Arc<dyn crate::recs::queue::EventQueue> = sqlite;
     let auth = {
         let store = store.clone();
         let ttl = Duration::from_secs(config.token_ttl_secs);
@@ -199,13 +208,28 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config.library.clone(),
         config.art_cache_dir(),
     ));
+    let recs = Arc::new(crate::recs::Recs {
+        store: store.clone(),
+        queue: queue.clone(),
+        params: crate::recs::model::Params::default(),
+        stats: Default::default(),
+    });
+    let recs_worker = crate::recs::worker::Worker::spawn(
+        store.clone(),
+        queue,
+        recs.params,
+        crate::recs::worker::WorkerConfig::default(),
+        recs.stats.clone(),
+    );
     let state = AppState {
+        recs,
         store,
         scanner,
         auth,
         art,
         library: config.library.clone(),
         metrics,
+        subsonic: Arc::new(crate::subsonic::SubsonicState::new(&config.data_dir)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -229,5 +253,6 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown: Some(tx),
         task,
         _watcher: watcher,
+        recs_worker: Some(recs_worker),
     })
 }

@@ -1,7 +1,7 @@
 //! Users and credentials: argon2id password hashes, random bearer tokens and per-device API keys
 //! stored only as blake3 hashes, and login throttling per user and per address.
 
-use crate::storage::{Credential, StorageError, Store};
+use crate::storage::{Credential, StorageError, Store, StoredUser};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
@@ -51,7 +51,7 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Hashing(e.to_string()))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -219,6 +219,46 @@ impl Auth {
             expires_at,
             user: stored.user,
         })
+    }
+
+    /// Checks a credential other than a login (the Subsonic API's password or token) under the
+    /// same throttle as logins: `verify` gets the stored user and says whether it matches.
+    /// Blocking when `verify` hashes.
+    pub fn check_credential(
+        &self,
+        username: &str,
+        address: &str,
+        verify: impl FnOnce(Option<&StoredUser>) -> bool,
+    ) -> Result<User, AuthError> {
+        let user_key = format!("user:{}", username.to_lowercase());
+        let addr_key = format!("addr:{address}");
+        if let Some(wait) = self
+            .by_user
+            .check(&user_key)
+            .or_else(|| self.by_address.check(&addr_key))
+        {
+            return Err(AuthError::Throttled(wait));
+        }
+        let stored = self.store.user_by_name(username)?;
+        if !verify(stored.as_ref()) {
+            self.by_user.fail(&user_key);
+            self.by_address.fail(&addr_key);
+            return Err(AuthError::BadCredentials);
+        }
+        self.by_user.clear(&user_key);
+        stored.map(|s| s.user).ok_or(AuthError::BadCredentials)
+    }
+
+    /// Verifies against a throwaway hash, so an unknown user costs the same time as a known one.
+    pub fn verify_dummy(&self, password: &str) {
+        verify_password(password, &self.dummy_hash);
+    }
+
+    /// Resolves an API key only (not a login token).
+    pub fn authenticate_api_key(&self, secret: &str) -> Result<Credential, AuthError> {
+        self.store
+            .api_key(&secret_hash(secret), unix_now())?
+            .ok_or(AuthError::Unauthenticated)
     }
 
     /// Resolves a bearer secret: a login token, else an API key.

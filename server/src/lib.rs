@@ -11,9 +11,11 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod playlists;
+pub mod recs;
 pub mod scanner;
 pub mod storage;
 pub mod stream;
+pub mod subsonic;
 
 pub use app::{RunningServer, start};
 pub use config::Config;

@@ -9,7 +9,9 @@ mod extract;
 mod openapi;
 mod ops;
 mod playlists;
+mod recs;
 mod stream;
+mod subsonic;
 mod users;
 
 pub use error::ApiError;
@@ -48,6 +50,9 @@ pub struct AppState {
     pub art: Arc<ArtService>,
     pub library: PathBuf,
     pub metrics: PrometheusHandle,
+    pub recs: Arc<crate::recs::Recs>,
+    /// The OpenSubsonic API's key ring and caches.
+    pub subsonic: Arc<crate::subsonic::SubsonicState>,
 }
 
 /// Runs blocking work (SQLite, argon2, file IO) off the async threads.
@@ -103,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .merge(stream::router())
         .merge(playlists::router())
         .merge(events::router())
+        .merge(subsonic::router())
+        .merge(recs::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

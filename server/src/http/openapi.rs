@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use super::{catalog, events, ops, playlists, stream, users};
+use super::{catalog, events, ops, playlists, recs, stream, subsonic, users};
 use mixtape_shared::api::*;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -31,7 +31,11 @@ impl Modify for BearerAuth {
         playlists::list, playlists::create, playlists::show, playlists::update, playlists::remove,
         playlists::add_entries, playlists::remove_entry, playlists::move_entry, playlists::export, playlists::import, playlists::push_ops,
         events::post_events, events::history,
+        subsonic::set_subsonic_password, subsonic::clear_subsonic_password,
+        recs::for_you, recs::similar, recs::radio, recs::queue_report, recs::requeue_dead_letters,
+        recs::recs_summary, recs::rebuild,
     ),
-    components(schemas(ErrorBody, ErrorDetail, Change))
+    components(schemas(ErrorBody, ErrorDetail, Change, crate::recs::Reason,
+        subsonic::SubsonicPasswordRequest))
 )]
 pub struct ApiDoc;

@@ -69,7 +69,7 @@ fn etag_matches(header_value: Option<&HeaderValue>, etag: &str) -> Option<bool> 
     )
 }
 
-async fn respond(
+pub(super) async fn respond(
     open: OpenTrack,
     method: &Method,
     headers: &HeaderMap,

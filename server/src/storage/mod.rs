@@ -282,6 +282,81 @@ pub trait Store: Send + Sync + 'static {
         before_ms: Option<i64>,
         limit: u32,
     ) -> StorageResult<(u64, Vec<PlayEvent>)>;
+
+    // Subsonic: per-user state of the OpenSubsonic API (`crate::subsonic`), and the catalog
+    // reads it pages by offset.
+    /// The user's sealed Subsonic app password, if set.
+    fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>>;
+    /// Sets (Some) or clears (None) the user's sealed Subsonic app password.
+    fn set_subsonic_app_password(
+        &self,
+        user: UserId,
+        sealed: Option<&SealedSecret>,
+        now: i64,
+    ) -> StorageResult<()>;
+    fn set_starred(
+        &self,
+        user: UserId,
+        items: &[ItemRef],
+        starred: bool,
+        now: i64,
+    ) -> StorageResult<()>;
+    /// Rating 1-5; 0 removes the rating.
+    fn set_rating(&self, user: UserId, item: ItemRef, rating: u8, now: i64) -> StorageResult<()>;
+    /// Everything the user starred, most recent first, with when.
+    fn starred_items(&self, user: UserId) -> StorageResult<Vec<(ItemRef, i64)>>;
+    /// The user's stars, ratings and plays of these items, and when each was added.
+    fn annotations(
+        &self,
+        user: UserId,
+        items: &[ItemRef],
+    ) -> StorageResult<HashMap<ItemRef, Annotation>>;
+    fn play_queue(&self, user: UserId) -> StorageResult<Option<PlayQueueRecord>>;
+    /// Replaces the user's saved play queue; an empty one clears it.
+    fn save_play_queue(&self, user: UserId, queue: &PlayQueueRecord) -> StorageResult<()>;
+    /// Albums of one of Subsonic's album lists, `offset`/`size` paged.
+    fn album_list(
+        &self,
+        user: UserId,
+        list: &AlbumList,
+        offset: u32,
+        size: u32,
+    ) -> StorageResult<Vec<Album>>;
+    /// Tracks matching `query`, `offset`/`count` paged.
+    fn track_list(&self, query: &TrackQuery, offset: u32, count: u32) -> StorageResult<Vec<Track>>;
+    /// Every artist, by name (offset/count paged), for indexes and an empty search.
+    fn artist_page(&self, offset: u32, count: u32) -> StorageResult<Vec<Artist>>;
+    /// The artist whose folded name (`catalog::fold`) is this.
+    fn artist_by_name(&self, name: &str) -> StorageResult<Option<Artist>>;
+
+    // Recommendations and queue (`crate::recs`). Play events and playlist additions put their
+    // queue message in the transaction that stores them; the embedded queue itself is
+    // `sqlite::SqliteStore`'s `recs::queue::EventQueue` impl.
+    /// Takes in a batch of queued events `(key, enqueued at ms, event)` in one transaction,
+    /// skipping keys taken in before; returns how many were new.
+    fn recs_apply(
+        &self,
+        batch: &[(String, i64, crate::recs::model::Event)],
+        params: &crate::recs::model::Params,
+        now_ms: i64,
+    ) -> StorageResult<u64>;
+    /// Forgets the recommender's state and takes in the whole event history again.
+    fn recs_rebuild(&self, params: &crate::recs::model::Params, now_ms: i64) -> StorageResult<u64>;
+    /// Each item's weight and neighbours, for scoring.
+    fn recs_rows(&self, items: &[i64]) -> StorageResult<crate::recs::model::Rows>;
+    /// The heaviest items and their weights.
+    fn recs_popular(&self, limit: u32) -> StorageResult<Vec<(i64, i64)>>;
+    fn recs_content_info(&self, ids: &[i64])
+    -> StorageResult<Vec<crate::recs::model::ContentInfo>>;
+    /// Tracks sharing an artist, album artist or genre with `seed` (up to `per_kind` of each).
+    fn recs_content_candidates(
+        &self,
+        seed: &crate::recs::model::ContentInfo,
+        per_kind: u32,
+    ) -> StorageResult<Vec<crate::recs::model::ContentInfo>>;
+    fn recs_artist_tracks(&self, artist: i64, limit: u32) -> StorageResult<Vec<i64>>;
+    /// Counts and a digest of the recommender's state.
+    fn recs_summary(&self) -> StorageResult<crate::recs::RecsSummary>;
 }
 
 impl Cursor {
@@ -299,4 +374,90 @@ impl Cursor {
             .map_err(|_| StorageError::BadCursor)?;
         serde_json::from_slice(&bytes).map_err(|_| StorageError::BadCursor)
     }
+}
+
+// Subsonic types.
+
+/// One catalog item a user can star or rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemRef {
+    Track(TrackId),
+    Album(mixtape_shared::AlbumId),
+    Artist(mixtape_shared::ArtistId),
+}
+
+/// What a user did with an item, and when the item was added (tracks and albums).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotation {
+    pub starred_at: Option<i64>,
+    pub rating: Option<u8>,
+    /// Finished plays (`play_events` of kind `finish`), summed over an album's tracks.
+    pub play_count: u64,
+    /// Unix ms of the user's last play event.
+    pub last_played_ms: Option<i64>,
+    pub added_at: Option<i64>,
+}
+
+/// A secret sealed with the server's key (see `subsonic::auth`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedSecret {
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayQueueRecord {
+    pub track_ids: Vec<TrackId>,
+    pub current: Option<TrackId>,
+    pub position_ms: i64,
+    pub changed_at: i64,
+    pub changed_by: String,
+}
+
+/// Subsonic's album list types (`getAlbumList2?type=`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlbumList {
+    Random,
+    Newest,
+    /// Recently played by the user.
+    Recent,
+    /// Most played by the user.
+    Frequent,
+    /// Best rated by the user.
+    Highest,
+    Starred,
+    ByName,
+    ByArtist,
+    /// Years from..=to; descending when from > to.
+    ByYear {
+        from: i32,
+        to: i32,
+    },
+    ByGenre(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackQuery {
+    /// Every track, by id.
+    All,
+    /// Tracks with this genre (case-insensitive), by album and track number.
+    Genre(String),
+    /// A random selection, optionally within a genre and a year range.
+    Random {
+        genre: Option<String>,
+        from_year: Option<i32>,
+        to_year: Option<i32>,
+    },
+    /// Tracks by this artist (as track artist or album artist) in random order, except some.
+    ByArtistShuffled {
+        artist: mixtape_shared::ArtistId,
+        except: Vec<TrackId>,
+    },
+    /// Tracks with any of these genres in random order, except some.
+    ByGenresShuffled {
+        genres: Vec<String>,
+        except: Vec<TrackId>,
+    },
+    /// The artist's tracks, most finished plays (by anyone) first, then album order.
+    TopByArtist(mixtape_shared::ArtistId),
 }

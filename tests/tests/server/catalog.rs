@@ -239,6 +239,16 @@ async fn search_finds_prefixes_typos_and_ranks_exact_matches_first() {
         })
         .expect("a demo title with a long word");
 
+    // Control characters in a query are ignored, not a database error.
+    let with_nul = s
+        .admin_get(&format!("/api/v1/search?q=%00{}%00", urlencode(target)))
+        .await;
+    assert!(
+        titles(&with_nul, "tracks", "title")
+            .iter()
+            .any(|t| t == target)
+    );
+
     let exact = s
         .admin_get(&format!("/api/v1/search?q={}", urlencode(target)))
         .await;

@@ -7,7 +7,7 @@ use mixtape_shared::api::{AlbumRef, ArtistRef, MusicBrainzIds, ReplayGain};
 use mixtape_shared::{AlbumId, ArtistId};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, t.album_id, al.title,
+pub(super) const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, t.album_id, al.title,
     t.album_artist_id, aa.name, t.track_number, t.track_total, t.disc_number, t.year, t.genre_names,
     t.duration_ms, t.bitrate_kbps, t.sample_rate, t.channels, t.format, t.content_type, t.size,
     t.content_hash, t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, t.rg_album_peak,
@@ -15,11 +15,12 @@ const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, 
     FROM tracks t LEFT JOIN albums al ON al.id = t.album_id LEFT JOIN artists aa ON aa.id = t.album_artist_id";
 const TRACK_COLUMNS: usize = 31;
 
-const ALBUM_SELECT: &str = "SELECT al.id, al.title, al.album_artist_id, ar.name, al.year, al.genre_names,
+pub(super) const ALBUM_SELECT: &str = "SELECT al.id, al.title, al.album_artist_id, ar.name, al.year, al.genre_names,
     al.track_count, al.duration_ms, al.cover_art FROM albums al JOIN artists ar ON ar.id = al.album_artist_id";
 const ALBUM_COLUMNS: usize = 9;
 
-const ARTIST_SELECT: &str = "SELECT ar.id, ar.name, ar.album_count, ar.track_count FROM artists ar";
+pub(super) const ARTIST_SELECT: &str =
+    "SELECT ar.id, ar.name, ar.album_count, ar.track_count FROM artists ar";
 const ARTIST_COLUMNS: usize = 4;
 
 fn split(joined: &str) -> Vec<String> {
@@ -35,7 +36,7 @@ fn u32_col(r: &Row, i: usize) -> rusqlite::Result<Option<u32>> {
         .map(|v| v.clamp(0, u32::MAX as i64) as u32))
 }
 
-fn track_from_row(r: &Row) -> rusqlite::Result<Track> {
+pub(super) fn track_from_row(r: &Row) -> rusqlite::Result<Track> {
     let ids: String = r.get(2)?;
     let names: String = r.get(3)?;
     let artists = ids
@@ -98,7 +99,7 @@ fn track_from_row(r: &Row) -> rusqlite::Result<Track> {
     })
 }
 
-fn album_from_row(r: &Row) -> rusqlite::Result<Album> {
+pub(super) fn album_from_row(r: &Row) -> rusqlite::Result<Album> {
     Ok(Album {
         id: AlbumId(r.get(0)?),
         title: r.get(1)?,
@@ -114,7 +115,7 @@ fn album_from_row(r: &Row) -> rusqlite::Result<Album> {
     })
 }
 
-fn artist_from_row(r: &Row) -> rusqlite::Result<Artist> {
+pub(super) fn artist_from_row(r: &Row) -> rusqlite::Result<Artist> {
     Ok(Artist {
         id: ArtistId(r.get(0)?),
         name: r.get(1)?,
@@ -648,7 +649,12 @@ fn fts_ids(
 }
 
 pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<SearchResults> {
-    let q = fold(query);
+    // Control characters (a NUL above all) mean nothing in a search and upset FTS5.
+    let cleaned: String = query
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let q = fold(&cleaned);
     let limit = limit as usize;
     if q.is_empty() {
         return Ok(SearchResults {

@@ -11,8 +11,9 @@ pub fn insert(tx: &Connection, user: UserId, events: &[PlayEvent], now: i64) -> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
     )?;
     let mut inserted = 0;
+    let now_ms = super::queue::now_ms();
     for e in events {
-        inserted += stmt.execute(params![
+        let new = stmt.execute(params![
             e.id.to_string(),
             user.0,
             e.track_id.0,
@@ -22,6 +23,11 @@ pub fn insert(tx: &Connection, user: UserId, events: &[PlayEvent], now: i64) -> 
             e.device.map(|d| d.to_string()),
             now
         ])? as u64;
+        // The outbox: a new event's queue message commits (or rolls back) with it.
+        if new > 0 {
+            super::recs::enqueue_play(tx, user, e, now_ms)?;
+        }
+        inserted += new;
     }
     Ok(inserted)
 }

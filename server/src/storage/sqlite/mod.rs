@@ -5,7 +5,10 @@ mod catalog;
 mod changes;
 mod events;
 mod playlists;
+mod queue;
+mod recs;
 mod scan;
+mod subsonic;
 mod users;
 
 use super::*;
@@ -16,7 +19,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
 pub(crate) const SEP: char = '\u{1f}';
@@ -317,5 +324,103 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StorageResult<(u64, Vec<PlayEvent>)> {
         self.read(|c| events::history(c, user, before_ms, limit))
+    }
+
+    // Subsonic.
+    fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>> {
+        self.read(|c| subsonic::app_password(c, user))
+    }
+    fn set_subsonic_app_password(
+        &self,
+        user: UserId,
+        sealed: Option<&SealedSecret>,
+        now: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| subsonic::set_app_password(tx, user, sealed, now))
+    }
+    fn set_starred(
+        &self,
+        user: UserId,
+        items: &[ItemRef],
+        starred: bool,
+        now: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| subsonic::set_starred(tx, user, items, starred, now))
+    }
+    fn set_rating(&self, user: UserId, item: ItemRef, rating: u8, now: i64) -> StorageResult<()> {
+        self.write(|tx| subsonic::set_rating(tx, user, item, rating, now))
+    }
+    fn starred_items(&self, user: UserId) -> StorageResult<Vec<(ItemRef, i64)>> {
+        self.read(|c| subsonic::starred_items(c, user))
+    }
+    fn annotations(
+        &self,
+        user: UserId,
+        items: &[ItemRef],
+    ) -> StorageResult<HashMap<ItemRef, Annotation>> {
+        self.read(|c| subsonic::annotations(c, user, items))
+    }
+    fn play_queue(&self, user: UserId) -> StorageResult<Option<PlayQueueRecord>> {
+        self.read(|c| subsonic::play_queue(c, user))
+    }
+    fn save_play_queue(&self, user: UserId, queue: &PlayQueueRecord) -> StorageResult<()> {
+        self.write(|tx| subsonic::save_play_queue(tx, user, queue))
+    }
+    fn album_list(
+        &self,
+        user: UserId,
+        list: &AlbumList,
+        offset: u32,
+        size: u32,
+    ) -> StorageResult<Vec<Album>> {
+        self.read(|c| subsonic::album_list(c, user, list, offset, size))
+    }
+    fn track_list(&self, query: &TrackQuery, offset: u32, count: u32) -> StorageResult<Vec<Track>> {
+        self.read(|c| subsonic::track_list(c, query, offset, count))
+    }
+    fn artist_page(&self, offset: u32, count: u32) -> StorageResult<Vec<Artist>> {
+        self.read(|c| subsonic::artist_page(c, offset, count))
+    }
+    fn artist_by_name(&self, name: &str) -> StorageResult<Option<Artist>> {
+        let folded = crate::catalog::fold(name);
+        self.read(|c| subsonic::artist_by_name(c, &folded))
+    }
+
+    // Recommendations and queue.
+    fn recs_apply(
+        &self,
+        batch: &[(String, i64, crate::recs::model::Event)],
+        params: &crate::recs::model::Params,
+        now_ms: i64,
+    ) -> StorageResult<u64> {
+        self.write(|tx| recs::apply(tx, batch, params, now_ms))
+    }
+    fn recs_rebuild(&self, params: &crate::recs::model::Params, now_ms: i64) -> StorageResult<u64> {
+        self.write(|tx| recs::rebuild(tx, params, now_ms))
+    }
+    fn recs_rows(&self, items: &[i64]) -> StorageResult<crate::recs::model::Rows> {
+        self.read(|c| recs::rows(c, items))
+    }
+    fn recs_popular(&self, limit: u32) -> StorageResult<Vec<(i64, i64)>> {
+        self.read(|c| recs::popular(c, limit))
+    }
+    fn recs_content_info(
+        &self,
+        ids: &[i64],
+    ) -> StorageResult<Vec<crate::recs::model::ContentInfo>> {
+        self.read(|c| recs::content_info(c, ids))
+    }
+    fn recs_content_candidates(
+        &self,
+        seed: &crate::recs::model::ContentInfo,
+        per_kind: u32,
+    ) -> StorageResult<Vec<crate::recs::model::ContentInfo>> {
+        self.read(|c| recs::content_candidates(c, seed, per_kind))
+    }
+    fn recs_artist_tracks(&self, artist: i64, limit: u32) -> StorageResult<Vec<i64>> {
+        self.read(|c| recs::artist_tracks(c, artist, limit))
+    }
+    fn recs_summary(&self) -> StorageResult<crate::recs::RecsSummary> {
+        self.read(recs::summary)
     }
 }

@@ -126,6 +126,8 @@ pub fn apply_ops(
         if new > 0 {
             inserted += 1;
             touched.insert(op.playlist_id);
+            // The outbox: additions reach the recommender's queue in this transaction.
+            super::recs::enqueue_op(tx, op, super::queue::now_ms())?;
         }
     }
     for id in touched {

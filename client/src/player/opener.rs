@@ -1,0 +1,89 @@
+//! How the player gets a track's bytes: the caller's [`TrackOpener`], and [`CacheOpener`], the
+//! one over the audio cache (the cached file, or a progressive read of the download).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use symphonia::core::io::MediaSource;
+
+use super::QueueItem;
+use crate::cache::{AudioCache, Fetcher, ProgressiveReader};
+
+/// Why a track could not be opened, in the opener's own words.
+pub type OpenError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens a queue entry as a seekable byte source. Called on a decoder thread (never the
+/// player's), early enough that a download started here is done by the time it plays.
+pub trait TrackOpener: Send + Sync {
+    fn open(&self, item: &QueueItem) -> Result<Box<dyn MediaSource>, OpenError>;
+}
+
+impl<F> TrackOpener for F
+where
+    F: Fn(&QueueItem) -> Result<Box<dyn MediaSource>, OpenError> + Send + Sync,
+{
+    fn open(&self, item: &QueueItem) -> Result<Box<dyn MediaSource>, OpenError> {
+        self(item)
+    }
+}
+
+/// Opens tracks from the [`AudioCache`]: the cached file when there is one, otherwise (with a
+/// fetcher, i.e. online) a [`ProgressiveReader`] that plays while the cache downloads.
+#[derive(Debug, Clone)]
+pub struct CacheOpener {
+    cache: AudioCache,
+    fetcher: Option<Fetcher>,
+}
+
+impl CacheOpener {
+    /// `fetcher: None` plays only what is cached (offline).
+    pub fn new(cache: AudioCache, fetcher: Option<Fetcher>) -> Self {
+        Self { cache, fetcher }
+    }
+}
+
+impl TrackOpener for CacheOpener {
+    fn open(&self, item: &QueueItem) -> Result<Box<dyn MediaSource>, OpenError> {
+        if let Some(path) = self.cache.path_of(&item.content_hash) {
+            return Ok(Box::new(File::open(&path)?));
+        }
+        match &self.fetcher {
+            Some(f) => {
+                let reader = self
+                    .cache
+                    .open_progressive(f, &item.content_hash, item.size)?;
+                Ok(Box::new(Progressive(reader)))
+            }
+            None => Err(format!(
+                "track {} is not cached and the server is unreachable",
+                item.track_id
+            )
+            .into()),
+        }
+    }
+}
+
+/// A [`ProgressiveReader`] as symphonia's `MediaSource` (its length is known up front).
+struct Progressive(ProgressiveReader);
+
+impl Read for Progressive {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Seek for Progressive {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl MediaSource for Progressive {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.0.len())
+    }
+}

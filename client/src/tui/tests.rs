@@ -1,0 +1,400 @@
+//! Every view drawn at 80x24 on ratatui's TestBackend (insta snapshots), and keys driven through
+//! the pure `update`.
+
+use super::keymap::Keymap;
+use super::state::*;
+use super::theme::Theme;
+use super::view;
+use crate::connectivity::Link;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use mixtape_shared::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+fn track(id: i64, title: &str, artists: &str, album: &str, secs: u64, cached: bool) -> TrackRow {
+    TrackRow {
+        id: TrackId(id),
+        title: title.into(),
+        artists: artists.into(),
+        album: album.into(),
+        duration_ms: secs * 1000,
+        cached,
+    }
+}
+
+fn entry(n: u128) -> EntryId {
+    EntryId(Uuid::from_u128(n))
+}
+
+fn playlist(n: u128) -> PlaylistId {
+    PlaylistId(Uuid::from_u128(n))
+}
+
+pub(crate) fn sample_state() -> AppState {
+    let mut s = AppState::new(Keymap::default(), "http://127.0.0.1:4870".into());
+    let tracks = vec![
+        track(
+            1,
+            "Rue de la Lune",
+            "The Paper Lanterns",
+            "Café Nocturne",
+            31,
+            true,
+        ),
+        track(
+            2,
+            "Slow Espresso",
+            "The Paper Lanterns",
+            "Café Nocturne",
+            31,
+            false,
+        ),
+        track(
+            3,
+            "Last Tram Home",
+            "The Paper Lanterns, Élodie Marchand",
+            "Café Nocturne",
+            31,
+            true,
+        ),
+    ];
+    s.library = LibraryState {
+        artists: vec![
+            ArtistRow {
+                id: ArtistId(1),
+                name: "Marble & Moss".into(),
+                albums: 1,
+            },
+            ArtistRow {
+                id: ArtistId(2),
+                name: "The Paper Lanterns".into(),
+                albums: 2,
+            },
+        ],
+        albums: vec![
+            AlbumRow {
+                id: AlbumId(1),
+                title: "Café Nocturne".into(),
+                year: Some(2024),
+                tracks: 3,
+            },
+            AlbumRow {
+                id: AlbumId(2),
+                title: "Lanterns Live".into(),
+                year: None,
+                tracks: 5,
+            },
+        ],
+        tracks: tracks.clone(),
+        column: 0,
+        cursors: Default::default(),
+    };
+    s.playlists = PlaylistsState {
+        list: vec![
+            PlaylistRow {
+                id: playlist(1),
+                name: "Road trip".into(),
+                entries: 2,
+                offline: true,
+                pending_ops: 1,
+                mine: true,
+            },
+            PlaylistRow {
+                id: playlist(2),
+                name: "Quiet".into(),
+                entries: 1,
+                offline: false,
+                pending_ops: 0,
+                mine: true,
+            },
+        ],
+        entries: vec![(entry(1), tracks[0].clone()), (entry(2), tracks[2].clone())],
+        column: 0,
+        cursors: Default::default(),
+    };
+    s.queue = tracks.clone();
+    s.playback = Playback {
+        current: Some(0),
+        position_ms: 12_000,
+        paused: false,
+        volume: 80,
+        shuffle: false,
+        repeat: Repeat::All,
+        format: "FLAC 44.1 kHz 2 ch".into(),
+        buffering: false,
+    };
+    s.recommendations = vec![tracks[1].clone()];
+    s.recommendations_note = "from your listening".into();
+    s.downloads = DownloadsInfo {
+        cache_used: 1_500_000,
+        cache_cap: 2_147_483_648,
+        cached_files: 3,
+        pinned_files: 2,
+        partial_bytes: 0,
+        pending_ops: 1,
+        pending_events: 4,
+        progress: Some(("Road trip".into(), 500_000, 1_000_000)),
+    };
+    s.sync_status = "synced".into();
+    s
+}
+
+fn render(state: &AppState) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| view::draw(f, state, &Theme::default()))
+        .unwrap();
+    terminal
+}
+
+fn key(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ch(c: char) -> Action {
+    key(KeyCode::Char(c))
+}
+
+#[test]
+fn every_view_renders_at_80x24() {
+    for view in View::ALL {
+        let mut state = sample_state();
+        state.view = view;
+        if view == View::Library {
+            state.library.column = 2;
+        }
+        let terminal = render(&state);
+        insta::assert_snapshot!(format!("view_{view:?}").to_lowercase(), terminal.backend());
+    }
+}
+
+#[test]
+fn offline_status_help_and_prompts_render() {
+    let mut state = sample_state();
+    state.link = Link::Offline;
+    state.sync_status = "offline: edits wait".into();
+    state.view = View::Search;
+    state.search.input = "lant".into();
+    state.search.editing = true;
+    state.search.results = state.library.tracks.clone();
+    insta::assert_snapshot!("search_offline", render(&state).backend());
+
+    let mut state = sample_state();
+    state.show_help = true;
+    insta::assert_snapshot!("help", render(&state).backend());
+
+    let mut state = sample_state();
+    state.view = View::Playlists;
+    update(&mut state, ch('R'));
+    insta::assert_snapshot!("rename_prompt", render(&state).backend());
+
+    let mut state = sample_state();
+    state.view = View::Search;
+    state.search.results = state.library.tracks.clone();
+    update(&mut state, ch('a'));
+    insta::assert_snapshot!("pick_playlist", render(&state).backend());
+}
+
+#[test]
+fn empty_state_renders_without_panicking_at_small_sizes() {
+    let state = AppState::new(Keymap::default(), String::new());
+    for (w, h) in [(80, 24), (40, 10), (20, 5), (120, 40)] {
+        for view in View::ALL {
+            let mut s = state.clone();
+            s.view = view;
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+            terminal
+                .draw(|f| view::draw(f, &s, &Theme::default()))
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn vim_keys_and_arrows_move_through_the_library_columns() {
+    let mut s = sample_state();
+    assert_eq!(
+        update(&mut s, ch('j')),
+        vec![Effect::LoadAlbums(ArtistId(2))]
+    );
+    assert_eq!(
+        update(&mut s, key(KeyCode::Up)),
+        vec![Effect::LoadAlbums(ArtistId(1))]
+    );
+    assert!(update(&mut s, ch('k')).is_empty(), "the top stays the top");
+    update(&mut s, ch('l'));
+    assert_eq!(s.library.column, 1);
+    assert_eq!(
+        update(&mut s, ch('j')),
+        vec![Effect::LoadAlbumTracks(AlbumId(2))]
+    );
+    update(&mut s, key(KeyCode::Enter));
+    assert_eq!(s.library.column, 2);
+    update(&mut s, ch('G'));
+    assert_eq!(s.library.cursors[2].selected, 2);
+    let effects = update(&mut s, key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::PlayQueue(s.library.tracks.clone(), 2)]
+    );
+    update(&mut s, ch('h'));
+    assert_eq!(s.library.column, 1);
+}
+
+#[test]
+fn typing_in_search_asks_for_results_and_late_answers_are_dropped() {
+    let mut s = sample_state();
+    update(&mut s, ch('/'));
+    assert_eq!(s.view, View::Search);
+    assert!(s.search.editing);
+    assert_eq!(update(&mut s, ch('l')), vec![Effect::Search("l".into())]);
+    assert_eq!(update(&mut s, ch('a')), vec![Effect::Search("la".into())]);
+    // 'q' is text while typing, not quit.
+    update(&mut s, ch('q'));
+    assert!(!s.quit);
+    update(&mut s, key(KeyCode::Backspace));
+    update(&mut s, Action::SearchResults("l".into(), vec![]));
+    assert!(s.search.results.is_empty() || s.search.input == "l");
+    let rows = s.library.tracks.clone();
+    update(&mut s, Action::SearchResults("la".into(), rows.clone()));
+    assert_eq!(s.search.results, rows);
+    update(&mut s, key(KeyCode::Esc));
+    assert!(!s.search.editing);
+    update(&mut s, ch('j'));
+    assert_eq!(
+        update(&mut s, key(KeyCode::Enter)),
+        vec![Effect::PlayQueue(rows, 1)]
+    );
+}
+
+#[test]
+fn playlist_editing_keys_become_edits() {
+    let mut s = sample_state();
+    update(&mut s, ch('3'));
+    assert_eq!(s.view, View::Playlists);
+    assert_eq!(
+        update(&mut s, ch('o')),
+        vec![Effect::SetOffline(playlist(1), false)]
+    );
+    update(&mut s, ch('l'));
+    assert_eq!(s.playlists.column, 1);
+    assert_eq!(
+        update(&mut s, ch('J')),
+        vec![Effect::MoveEntry(playlist(1), entry(1), 1)]
+    );
+    assert_eq!(s.playlists.entries[1].0, entry(1), "the move shows at once");
+    assert_eq!(
+        update(&mut s, ch('d')),
+        vec![Effect::RemoveEntry(playlist(1), entry(1))]
+    );
+    update(&mut s, ch('N'));
+    for c in "Gym".chars() {
+        update(&mut s, ch(c));
+    }
+    assert_eq!(
+        update(&mut s, key(KeyCode::Enter)),
+        vec![Effect::CreatePlaylist("Gym".into())]
+    );
+    assert!(s.prompt.is_none());
+}
+
+#[test]
+fn adding_to_a_playlist_picks_one_of_mine() {
+    let mut s = sample_state();
+    s.view = View::Library;
+    s.library.column = 2;
+    update(&mut s, ch('a'));
+    assert!(matches!(
+        s.prompt,
+        Some(Prompt {
+            kind: PromptKind::PickPlaylist(_),
+            ..
+        })
+    ));
+    update(&mut s, ch('j'));
+    assert_eq!(
+        update(&mut s, key(KeyCode::Enter)),
+        vec![Effect::AddToPlaylist(playlist(2), vec![TrackId(1)])]
+    );
+    // Esc cancels without an edit.
+    update(&mut s, ch('a'));
+    assert!(update(&mut s, key(KeyCode::Esc)).is_empty());
+    assert!(s.prompt.is_none());
+}
+
+#[test]
+fn playback_keys_and_quit() {
+    let mut s = sample_state();
+    assert_eq!(update(&mut s, ch(' ')), vec![Effect::TogglePause]);
+    assert_eq!(update(&mut s, ch('>')), vec![Effect::NextTrack]);
+    assert_eq!(update(&mut s, ch(']')), vec![Effect::SeekBy(10_000)]);
+    assert_eq!(update(&mut s, ch('-')), vec![Effect::SetVolume(75)]);
+    assert_eq!(update(&mut s, ch('s')), vec![Effect::SetShuffle(true)]);
+    assert_eq!(
+        update(&mut s, ch('r')),
+        vec![Effect::SetRepeat(Repeat::One)]
+    );
+    assert_eq!(update(&mut s, ch('S')), vec![Effect::Sync]);
+    update(&mut s, ch('?'));
+    assert!(s.show_help);
+    update(&mut s, ch('?'));
+    assert!(!s.show_help);
+    assert_eq!(update(&mut s, ch('q')), vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn mouse_clicks_switch_tabs_and_select_rows_and_scroll_moves() {
+    let mut s = sample_state();
+    let click = |column, row| {
+        Action::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // " 1 Library " is 11 wide, " 2 Search " 10: column 12 is the Search tab.
+    update(&mut s, click(12, TAB_ROW));
+    assert_eq!(s.view, View::Search);
+    update(&mut s, key(KeyCode::Esc));
+    s.view = View::Queue;
+    update(&mut s, click(5, LIST_TOP + 2));
+    assert_eq!(s.queue_cursor.selected, 2);
+    update(
+        &mut s,
+        Action::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollUp,
+            column: 5,
+            row: 5,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(s.queue_cursor.selected, 0);
+}
+
+#[test]
+fn keys_can_be_rebound_from_config() {
+    let mut overrides = HashMap::new();
+    overrides.insert("quit".to_string(), vec!["ctrl-q".to_string()]);
+    overrides.insert("down".to_string(), vec!["n".to_string()]);
+    let keymap = Keymap::with_overrides(&overrides).unwrap();
+    let mut s = sample_state();
+    s.keymap = keymap;
+    assert!(update(&mut s, ch('q')).is_empty(), "q is no longer bound");
+    assert_eq!(
+        update(&mut s, ch('n')),
+        vec![Effect::LoadAlbums(ArtistId(2))]
+    );
+    let ctrl_q = Action::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    assert_eq!(update(&mut s, ctrl_q), vec![Effect::Quit]);
+
+    let mut bad = HashMap::new();
+    bad.insert("fly".to_string(), vec!["f".to_string()]);
+    assert!(Keymap::with_overrides(&bad).is_err());
+    let mut bad = HashMap::new();
+    bad.insert("quit".to_string(), vec!["hyper-q".to_string()]);
+    assert!(Keymap::with_overrides(&bad).is_err());
+}

@@ -1,0 +1,119 @@
+//! Drives the real `mixtape` binary in a real terminal (tmux, 120x40), as a person would:
+//! `mixtape demo`, search, play, and watch the progress move; then quit and find the terminal
+//! given back.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux is installed (apt-get install tmux; .ci/run does)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-t", &self.name, "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.name];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Waits until the screen shows what `done` looks for; the screen on timeout.
+    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .output();
+    }
+}
+
+/// Seconds played, from the status line's "m:ss / m:ss".
+fn elapsed(screen: &str) -> Option<u64> {
+    screen.lines().find_map(|line| {
+        let (before, _) = line.split_once(" / ")?;
+        let clock = before.rsplit(' ').next()?;
+        let (m, s) = clock.split_once(':')?;
+        Some(m.parse::<u64>().ok()? * 60 + s.parse::<u64>().ok()?)
+    })
+}
+
+#[test]
+fn demo_search_play_and_watch_the_progress_move_in_a_real_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let session = Session {
+        name: format!("mixtape-test-{}", std::process::id()),
+    };
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let command = format!(
+        "cd {repo} && XDG_DATA_HOME={h}/data XDG_CACHE_HOME={h}/cache XDG_CONFIG_HOME={h}/config \
+         {bin} demo --audio-output null 2>{h}/stderr; echo MIXTAPE-EXITED-$?; sleep 30",
+        h = home.path().display(),
+        bin = env!("CARGO_BIN_EXE_mixtape"),
+    );
+    session.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session.name,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+
+    session.wait_for("the library", |s| {
+        s.contains("Artists") && s.contains("The Paper Lanterns")
+    });
+    session.keys(&["/"]);
+    session.wait_for("the search box", |s| s.contains("Type to search"));
+    session.keys(&["-l", "lantern"]);
+    session.wait_for("results", |s| {
+        s.contains("results") && s.contains("Slow Espresso")
+    });
+    session.keys(&["Escape"]);
+    session.keys(&["Enter"]);
+    let first = session.wait_for("playback to start", |s| elapsed(s).is_some_and(|t| t >= 1));
+    let started = elapsed(&first).unwrap();
+    let later = session.wait_for("the progress to move", |s| {
+        elapsed(s).is_some_and(|t| t >= started + 2)
+    });
+    assert!(later.contains("▶"), "playing, not paused:\n{later}");
+
+    session.keys(&["q"]);
+    let end = session.wait_for("the program to exit", |s| s.contains("MIXTAPE-EXITED-"));
+    assert!(end.contains("MIXTAPE-EXITED-0"), "exit status:\n{end}");
+    // The alternate screen is gone: the TUI's frame is no longer on the terminal.
+    assert!(!end.contains("1 Library"), "terminal not restored:\n{end}");
+    let stderr = std::fs::read_to_string(home.path().join("stderr")).unwrap();
+    assert!(
+        stderr.contains("null"),
+        "the null output was announced: {stderr}"
+    );
+}

@@ -1,0 +1,257 @@
+//! The OpenSubsonic API's routes: `/rest/NAME` and `/rest/NAME.view`, GET and form POST, answered
+//! by `crate::subsonic` (errors are HTTP 200 with a Subsonic error code). `stream` and `download`
+//! go through our stream code (Range, ETag) and never count a play; `getCoverArt` through the art
+//! service. Also `PUT`/`DELETE /api/v1/me/subsonic-password`: the app password for token auth.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, AuthUser};
+use super::users::ClientAddress;
+use super::{AppState, blocking};
+use crate::stream::StreamError;
+use crate::subsonic::api::{self, Ctx, ENDPOINTS};
+use crate::subsonic::{Code, Format, Params, Payload, SubsonicError, ids, response};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use mixtape_shared::api::{ErrorBody, User};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/rest/{endpoint}", get(handle).post(handle))
+        .route(
+            "/api/v1/me/subsonic-password",
+            put(set_subsonic_password).delete(clear_subsonic_password),
+        )
+}
+
+fn reply(format: &Format, result: &Result<Payload, SubsonicError>) -> Response {
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        response::render(format, result),
+    )
+        .into_response()
+}
+
+async fn on_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SubsonicError> + Send + 'static,
+) -> Result<T, SubsonicError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(SubsonicError::internal)?
+}
+
+async fn handle(
+    State(s): State<AppState>,
+    Path(endpoint): Path<String>,
+    ClientAddress(address): ClientAddress,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let name = endpoint
+        .strip_suffix(".view")
+        .unwrap_or(&endpoint)
+        .to_string();
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = (method == Method::POST && is_form).then_some(&body[..]);
+    let params = match Params::parse(query.as_deref(), form) {
+        Ok(p) => p,
+        Err(e) => return reply(&Format::Xml, &Err(e)),
+    };
+    let (format, format_error) = Format::from_params(&params);
+    if let Some(e) = format_error {
+        return reply(&format, &Err(e));
+    }
+    if !ENDPOINTS.contains(&name.as_str()) {
+        let mut r = reply(
+            &format,
+            &Err(SubsonicError::new(
+                Code::NotFound,
+                format!(
+                    "this server does not implement {name}; see getOpenSubsonicExtensions and docs/subsonic.md"
+                ),
+            )),
+        );
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        return r;
+    }
+    if name == "getOpenSubsonicExtensions" {
+        return reply(
+            &format,
+            &Payload::one("openSubsonicExtensions", &api::extensions()),
+        );
+    }
+    let user = {
+        let (auth, store, state, params) = (
+            s.auth.clone(),
+            s.store.clone(),
+            s.subsonic.clone(),
+            params.clone(),
+        );
+        on_blocking(move || api::authenticate(&auth, store.as_ref(), &state, &params, &address))
+            .await
+    };
+    let user = match user {
+        Ok(u) => u,
+        Err(e) => return reply(&format, &Err(e)),
+    };
+    match name.as_str() {
+        "stream" | "download" => match stream(&s, &params, &method, &headers).await {
+            Ok(r) => r,
+            Err(e) => reply(&format, &Err(e)),
+        },
+        "getCoverArt" => match cover_art(&s, &params).await {
+            Ok(r) => r,
+            Err(e) => reply(&format, &Err(e)),
+        },
+        _ => {
+            let result = on_blocking(move || {
+                let client = params.get("c").unwrap_or("").to_string();
+                let ctx = Ctx {
+                    store: s.store.as_ref(),
+                    scanner: &s.scanner,
+                    user: &user,
+                    client: &client,
+                };
+                api::call(&ctx, &name, &params)
+                    .unwrap_or_else(|| Err(SubsonicError::not_found("endpoint")))
+            })
+            .await;
+            reply(&format, &result)
+        }
+    }
+}
+
+/// The original file, as `/api/v1/tracks/{id}/stream` serves it: no transcoding, so
+/// `maxBitRate`, `format` and `timeOffset` are ignored; clients seek with Range.
+async fn stream(
+    s: &AppState,
+    params: &Params,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response, SubsonicError> {
+    let id =
+        ids::parse_track(params.required("id")?).ok_or_else(|| SubsonicError::not_found("song"))?;
+    let (store, library) = (s.store.clone(), s.library.clone());
+    let open =
+        tokio::task::spawn_blocking(move || crate::stream::open(store.as_ref(), &library, id))
+            .await
+            .map_err(SubsonicError::internal)?
+            .map_err(|e| match e {
+                StreamError::NotFound => SubsonicError::not_found("song"),
+                StreamError::FileGone | StreamError::Changed => {
+                    SubsonicError::new(Code::NotFound, e.to_string())
+                }
+                StreamError::Storage(e) => e.into(),
+            })?;
+    Ok(
+        super::stream::respond(open, method, headers, "private, no-cache")
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+    )
+}
+
+/// Cover art by its hash (what `coverArt` fields hold), or by an album, song or artist id.
+async fn cover_art(s: &AppState, params: &Params) -> Result<Response, SubsonicError> {
+    let id = params.required("id")?.trim().to_string();
+    let size = params
+        .number::<u32>("size")?
+        .map(|n| n.clamp(crate::art::MIN_SIZE, crate::art::MAX_SIZE));
+    let (store, art) = (s.store.clone(), s.art.clone());
+    let image = on_blocking(move || {
+        let hash = if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some(id.to_ascii_lowercase())
+        } else {
+            match ids::parse(&id) {
+                Some(crate::storage::ItemRef::Track(t)) => {
+                    store.track(t)?.and_then(|t| t.cover_art)
+                }
+                Some(crate::storage::ItemRef::Album(a)) => {
+                    store.album(a)?.and_then(|a| a.album.cover_art)
+                }
+                Some(crate::storage::ItemRef::Artist(a)) => store
+                    .artist(a)?
+                    .and_then(|d| d.albums.into_iter().find_map(|al| al.cover_art)),
+                None => None,
+            }
+        };
+        let hash = hash.ok_or_else(|| SubsonicError::not_found("cover art"))?;
+        art.get(&hash, size).map_err(|e| match e {
+            crate::art::ArtError::Storage(e) => e.into(),
+            crate::art::ArtError::Cache(e) => SubsonicError::internal(e),
+            other => SubsonicError::new(Code::NotFound, other.to_string()),
+        })
+    })
+    .await?;
+    Response::builder()
+        .header(header::CONTENT_TYPE, image.mime)
+        .header(header::CACHE_CONTROL, "private, max-age=86400")
+        .body(Body::from(image.bytes))
+        .map_err(SubsonicError::internal)
+}
+
+/// `PUT /api/v1/me/subsonic-password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubsonicPasswordRequest {
+    /// At least 8 characters. Subsonic clients send it as `p`, or as `t = md5(password + s)`
+    /// with a salt `s`. Keep it different from the login password.
+    pub password: String,
+}
+
+fn set_password_error(e: SubsonicError) -> ApiError {
+    match e.code {
+        Code::Generic => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.message),
+        _ => ApiError::internal(e),
+    }
+}
+
+async fn change_app_password(
+    s: AppState,
+    user: User,
+    password: Option<String>,
+) -> Result<StatusCode, ApiError> {
+    blocking(move || {
+        crate::subsonic::auth::set_app_password(
+            s.store.as_ref(),
+            &s.subsonic,
+            &user,
+            password.as_deref(),
+        )
+        .map_err(set_password_error)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets the caller's Subsonic app password: the password Subsonic clients use for token
+/// authentication (`u`, `t`, `s`) or as `p`. Stored encrypted with a key in the server's data
+/// folder; the login password is never stored in a readable form, so token auth needs this.
+#[utoipa::path(put, path = "/api/v1/me/subsonic-password", tag = "auth", request_body = SubsonicPasswordRequest,
+    responses((status = 204, description = "set"), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_subsonic_password(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(req): ApiJson<SubsonicPasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    change_app_password(s, user, Some(req.password)).await
+}
+
+/// Removes the caller's Subsonic app password: token authentication stops working (error 41).
+#[utoipa::path(delete, path = "/api/v1/me/subsonic-password", tag = "auth",
+    responses((status = 204, description = "cleared"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn clear_subsonic_password(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<StatusCode, ApiError> {
+    change_app_password(s, user, None).await
+}

@@ -1,0 +1,239 @@
+//! The in-process consumer: pulls batches from the [`EventQueue`], takes them into the model in
+//! one store transaction (idempotent by message key), then acknowledges. A batch that fails is
+//! retried message by message, so one poison message cannot hold the others back; a message
+//! that keeps failing is retried with exponential backoff, then dead-lettered.
+
+use super::model::{Event, Params};
+use super::queue::{Delivery, EventQueue};
+use crate::storage::{StorageResult, Store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Messages per batch (one transaction).
+    pub batch: usize,
+    /// How long to wait when the queue is empty.
+    pub idle_poll: Duration,
+    /// Deliveries before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// The first retry waits this long, each next one twice as long, up to `max_backoff_ms`.
+    pub base_backoff_ms: i64,
+    pub max_backoff_ms: i64,
+    /// Test hook (`MIXTAPE_RECS_FAULT=abort-before-ack`): the process aborts after a batch's
+    /// work committed and before it is acknowledged, the worst moment for a crash.
+    pub abort_before_ack: bool,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            batch: 512,
+            idle_poll: Duration::from_millis(25),
+            max_attempts: 5,
+            base_backoff_ms: 200,
+            max_backoff_ms: 60_000,
+            abort_before_ack: std::env::var("MIXTAPE_RECS_FAULT")
+                .is_ok_and(|v| v == "abort-before-ack"),
+        }
+    }
+}
+
+/// Counters since the process started (the queue's own counts are in `EventQueue::stats`).
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub processed: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub failures: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn decode(d: &Delivery) -> Result<(String, i64, Event), String> {
+    serde_json::from_str::<Event>(&d.message.payload)
+        .map(|e| (d.message.key.clone(), d.enqueued_at_ms, e))
+        .map_err(|e| {
+            format!(
+                "undecodable {} message {}: {e}",
+                d.message.kind, d.message.key
+            )
+        })
+}
+
+fn backoff(cfg: &WorkerConfig, attempts: u32) -> i64 {
+    cfg.base_backoff_ms
+        .saturating_mul(1i64 << attempts.min(20))
+        .min(cfg.max_backoff_ms)
+}
+
+fn fail(
+    queue: &dyn EventQueue,
+    cfg: &WorkerConfig,
+    stats: &WorkerStats,
+    d: &Delivery,
+    error: &str,
+    now: i64,
+) -> StorageResult<()> {
+    stats.failures.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("mixtape_recs_failures_total").increment(1);
+    if d.attempts + 1 >= cfg.max_attempts {
+        tracing::warn!(key = %d.message.key, attempts = d.attempts + 1, error, "recommendation event dead-lettered");
+        stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("mixtape_recs_dead_lettered_total").increment(1);
+        queue.dead_letter(d.tag, error, now)
+    } else {
+        tracing::debug!(key = %d.message.key, attempts = d.attempts + 1, error, "recommendation event will be retried");
+        queue.retry(d.tag, error, now + backoff(cfg, d.attempts))
+    }
+}
+
+fn acked(stats: &WorkerStats, done: &[&Delivery], new: u64, now: i64) {
+    stats
+        .processed
+        .fetch_add(done.len() as u64, Ordering::Relaxed);
+    stats.duplicates.fetch_add(
+        done.len() as u64 - new.min(done.len() as u64),
+        Ordering::Relaxed,
+    );
+    metrics::counter!("mixtape_recs_events_processed_total").increment(done.len() as u64);
+    let h = metrics::histogram!("mixtape_recs_event_latency_seconds");
+    for d in done {
+        h.record((now - d.enqueued_at_ms).max(0) as f64 / 1000.0);
+    }
+}
+
+/// One round: fetch a batch, apply, acknowledge. Returns how many messages it handled.
+pub fn run_once(
+    store: &dyn Store,
+    queue: &dyn EventQueue,
+    params: &Params,
+    cfg: &WorkerConfig,
+    stats: &WorkerStats,
+) -> StorageResult<usize> {
+    let now = now_ms();
+    let deliveries = queue.fetch(cfg.batch, now)?;
+    if deliveries.is_empty() {
+        return Ok(0);
+    }
+    let started = Instant::now();
+    let mut good = Vec::with_capacity(deliveries.len());
+    let mut batch = Vec::with_capacity(deliveries.len());
+    for d in &deliveries {
+        match decode(d) {
+            Ok(e) => {
+                good.push(d);
+                batch.push(e);
+            }
+            Err(error) => fail(queue, cfg, stats, d, &error, now)?,
+        }
+    }
+    match store.recs_apply(&batch, params, now_ms()) {
+        Ok(new) => {
+            if cfg.abort_before_ack && new > 0 {
+                tracing::error!(
+                    "MIXTAPE_RECS_FAULT=abort-before-ack: aborting after the work committed"
+                );
+                std::process::abort();
+            }
+            let tags: Vec<i64> = good.iter().map(|d| d.tag).collect();
+            queue.ack(&tags)?;
+            acked(stats, &good, new, now_ms());
+        }
+        Err(batch_error) => {
+            tracing::debug!(error = %batch_error, "batch failed; applying its messages one by one");
+            for (d, e) in good.iter().zip(batch) {
+                match store.recs_apply(std::slice::from_ref(&e), params, now_ms()) {
+                    Ok(new) => {
+                        queue.ack(&[d.tag])?;
+                        acked(stats, &[d], new, now_ms());
+                    }
+                    Err(error) => fail(queue, cfg, stats, d, &error.to_string(), now)?,
+                }
+            }
+        }
+    }
+    metrics::histogram!("mixtape_recs_batch_seconds").record(started.elapsed().as_secs_f64());
+    Ok(deliveries.len())
+}
+
+/// Publishes the queue's depth, lag and dead letters as gauges.
+pub fn export_gauges(queue: &dyn EventQueue) -> StorageResult<()> {
+    let s = queue.stats()?;
+    metrics::gauge!("mixtape_recs_queue_depth").set(s.depth as f64);
+    metrics::gauge!("mixtape_recs_queue_retrying").set(s.retrying as f64);
+    metrics::gauge!("mixtape_recs_dead_letters").set(s.dead_letters as f64);
+    let lag = s
+        .oldest_enqueued_at_ms
+        .map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+    metrics::gauge!("mixtape_recs_queue_lag_seconds").set(lag);
+    Ok(())
+}
+
+/// The worker thread; [`Worker::stop`] ends it after the batch in hand.
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn EventQueue>,
+        params: Params,
+        cfg: WorkerConfig,
+        stats: Arc<WorkerStats>,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("recs-worker".into())
+            .spawn(move || {
+                let mut last_gauges = Instant::now() - Duration::from_secs(10);
+                while !flag.load(Ordering::Relaxed) {
+                    let handled = match run_once(store.as_ref(), queue.as_ref(), &params, &cfg, &stats) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "recommendation worker round failed; retrying");
+                            std::thread::sleep(Duration::from_millis(500));
+                            0
+                        }
+                    };
+                    if last_gauges.elapsed() >= Duration::from_secs(1) {
+                        last_gauges = Instant::now();
+                        if let Err(e) = export_gauges(queue.as_ref()) {
+                            tracing::debug!(error = %e, "queue gauges");
+                        }
+                    }
+                    if handled == 0 {
+                        std::thread::sleep(cfg.idle_poll);
+                    }
+                }
+            })
+            .expect("spawn the recommendation worker");
+        Self {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops after the batch in hand (its work commits and is acknowledged) and waits.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,204 @@
+//! Authentication: API keys, passwords (plain and `enc:`), tokens over the app password only.
+
+use crate::common::ADMIN_PASSWORD;
+use crate::support::*;
+use reqwest::Method;
+
+fn hexed(s: &str) -> String {
+    format!("enc:{}", hex::encode(s.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_and_passwords_authenticate() {
+    let sub = Sub::new().await;
+    let key = sub.key.clone();
+    let j = |v: Vec<(&'static str, String)>| v;
+    let ok_cases = [
+        j(vec![("apiKey", key.clone())]),
+        j(vec![("u", "admin".into()), ("p", ADMIN_PASSWORD.into())]),
+        j(vec![("u", "admin".into()), ("p", hexed(ADMIN_PASSWORD))]),
+    ];
+    for creds in &ok_cases {
+        let mut p: Vec<(&str, &str)> = creds.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        p.push(("f", "json"));
+        let v = sub
+            .json_raw(
+                "getUser",
+                &[p.as_slice(), &[("username", "admin")]].concat(),
+            )
+            .await;
+        assert_eq!(ok(&v)["user"]["username"], "admin");
+        assert_eq!(v["user"]["adminRole"], true);
+        p.retain(|(k, _)| *k != "f");
+        xml_ok(&sub.xml_raw("ping", &p).await);
+    }
+    let bad_cases: [(Vec<(&str, &str)>, u64); 7] = [
+        (vec![], 10),
+        (vec![("u", "admin")], 10),
+        (vec![("apiKey", "mk_nope")], 44),
+        (vec![("apiKey", &key), ("u", "admin")], 43),
+        (vec![("u", "admin"), ("p", "wrong-password")], 40),
+        (vec![("u", "nobody"), ("p", "whatever-1")], 40),
+        (vec![("u", "admin"), ("p", "x"), ("t", "y"), ("s", "z")], 43),
+    ];
+    for (creds, code) in &bad_cases {
+        let mut p = creds.clone();
+        p.push(("f", "json"));
+        failed(&sub.json_raw("ping", &p).await, *code);
+        xml_failed(&sub.xml_raw("ping", creds).await, *code);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_auth_needs_an_app_password_kept_encrypted() {
+    let sub = Sub::new().await;
+    let token = |password: &str, salt: &str| md5_hex(&format!("{password}{salt}"));
+    // No app password yet: token auth is refused with 41, even with the login password.
+    let t = token(ADMIN_PASSWORD, "c19b2d");
+    let creds = [("u", "admin"), ("t", t.as_str()), ("s", "c19b2d")];
+    failed(
+        &sub.json_raw("ping", &[&creds[..], &[("f", "json")]].concat())
+            .await,
+        41,
+    );
+    xml_failed(&sub.xml_raw("ping", &creds).await, 41);
+    // Unknown users get the same answer.
+    failed(
+        &sub.json_raw(
+            "ping",
+            &[("u", "nobody"), ("t", &t), ("s", "c19b2d"), ("f", "json")],
+        )
+        .await,
+        41,
+    );
+
+    let app_password = "subsonic-app-pass";
+    let (status, body) = sub
+        .s
+        .send(
+            Method::PUT,
+            "/api/v1/me/subsonic-password",
+            &sub.s.admin_token,
+            serde_json::json!({"password": app_password}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = sub
+        .s
+        .send(
+            Method::PUT,
+            "/api/v1/me/subsonic-password",
+            &sub.s.admin_token,
+            serde_json::json!({"password": "short"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    for salt in ["c19b2d", "another-salt"] {
+        let t = token(app_password, salt);
+        let creds = [("u", "admin"), ("t", t.as_str()), ("s", salt)];
+        ok(&sub
+            .json_raw("ping", &[&creds[..], &[("f", "json")]].concat())
+            .await);
+        xml_ok(&sub.xml_raw("ping", &creds).await);
+    }
+    // Upper-case hex tokens are fine too; a wrong one is 40.
+    let upper = token(app_password, "s1").to_uppercase();
+    ok(&sub
+        .json_raw(
+            "ping",
+            &[("u", "admin"), ("t", &upper), ("s", "s1"), ("f", "json")],
+        )
+        .await);
+    let wrong = token("not-it", "s1");
+    failed(
+        &sub.json_raw(
+            "ping",
+            &[("u", "admin"), ("t", &wrong), ("s", "s1"), ("f", "json")],
+        )
+        .await,
+        40,
+    );
+    failed(
+        &sub.json_raw("ping", &[("u", "admin"), ("t", &wrong), ("f", "json")])
+            .await,
+        10,
+    );
+    // The app password also works as p.
+    ok(&sub
+        .json_raw(
+            "ping",
+            &[("u", "admin"), ("p", &hexed(app_password)), ("f", "json")],
+        )
+        .await);
+
+    // Stored sealed: not in the database in clear; the key is in the data folder.
+    let db = std::fs::read(sub.s.data.join("mixtape.db")).unwrap();
+    let wal = std::fs::read(sub.s.data.join("mixtape.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes
+                .windows(app_password.len())
+                .any(|w| w == app_password.as_bytes())
+        );
+    }
+    assert_eq!(
+        std::fs::read(sub.s.data.join("subsonic.key"))
+            .unwrap()
+            .len(),
+        32
+    );
+
+    // Cleared: back to 41.
+    let (status, _) = sub
+        .s
+        .send(
+            Method::DELETE,
+            "/api/v1/me/subsonic-password",
+            &sub.s.admin_token,
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let t = token(app_password, "c19b2d");
+    failed(
+        &sub.json_raw(
+            "ping",
+            &[("u", "admin"), ("t", &t), ("s", "c19b2d"), ("f", "json")],
+        )
+        .await,
+        41,
+    );
+    // The REST endpoints need a signed-in user.
+    let (status, _) = sub
+        .s
+        .send(
+            Method::DELETE,
+            "/api/v1/me/subsonic-password",
+            "nope",
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_api_key_acts_as_that_user() {
+    let sub = Sub::new().await;
+    let token = sub.s.user("listener").await;
+    let key = api_key(&sub.s, &token).await;
+    let v = sub
+        .json_raw(
+            "getUser",
+            &[("apiKey", &key), ("f", "json"), ("username", "listener")],
+        )
+        .await;
+    assert_eq!(ok(&v)["user"]["username"], "listener");
+    assert_eq!(v["user"]["adminRole"], false);
+    // A login token is not an API key.
+    failed(
+        &sub.json_raw("ping", &[("apiKey", &token), ("f", "json")])
+            .await,
+        44,
+    );
+}

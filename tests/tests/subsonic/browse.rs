@@ -1,0 +1,395 @@
+//! Browsing and searching: indexes and folders, ID3 artists and albums, lists, genres, search3.
+
+use crate::support::*;
+use serde_json::Value;
+use std::collections::HashSet;
+
+fn arr(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artists_albums_and_songs_link_up() {
+    let sub = Sub::new().await;
+    let total_tracks = sub.s.track_ids().await.len();
+    let v = sub.json("getArtists", &[]).await;
+    let index = arr(&ok(&v)["artists"]["index"]);
+    assert!(
+        v["artists"]["ignoredArticles"]
+            .as_str()
+            .unwrap()
+            .contains("The")
+    );
+    let names: Vec<String> = index
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    // "The Paper Lanterns" is filed under P.
+    let p = index.iter().find(|i| i["name"] == "P").expect("index P");
+    assert!(
+        arr(&p["artist"])
+            .iter()
+            .any(|a| a["name"] == "The Paper Lanterns"),
+        "{names:?}"
+    );
+    let mut songs = 0;
+    let mut seen_albums = HashSet::new();
+    for i in &index {
+        for artist in arr(&i["artist"]) {
+            let a = sub
+                .json("getArtist", &[("id", artist["id"].as_str().unwrap())])
+                .await;
+            let a = &ok(&a)["artist"];
+            assert_eq!(a["name"], artist["name"]);
+            for album in arr(&a["album"]) {
+                if !seen_albums.insert(album["id"].as_str().unwrap().to_string()) {
+                    continue;
+                }
+                let full = sub
+                    .json("getAlbum", &[("id", album["id"].as_str().unwrap())])
+                    .await;
+                let list = arr(&full["album"]["song"]);
+                assert_eq!(
+                    list.len() as u64,
+                    full["album"]["songCount"].as_u64().unwrap()
+                );
+                for s in &list {
+                    let one = sub
+                        .json("getSong", &[("id", s["id"].as_str().unwrap())])
+                        .await;
+                    assert_eq!(one["song"]["title"], s["title"]);
+                    assert_eq!(one["song"]["albumId"], album["id"]);
+                }
+                songs += list.len();
+            }
+        }
+    }
+    assert_eq!(
+        songs, total_tracks,
+        "every track is reachable from getArtists"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folders_browse_artist_then_album_then_songs() {
+    let sub = Sub::new().await;
+    let folders = sub.json("getMusicFolders", &[]).await;
+    assert_eq!(ok(&folders)["musicFolders"]["musicFolder"][0]["id"], 1);
+    let idx = sub.json("getIndexes", &[]).await;
+    assert!(ok(&idx)["indexes"]["lastModified"].is_i64());
+    let artist = arr(&idx["indexes"]["index"])
+        .iter()
+        .flat_map(|i| arr(&i["artist"]))
+        .find(|a| a["name"] == "The Paper Lanterns")
+        .expect("an artist folder");
+    let dir = sub
+        .json(
+            "getMusicDirectory",
+            &[("id", artist["id"].as_str().unwrap())],
+        )
+        .await;
+    let albums = arr(&ok(&dir)["directory"]["child"]);
+    assert!(!albums.is_empty());
+    assert!(albums.iter().all(|c| c["isDir"] == true));
+    let album_dir = sub
+        .json(
+            "getMusicDirectory",
+            &[("id", albums[0]["id"].as_str().unwrap())],
+        )
+        .await;
+    let songs = arr(&album_dir["directory"]["child"]);
+    assert!(!songs.is_empty() && songs.iter().all(|c| c["isDir"] == false));
+    assert_eq!(album_dir["directory"]["parent"], artist["id"]);
+    // The same in XML.
+    let x = sub
+        .xml(
+            "getMusicDirectory",
+            &[("id", albums[0]["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(x.child("directory").all("child").len(), songs.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn album_lists_of_every_type_page_and_filter() {
+    let sub = Sub::new().await;
+    let all = sub
+        .json(
+            "getAlbumList2",
+            &[("type", "alphabeticalByName"), ("size", "500")],
+        )
+        .await;
+    let all = arr(&all["albumList2"]["album"]);
+    assert!(all.len() >= 5);
+    let names: Vec<&str> = all.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    // Paging by offset covers the list without overlap.
+    let mut paged = Vec::new();
+    for offset in (0..all.len()).step_by(2) {
+        let o = offset.to_string();
+        let page = sub
+            .json(
+                "getAlbumList2",
+                &[
+                    ("type", "alphabeticalByName"),
+                    ("size", "2"),
+                    ("offset", &o),
+                ],
+            )
+            .await;
+        paged.extend(arr(&page["albumList2"]["album"]));
+    }
+    assert_eq!(paged, all);
+    for t in ["random", "newest", "alphabeticalByArtist"] {
+        let v = sub
+            .json("getAlbumList2", &[("type", t), ("size", "500")])
+            .await;
+        assert_eq!(arr(&ok(&v)["albumList2"]["album"]).len(), all.len(), "{t}");
+    }
+    // Lists of what the user did are empty until they do something.
+    for t in ["recent", "frequent", "highest", "starred"] {
+        let v = sub.json("getAlbumList2", &[("type", t)]).await;
+        assert!(arr(&ok(&v)["albumList2"]["album"]).is_empty(), "{t}");
+    }
+    let first = &all[0];
+    let song = sub
+        .json("getAlbum", &[("id", first["id"].as_str().unwrap())])
+        .await["album"]["song"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&sub.json("scrobble", &[("id", &song)]).await);
+    ok(&sub
+        .json("star", &[("albumId", first["id"].as_str().unwrap())])
+        .await);
+    ok(&sub
+        .json(
+            "setRating",
+            &[("id", first["id"].as_str().unwrap()), ("rating", "5")],
+        )
+        .await);
+    for t in ["recent", "frequent", "highest", "starred"] {
+        let v = sub.json("getAlbumList2", &[("type", t)]).await;
+        let l = arr(&v["albumList2"]["album"]);
+        assert_eq!(l.len(), 1, "{t}");
+        assert_eq!(l[0]["id"], first["id"], "{t}");
+    }
+    let v = sub.json("getAlbumList2", &[("type", "frequent")]).await;
+    assert_eq!(v["albumList2"]["album"][0]["playCount"], 1);
+    assert_eq!(v["albumList2"]["album"][0]["userRating"], 5);
+    assert!(v["albumList2"]["album"][0]["starred"].is_string());
+    // byYear (both directions) and byGenre.
+    let years: Vec<i64> = all.iter().filter_map(|a| a["year"].as_i64()).collect();
+    let (lo, hi) = (*years.iter().min().unwrap(), *years.iter().max().unwrap());
+    let (lo_s, hi_s) = (lo.to_string(), hi.to_string());
+    let up = sub
+        .json(
+            "getAlbumList2",
+            &[
+                ("type", "byYear"),
+                ("fromYear", &lo_s),
+                ("toYear", &hi_s),
+                ("size", "500"),
+            ],
+        )
+        .await;
+    let up: Vec<i64> = arr(&up["albumList2"]["album"])
+        .iter()
+        .map(|a| a["year"].as_i64().unwrap())
+        .collect();
+    assert_eq!(up.len(), years.len());
+    assert!(up.windows(2).all(|w| w[0] <= w[1]));
+    let down = sub
+        .json(
+            "getAlbumList2",
+            &[
+                ("type", "byYear"),
+                ("fromYear", &hi_s),
+                ("toYear", &lo_s),
+                ("size", "500"),
+            ],
+        )
+        .await;
+    let down: Vec<i64> = arr(&down["albumList2"]["album"])
+        .iter()
+        .map(|a| a["year"].as_i64().unwrap())
+        .collect();
+    assert!(down.windows(2).all(|w| w[0] >= w[1]));
+    let genre = all
+        .iter()
+        .find_map(|a| a["genre"].as_str())
+        .unwrap()
+        .to_string();
+    let by_genre = sub
+        .json("getAlbumList2", &[("type", "byGenre"), ("genre", &genre)])
+        .await;
+    let by_genre = arr(&by_genre["albumList2"]["album"]);
+    assert!(!by_genre.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn genres_songs_by_genre_and_random_songs() {
+    let sub = Sub::new().await;
+    let v = sub.json("getGenres", &[]).await;
+    let genres = arr(&ok(&v)["genres"]["genre"]);
+    assert!(!genres.is_empty());
+    let g = &genres[0];
+    let name = g["value"].as_str().unwrap();
+    let songs = sub
+        .json("getSongsByGenre", &[("genre", name), ("count", "500")])
+        .await;
+    let songs = arr(&songs["songsByGenre"]["song"]);
+    assert_eq!(songs.len() as u64, g["songCount"].as_u64().unwrap());
+    assert!(songs.iter().all(|s| {
+        s["genres"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == name)
+    }));
+    let page = sub
+        .json(
+            "getSongsByGenre",
+            &[("genre", name), ("count", "1"), ("offset", "1")],
+        )
+        .await;
+    if songs.len() > 1 {
+        assert_eq!(page["songsByGenre"]["song"][0]["id"], songs[1]["id"]);
+    }
+    // XML: the genre name is the element's text.
+    let x = sub.xml("getGenres", &[]).await;
+    assert_eq!(x.child("genres").all("genre")[0].text, name);
+
+    let total = sub.s.track_ids().await.len();
+    let r = sub.json("getRandomSongs", &[("size", "3")]).await;
+    assert_eq!(arr(&r["randomSongs"]["song"]).len(), 3.min(total));
+    let r = sub
+        .json("getRandomSongs", &[("size", "500"), ("genre", name)])
+        .await;
+    assert_eq!(arr(&r["randomSongs"]["song"]).len(), songs.len());
+    let r = sub.json("getRandomSongs", &[("fromYear", "3000")]).await;
+    assert!(arr(&r["randomSongs"]["song"]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search3_finds_by_text_and_pages_everything_on_an_empty_query() {
+    let sub = Sub::new().await;
+    let v = sub.json("search3", &[("query", "cafe")]).await;
+    let r = &ok(&v)["searchResult3"];
+    assert!(
+        arr(&r["album"])
+            .iter()
+            .any(|a| a["name"] == "Café Nocturne"),
+        "{r}"
+    );
+    assert!(
+        arr(&r["song"])
+            .iter()
+            .any(|s| s["title"] == "Café Nocturne")
+    );
+    let v = sub.json("search3", &[("query", "Lanterns")]).await;
+    assert!(
+        arr(&v["searchResult3"]["artist"])
+            .iter()
+            .any(|a| a["name"] == "The Paper Lanterns")
+    );
+
+    // Symfonium's offline sync: an empty query, paged, returns every song exactly once.
+    let total = sub.s.track_ids().await.len();
+    let mut ids = HashSet::new();
+    let mut offset = 0;
+    loop {
+        let o = offset.to_string();
+        let v = sub
+            .json(
+                "search3",
+                &[
+                    ("query", ""),
+                    ("songCount", "4"),
+                    ("songOffset", &o),
+                    ("artistCount", "0"),
+                    ("albumCount", "0"),
+                ],
+            )
+            .await;
+        let page = arr(&v["searchResult3"]["song"]);
+        assert!(arr(&v["searchResult3"]["album"]).is_empty());
+        if page.is_empty() {
+            break;
+        }
+        for s in page {
+            assert!(ids.insert(s["id"].as_str().unwrap().to_string()));
+        }
+        offset += 4;
+    }
+    assert_eq!(ids.len(), total);
+    let v = sub
+        .json(
+            "search3",
+            &[
+                ("query", "\"\""),
+                ("albumCount", "500"),
+                ("artistCount", "500"),
+            ],
+        )
+        .await;
+    assert!(arr(&v["searchResult3"]["album"]).len() >= 5);
+    assert!(arr(&v["searchResult3"]["artist"]).len() >= 5);
+    let x = sub.xml("search3", &[("query", "")]).await;
+    assert!(!x.child("searchResult3").all("song").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn similar_and_top_songs_come_from_the_catalog() {
+    let sub = Sub::new().await;
+    let fx = sub.fixture().await;
+    let v = sub
+        .json("getSimilarSongs2", &[("id", &fx.artist), ("count", "500")])
+        .await;
+    let similar = arr(&ok(&v)["similarSongs2"]["song"]);
+    assert!(!similar.is_empty());
+    // Same artist first.
+    assert!(
+        similar[0]["artists"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == fx.artist.as_str())
+            || similar[0]["albumArtists"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["id"] == fx.artist.as_str())
+    );
+    let v = sub
+        .json("getSimilarSongs", &[("id", &fx.song), ("count", "3")])
+        .await;
+    let similar = arr(&v["similarSongs"]["song"]);
+    assert!(similar.len() <= 3 && !similar.is_empty());
+    assert!(
+        similar.iter().all(|s| s["id"] != fx.song.as_str()),
+        "the seed is not similar to itself"
+    );
+
+    // Top songs: the most scrobbled first.
+    let album = sub.json("getAlbum", &[("id", &fx.album)]).await;
+    let songs = arr(&album["album"]["song"]);
+    let last = songs.last().unwrap()["id"].as_str().unwrap().to_string();
+    for t in ["1000", "2000"] {
+        ok(&sub.json("scrobble", &[("id", &last), ("time", t)]).await);
+    }
+    let v = sub
+        .json(
+            "getTopSongs",
+            &[("artist", &fx.artist_name), ("count", "10")],
+        )
+        .await;
+    let top = arr(&ok(&v)["topSongs"]["song"]);
+    assert_eq!(top[0]["id"], last.as_str());
+    let v = sub
+        .json("getTopSongs", &[("artist", "Nobody At All")])
+        .await;
+    assert!(arr(&ok(&v)["topSongs"]["song"]).is_empty());
+}

@@ -1,0 +1,165 @@
+//! The protocol: paths with and without `.view`, GET and form POST, XML by default, JSON and
+//! JSONP, the envelope, versions and ids as strings.
+
+use crate::support::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn view_suffix_form_post_and_every_format_answer_alike() {
+    let sub = Sub::new().await;
+    let key = sub.key.clone();
+    // XML by default, with the namespace and the envelope.
+    let x = sub
+        .xml_raw(
+            "ping.view",
+            &[("apiKey", &key), ("v", "1.16.1"), ("c", "t")],
+        )
+        .await;
+    xml_ok(&x);
+    assert!(!x.attr("serverVersion").is_empty());
+    ok(&sub
+        .json_raw("ping", &[("apiKey", &key), ("f", "json")])
+        .await);
+    ok(&sub
+        .json_raw("ping.view", &[("apiKey", &key), ("f", "json")])
+        .await);
+
+    // Form POST (the formPost extension): parameters in the body.
+    let r = sub
+        .s
+        .http
+        .post(sub.url("getAlbumList2.view"))
+        .form(&[
+            ("apiKey", key.as_str()),
+            ("f", "json"),
+            ("type", "newest"),
+            ("size", "2"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let albums = ok(&v["subsonic-response"])["albumList2"]["album"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(albums.len(), 2);
+
+    // JSONP wraps the JSON answer in the callback.
+    let r = sub
+        .get(
+            "ping",
+            &[("apiKey", &key), ("f", "jsonp"), ("callback", "cb")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/javascript")
+    );
+    let body = r.text().await.unwrap();
+    let inner = body
+        .strip_prefix("cb(")
+        .and_then(|b| b.strip_suffix(");"))
+        .unwrap();
+    let v: Value = serde_json::from_str(inner).unwrap();
+    ok(&v["subsonic-response"]);
+    // A callback that is not a plain name is refused (in JSON).
+    failed(
+        &sub.json_raw(
+            "ping",
+            &[("apiKey", &key), ("f", "jsonp"), ("callback", "alert(1)")],
+        )
+        .await,
+        10,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_are_strings_and_types_follow_the_spec() {
+    let sub = Sub::new().await;
+    let fx = sub.fixture().await;
+    let album = sub.json("getAlbum", &[("id", &fx.album)]).await;
+    let album = &album["album"];
+    assert!(album["id"].is_string() && album["artistId"].is_string());
+    assert!(album["songCount"].is_u64() && album["duration"].is_u64());
+    assert!(album["created"].as_str().unwrap().ends_with('Z'));
+    let song = &album["song"][0];
+    assert!(song["id"].is_string() && song["albumId"].is_string() && song["parent"].is_string());
+    assert_eq!(song["isDir"], false);
+    assert_eq!(song["type"], "music");
+    assert!(song["size"].is_u64() && song["duration"].is_u64());
+    // The same album in XML: attributes with the same values.
+    let x = sub.xml("getAlbum", &[("id", &fx.album)]).await;
+    let xa = x.child("album");
+    assert_eq!(xa.attr("id"), fx.album);
+    assert_eq!(xa.attr("name"), album["name"].as_str().unwrap());
+    assert_eq!(
+        xa.all("song").len(),
+        album["song"].as_array().unwrap().len()
+    );
+    assert_eq!(xa.all("song")[0].attr("id"), song["id"].as_str().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_from_1_2_0_are_accepted_and_others_refused() {
+    let sub = Sub::new().await;
+    let key = sub.key.clone();
+    for v in ["1.2.0", "1.13.0", "1.16.1"] {
+        ok(&sub
+            .json_raw("ping", &[("apiKey", &key), ("f", "json"), ("v", v)])
+            .await);
+    }
+    failed(
+        &sub.json_raw("ping", &[("apiKey", &key), ("f", "json"), ("v", "1.1.0")])
+            .await,
+        20,
+    );
+    failed(
+        &sub.json_raw("ping", &[("apiKey", &key), ("f", "json"), ("v", "2.0.0")])
+            .await,
+        30,
+    );
+    xml_failed(
+        &sub.xml_raw("ping", &[("apiKey", &key), ("v", "2.0.0")])
+            .await,
+        30,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_endpoints_are_404_with_a_subsonic_error() {
+    let sub = Sub::new().await;
+    let r = sub
+        .get("getPodcasts", &[("apiKey", &sub.key), ("f", "json")])
+        .await;
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    failed(&v["subsonic-response"], 70);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extensions_are_listed_without_authentication() {
+    let sub = Sub::new().await;
+    let v = sub
+        .json_raw("getOpenSubsonicExtensions", &[("f", "json")])
+        .await;
+    let names: Vec<&str> = ok(&v)["openSubsonicExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["apiKeyAuthentication", "formPost"]);
+    assert_eq!(
+        v["openSubsonicExtensions"][0]["versions"],
+        serde_json::json!([1])
+    );
+    let x = sub.xml_raw("getOpenSubsonicExtensions", &[]).await;
+    let exts = xml_ok(&x).all("openSubsonicExtensions");
+    assert_eq!(exts.len(), 2);
+    assert_eq!(exts[0].child("versions").text, "1");
+}

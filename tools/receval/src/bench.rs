@@ -1,0 +1,265 @@
+//! `mixtape-receval bench`: an in-process server (embedded default) takes synthetic play events
+//! from concurrent posters while a browser pages `GET /api/v1/tracks`; then the recommendation
+//! endpoints are timed. Reports events/s accepted, browse p99 under that load, event-to-model
+//! lag p99 (from `recs_applied`: enqueued → applied), and for-you / similar / radio p99.
+
+use mixtape_server::Config;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A library folder (e.g. from `mixtape-libgen bench`); an empty one when absent.
+    #[arg(long)]
+    library: Option<PathBuf>,
+    /// Distinct track ids the events name (the library's ids when it has that many).
+    #[arg(long, default_value_t = 100_000)]
+    tracks: i64,
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Listener accounts (each posts its own events).
+    #[arg(long, default_value_t = 40)]
+    users: usize,
+    /// Concurrent posters (events are posted 500 a request).
+    #[arg(long, default_value_t = 4)]
+    posters: usize,
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A cheap deterministic generator (xorshift), so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Skewed towards small ids (popular tracks), like real listening.
+    fn track(&mut self, n: i64) -> i64 {
+        let u = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+        1 + ((n as f64).powf(u) as i64 - 1).clamp(0, n - 1)
+    }
+}
+
+/// User `u`'s `k`-th play: sessions of 10 plays 3 minutes apart, one session a day; each user
+/// sticks to a "taste" neighbourhood of ids so co-listening has structure.
+fn event(u: usize, k: usize, tracks: i64, rng: &mut Rng) -> Value {
+    let taste = (u as i64 * 7919) % tracks;
+    let t = if rng.next().is_multiple_of(3) {
+        rng.track(tracks)
+    } else {
+        1 + (taste + (rng.next() % 200) as i64) % tracks
+    };
+    let at = 1_700_000_000_000i64 + (k / 10) as i64 * 86_400_000 + (k % 10) as i64 * 180_000;
+    json!({"id": uuid::Uuid::now_v7(), "track_id": t, "kind": "finish", "position_ms": 0, "at_ms": at})
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let tmp = tempfile::tempdir()?;
+    let library = match &args.library {
+        Some(l) => l.canonicalize()?,
+        None => {
+            let l = tmp.path().join("library");
+            std::fs::create_dir_all(&l)?;
+            l
+        }
+    };
+    let data = tmp.path().join("data");
+    let mut config = Config::embedded(library, data.clone());
+    config.admin_password = Some("bench-password".into());
+    let server = rt.block_on(mixtape_server::start(config))?;
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let login: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "admin", "password": "bench-password"}))
+        .send()?
+        .json()?;
+    let token = login["token"].as_str().unwrap_or_default().to_string();
+    // Wait for the scan of a given library.
+    loop {
+        let s: Value = http
+            .get(format!("{base}/api/v1/scan"))
+            .bearer_auth(&token)
+            .send()?
+            .json()?;
+        if s["state"] == "idle" && s["phase"] == "done" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut tokens = Vec::new();
+    for u in 0..args.users {
+        let (name, pw) = (format!("listener{u}"), format!("listener-password-{u}"));
+        http.post(format!("{base}/api/v1/users"))
+            .bearer_auth(&token)
+            .json(&json!({"username": name, "password": pw}))
+            .send()?;
+        let login: Value = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": name, "password": pw}))
+            .send()?
+            .json()?;
+        tokens.push(login["token"].as_str().unwrap_or_default().to_string());
+    }
+    let tokens = Arc::new(tokens);
+    eprintln!(
+        "posting {} events for {} users over {} track ids",
+        args.events, args.users, args.tracks
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let browse = {
+        let (http, base, token, stop) = (http.clone(), base.clone(), token.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = http
+                    .get(format!("{base}/api/v1/tracks?limit=50"))
+                    .bearer_auth(&token)
+                    .send()
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            lat
+        })
+    };
+    let started = Instant::now();
+    let per = args.events / args.posters;
+    let posters: Vec<_> = (0..args.posters)
+        .map(|p| {
+            let (http, base, tokens) = (http.clone(), base.clone(), tokens.clone());
+            let (users, tracks, posters) = (args.users, args.tracks, args.posters);
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (p as u64 + 1));
+                let mut batch = Vec::with_capacity(500);
+                let mut counts = vec![0usize; users];
+                let mine: Vec<usize> = (0..users).filter(|u| u % posters == p).collect();
+                let mut turn = 0;
+                let mut u = mine[0];
+                for i in 0..per {
+                    batch.push(event(u, counts[u], tracks, &mut rng));
+                    counts[u] += 1;
+                    if batch.len() == 500 || i + 1 == per {
+                        let r = http
+                            .post(format!("{base}/api/v1/events"))
+                            .bearer_auth(&tokens[u])
+                            .json(&json!({"events": batch}))
+                            .send()?;
+                        turn += 1;
+                        u = mine[turn % mine.len()];
+                        anyhow::ensure!(r.status().is_success(), "post events: {}", r.status());
+                        batch.clear();
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for p in posters {
+        p.join().expect("poster")?;
+    }
+    let post_secs = started.elapsed().as_secs_f64();
+    // Keep browsing until the worker has caught up, so browse p99 covers the whole load.
+    loop {
+        let q: Value = http
+            .get(format!("{base}/api/v1/admin/queue"))
+            .bearer_auth(&token)
+            .send()?
+            .json()?;
+        if q["queue"]["depth"] == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let drain_secs = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut browse = browse.join().expect("browser");
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("mixtape.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    let mut lag: Vec<f64> = db
+        .prepare("SELECT applied_at_ms - enqueued_at_ms FROM recs_applied")?
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .map(|x| x.map(|v| v as f64))
+        .collect::<Result<_, _>>()?;
+    let (pairs, items): (i64, i64) = db.query_row(
+        "SELECT (SELECT count(*) FROM recs_pairs) / 2, (SELECT count(*) FROM recs_items)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    println!(
+        "events accepted: {} in {post_secs:.1} s = {:.0} events/s ({} posters, 500 per request)",
+        args.events,
+        args.events as f64 / post_secs,
+        args.posters
+    );
+    println!(
+        "worker caught up after {drain_secs:.1} s = {:.0} events/s taken in",
+        args.events as f64 / drain_secs
+    );
+    println!(
+        "browse GET /api/v1/tracks?limit=50 during the load: p50 {:.1} ms, p99 {:.1} ms ({} requests)",
+        pct(&mut browse, 0.5),
+        pct(&mut browse, 0.99),
+        browse.len()
+    );
+    println!(
+        "event accepted -> model updated: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        pct(&mut lag, 0.5),
+        pct(&mut lag, 0.99),
+        pct(&mut lag, 1.0)
+    );
+    println!("model: {items} items, {pairs} pairs");
+    for (name, path) in [
+        (
+            "for-you",
+            "/api/v1/recommendations/for-you?limit=20".to_string(),
+        ),
+        ("similar", "/api/v1/tracks/{T}/similar?limit=20".to_string()),
+        ("radio", "/api/v1/radio?seed=track:{T}&limit=20".to_string()),
+    ] {
+        let mut lat = Vec::new();
+        let mut rng = Rng(42);
+        let mut failures = 0;
+        for _ in 0..300 {
+            let t = rng.track(args.tracks.min(items.max(1)));
+            let url = format!("{base}{}", path.replace("{T}", &t.to_string()));
+            let start = Instant::now();
+            let r = http.get(url).bearer_auth(&tokens[0]).send()?;
+            if r.status().is_success() {
+                lat.push(start.elapsed().as_secs_f64() * 1000.0);
+            } else {
+                failures += 1;
+            }
+        }
+        println!(
+            "{name}: p50 {:.1} ms, p99 {:.1} ms ({} ok, {failures} not found)",
+            pct(&mut lat, 0.5),
+            pct(&mut lat, 0.99),
+            lat.len()
+        );
+    }
+    rt.block_on(server.shutdown())?;
+    Ok(())
+}
