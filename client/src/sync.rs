@@ -96,28 +96,48 @@ fn push_events(
 }
 
 /// Pulls pages of the change feed from where the mirror stopped; each page is applied
-/// atomically, so an interrupted pull resumes at the last whole page.
+/// atomically, so an interrupted pull resumes at the last whole page. The next page is fetched
+/// while this one is written: the server's work and the mirror's overlap (a first mirror of a
+/// large catalog is a hundred pages).
 pub fn pull(
     mirror: &mut Mirror,
     api: &ApiClient,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
-    loop {
-        let since = mirror.since()?;
-        let page = api.changes(since, PULL_PAGE)?;
-        let Applied {
-            tracks,
-            tracks_deleted,
-            playlists,
-            playlists_deleted,
-        } = mirror.apply_changes(&page)?;
-        report.tracks_changed += tracks;
-        report.tracks_deleted += tracks_deleted;
-        report.playlists_changed += playlists;
-        report.playlists_deleted += playlists_deleted;
-        report.revision = page.next_since;
-        if !page.has_more {
-            return Ok(());
+    let since = mirror.since()?;
+    let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut since = since;
+            loop {
+                let page = api.changes(since, PULL_PAGE);
+                let more = match &page {
+                    Ok(p) => {
+                        since = p.next_since;
+                        p.has_more
+                    }
+                    Err(_) => false,
+                };
+                // The receiver hangs up when applying failed: stop fetching then too.
+                if pages_tx.send(page).is_err() || !more {
+                    return;
+                }
+            }
+        });
+        for page in pages_rx {
+            let page = page?;
+            let Applied {
+                tracks,
+                tracks_deleted,
+                playlists,
+                playlists_deleted,
+            } = mirror.apply_changes(&page)?;
+            report.tracks_changed += tracks;
+            report.tracks_deleted += tracks_deleted;
+            report.playlists_changed += playlists;
+            report.playlists_deleted += playlists_deleted;
+            report.revision = page.next_since;
         }
-    }
+        Ok(())
+    })
 }

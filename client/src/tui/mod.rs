@@ -9,6 +9,9 @@ pub mod state;
 pub mod theme;
 pub mod view;
 
+pub mod art;
+#[cfg(target_os = "linux")]
+pub mod mpris;
 mod playback;
 
 pub use theme::{Theme, ThemeConfig};
@@ -52,6 +55,9 @@ pub enum TuiError {
 pub(crate) enum Msg {
     Action(Action),
     Redraw,
+    /// The MPRIS server is up on the session bus.
+    #[cfg(target_os = "linux")]
+    Mpris(mpris::Mpris),
 }
 
 pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
@@ -71,6 +77,7 @@ pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
             .unwrap_or_default(),
         duration_ms: track.duration_ms,
         cached,
+        cover_art: track.cover_art.clone(),
     }
 }
 
@@ -94,10 +101,13 @@ pub fn run(device: Device) -> Result<(), TuiError> {
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = Runtime {
+        art: art::Loader::new(&device),
         device,
         player,
         tx,
         theme,
+        #[cfg(target_os = "linux")]
+        mpris: None,
     }
     .run(&mut terminal, &mut state, rx);
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
@@ -110,6 +120,9 @@ struct Runtime {
     player: playback::Bridge,
     tx: Sender<Msg>,
     theme: Theme,
+    art: art::Loader,
+    #[cfg(target_os = "linux")]
+    mpris: Option<mpris::Mpris>,
 }
 
 impl Runtime {
@@ -121,6 +134,8 @@ impl Runtime {
     ) -> Result<(), TuiError> {
         spawn_input(self.tx.clone());
         spawn_syncer(&self.device, self.tx.clone());
+        #[cfg(target_os = "linux")]
+        mpris::spawn(self.tx.clone());
         // The first frame goes out before anything is loaded: a 100k-track mirror must not delay it.
         self.draw(terminal, state)?;
         let mut pending = self.initial_effects()?;
@@ -141,6 +156,8 @@ impl Runtime {
                         pending.extend(state::update(state, action));
                         redraw = true;
                     }
+                    #[cfg(target_os = "linux")]
+                    Msg::Mpris(m) => self.mpris = Some(m),
                 }
             }
             for effect in std::mem::take(&mut pending) {
@@ -152,8 +169,11 @@ impl Runtime {
                     std::thread::sleep(FRAME - since);
                     // Whatever arrived meanwhile goes into this frame too.
                     for msg in rx.try_iter() {
-                        if let Msg::Action(action) = msg {
-                            pending.extend(state::update(state, action));
+                        match msg {
+                            Msg::Action(action) => pending.extend(state::update(state, action)),
+                            Msg::Redraw => {}
+                            #[cfg(target_os = "linux")]
+                            Msg::Mpris(m) => self.mpris = Some(m),
                         }
                     }
                     for effect in std::mem::take(&mut pending) {
@@ -162,6 +182,11 @@ impl Runtime {
                 }
                 self.draw(terminal, state)?;
                 last_frame = Instant::now();
+            }
+            self.art.follow(state, &self.tx);
+            #[cfg(target_os = "linux")]
+            if let Some(m) = &mut self.mpris {
+                m.update(state);
             }
         }
         self.player.shutdown();
@@ -276,6 +301,10 @@ impl Runtime {
             }
             Effect::TogglePause => {
                 self.player.toggle_pause();
+                vec![]
+            }
+            Effect::Stop => {
+                self.player.stop();
                 vec![]
             }
             Effect::NextTrack => {

@@ -235,6 +235,10 @@ impl Bridge {
         self.send(|h| h.toggle());
     }
 
+    pub fn stop(&mut self) {
+        self.send(|h| h.stop());
+    }
+
     pub fn next(&mut self) {
         self.send(|h| h.next());
     }

@@ -7,6 +7,7 @@ use super::keymap::{Command, Keymap};
 use crate::connectivity::Link;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use mixtape_shared::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -56,6 +57,8 @@ pub struct TrackRow {
     pub album: String,
     pub duration_ms: u64,
     pub cached: bool,
+    /// Content hash of the cover art, when the track has some.
+    pub cover_art: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +226,8 @@ pub struct AppState {
     pub message: Option<String>,
     /// Rows of the list area, for page up/down and mouse hits (set by the renderer).
     pub page_rows: usize,
+    /// The playing track's cover art, when loaded (and the terminal can show it).
+    pub cover: Option<Arc<Cover>>,
     pub quit: bool,
 }
 
@@ -245,6 +250,88 @@ pub enum Action {
     Link(Link),
     SyncStatus(String),
     Message(String),
+    /// A command from outside the terminal (MPRIS: media keys, desktop widgets).
+    Remote(RemoteCommand),
+    /// The current track's cover art, loaded and downscaled off the UI thread (`None`: none).
+    Cover(Option<Arc<Cover>>),
+}
+
+/// What a remote control (MPRIS) asks; [`update`] turns it into the effects the keys produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteCommand {
+    PlayPause,
+    Play,
+    Pause,
+    Stop,
+    Next,
+    Previous,
+    /// Move by this many milliseconds (negative: back).
+    SeekBy(i64),
+    /// Go to this position in the current track, in milliseconds.
+    SetPosition(u64),
+    /// 0..=100.
+    SetVolume(u8),
+    SetShuffle(bool),
+    SetRepeat(Repeat),
+}
+
+/// A track's cover art, downscaled (at most [`Cover::MAX_SIDE`] pixels a side) and ready to be
+/// drawn with half blocks at any size.
+pub struct Cover {
+    /// The art's content hash: the track it belongs to.
+    pub hash: String,
+    pub image: image::RgbImage,
+    /// The last rendering: (width, height in cells) and its pixels (height × 2 rows).
+    rendered: Mutex<Option<((u16, u16), image::RgbImage)>>,
+}
+
+impl Cover {
+    pub const MAX_SIDE: u32 = 128;
+
+    pub fn new(hash: String, image: image::RgbImage) -> Self {
+        Self {
+            hash,
+            image,
+            rendered: Mutex::new(None),
+        }
+    }
+
+    /// The art resized to `cols` × `rows` cells (two pixels a cell, one above the other),
+    /// computed once per size.
+    pub fn pixels(&self, cols: u16, rows: u16) -> image::RgbImage {
+        let mut last = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((size, pixels)) = last.as_ref()
+            && *size == (cols, rows)
+        {
+            return pixels.clone();
+        }
+        let pixels = image::imageops::resize(
+            &self.image,
+            cols.max(1) as u32,
+            rows.max(1) as u32 * 2,
+            image::imageops::FilterType::Triangle,
+        );
+        *last = Some(((cols, rows), pixels.clone()));
+        pixels
+    }
+}
+
+impl std::fmt::Debug for Cover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Cover({} {}x{})",
+            self.hash,
+            self.image.width(),
+            self.image.height()
+        )
+    }
+}
+
+impl PartialEq for Cover {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.image == other.image
+    }
 }
 
 /// Work for the runtime.
@@ -261,6 +348,8 @@ pub enum Effect {
     PlayIndex(usize),
     RemoveFromQueue(usize),
     TogglePause,
+    /// Stop playing (the queue stays).
+    Stop,
     NextTrack,
     PrevTrack,
     SeekBy(i64),
@@ -303,6 +392,7 @@ impl AppState {
             show_help: false,
             message: None,
             page_rows: 10,
+            cover: None,
             quit: false,
         }
     }
@@ -431,6 +521,47 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Message(m) => {
             state.message = Some(m);
             vec![]
+        }
+        Action::Remote(command) => on_remote(state, command),
+        Action::Cover(cover) => {
+            // Art that arrives after its track has gone is dropped.
+            let current = state.now_playing().and_then(|t| t.cover_art.as_deref());
+            state.cover = cover.filter(|c| Some(c.hash.as_str()) == current);
+            vec![]
+        }
+    }
+}
+
+/// A remote command: the same effects as the keys that do the same.
+fn on_remote(state: &mut AppState, command: RemoteCommand) -> Vec<Effect> {
+    let playing = state.now_playing().is_some() && !state.playback.paused;
+    match command {
+        RemoteCommand::PlayPause => on_command(state, Command::PlayPause),
+        RemoteCommand::Play if !playing && !state.queue.is_empty() => {
+            on_command(state, Command::PlayPause)
+        }
+        RemoteCommand::Pause if playing => on_command(state, Command::PlayPause),
+        RemoteCommand::Play | RemoteCommand::Pause => vec![],
+        RemoteCommand::Stop => vec![Effect::Stop],
+        RemoteCommand::Next => on_command(state, Command::NextTrack),
+        RemoteCommand::Previous => on_command(state, Command::PrevTrack),
+        RemoteCommand::SeekBy(delta) => vec![Effect::SeekBy(delta)],
+        RemoteCommand::SetPosition(ms) => {
+            vec![Effect::SeekBy(
+                ms as i64 - state.playback.position_ms as i64,
+            )]
+        }
+        RemoteCommand::SetVolume(v) => {
+            state.playback.volume = v.min(100);
+            vec![Effect::SetVolume(state.playback.volume)]
+        }
+        RemoteCommand::SetShuffle(on) => {
+            state.playback.shuffle = on;
+            vec![Effect::SetShuffle(on)]
+        }
+        RemoteCommand::SetRepeat(r) => {
+            state.playback.repeat = r;
+            vec![Effect::SetRepeat(r)]
         }
     }
 }

@@ -21,6 +21,7 @@ fn track(id: i64, title: &str, artists: &str, album: &str, secs: u64, cached: bo
         album: album.into(),
         duration_ms: secs * 1000,
         cached,
+        cover_art: None,
     }
 }
 
@@ -397,4 +398,141 @@ fn keys_can_be_rebound_from_config() {
     let mut bad = HashMap::new();
     bad.insert("quit".to_string(), vec!["hyper-q".to_string()]);
     assert!(Keymap::with_overrides(&bad).is_err());
+}
+
+#[test]
+fn remote_commands_produce_the_effects_of_the_keys() {
+    let remote = |s: &mut AppState, c| update(s, Action::Remote(c));
+    let mut s = sample_state();
+    let mut keyed = sample_state();
+    assert_eq!(
+        remote(&mut s, RemoteCommand::PlayPause),
+        update(&mut keyed, ch(' '))
+    );
+    assert_eq!(
+        remote(&mut s, RemoteCommand::Next),
+        update(&mut keyed, ch('>'))
+    );
+    assert_eq!(
+        remote(&mut s, RemoteCommand::Previous),
+        vec![Effect::PrevTrack]
+    );
+    assert_eq!(
+        remote(&mut s, RemoteCommand::SeekBy(-10_000)),
+        update(&mut keyed, ch('['))
+    );
+    // Play while playing and pause while paused do nothing; the others toggle.
+    assert!(remote(&mut s, RemoteCommand::Play).is_empty());
+    assert_eq!(
+        remote(&mut s, RemoteCommand::Pause),
+        vec![Effect::TogglePause]
+    );
+    s.playback.paused = true;
+    assert!(remote(&mut s, RemoteCommand::Pause).is_empty());
+    assert_eq!(
+        remote(&mut s, RemoteCommand::Play),
+        vec![Effect::TogglePause]
+    );
+    assert_eq!(remote(&mut s, RemoteCommand::Stop), vec![Effect::Stop]);
+    // An absolute position becomes the seek that gets there (the player is at 12 s).
+    assert_eq!(
+        remote(&mut s, RemoteCommand::SetPosition(20_000)),
+        vec![Effect::SeekBy(8_000)]
+    );
+    assert_eq!(
+        remote(&mut s, RemoteCommand::SetVolume(50)),
+        vec![Effect::SetVolume(50)]
+    );
+    assert_eq!(s.playback.volume, 50);
+    assert_eq!(
+        remote(&mut s, RemoteCommand::SetShuffle(true)),
+        vec![Effect::SetShuffle(true)]
+    );
+    assert_eq!(
+        remote(&mut s, RemoteCommand::SetRepeat(Repeat::One)),
+        vec![Effect::SetRepeat(Repeat::One)]
+    );
+    assert!(s.playback.shuffle);
+    // Nothing queued: play has nothing to play.
+    let mut empty = AppState::new(Keymap::default(), String::new());
+    assert!(remote(&mut empty, RemoteCommand::Play).is_empty());
+}
+
+const ART: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+
+/// A 4x4 cover: red on the left half, blue on the right.
+fn synthetic_cover() -> std::sync::Arc<Cover> {
+    let image = image::RgbImage::from_fn(4, 4, |x, _| {
+        if x < 2 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([0, 0, 255])
+        }
+    });
+    std::sync::Arc::new(Cover::new(ART.into(), image))
+}
+
+#[test]
+fn now_playing_draws_the_cover_left_of_the_text() {
+    use ratatui::style::Color;
+    let mut state = sample_state();
+    state.view = View::NowPlaying;
+    state.queue[0].cover_art = Some(ART.into());
+    // Art for another track is not drawn: the view is exactly the one without art.
+    let without = render(&state).backend().buffer().clone();
+    let mut other = state.clone();
+    other.cover = Some(std::sync::Arc::new(Cover::new(
+        "b2".repeat(32),
+        image::RgbImage::new(2, 2),
+    )));
+    assert_eq!(render(&other).backend().buffer(), &without);
+    assert!(
+        update(&mut other, Action::Cover(Some(synthetic_cover()))).is_empty(),
+        "art for the playing track is kept"
+    );
+    assert!(other.cover.is_some());
+
+    state.cover = Some(synthetic_cover());
+    let terminal = render(&state);
+    insta::assert_snapshot!("view_nowplaying_cover", terminal.backend());
+    let buf = terminal.backend().buffer();
+    // Inside the border (x 1, y 2): 18 rows of 36 half-block cells, then the text at x 38.
+    let (art, rest) = view::cover_area(ratatui::layout::Rect::new(1, 2, 78, 19)).unwrap();
+    assert_eq!((art.width, art.height, rest.x), (36, 18, 38));
+    let left = &buf[(2, 3)];
+    assert_eq!(left.symbol(), "▀");
+    assert_eq!(left.fg, Color::Rgb(255, 0, 0));
+    assert_eq!(left.bg, Color::Rgb(255, 0, 0));
+    let right = &buf[(36, 19)];
+    assert_eq!(right.symbol(), "▀");
+    assert_eq!(right.fg, Color::Rgb(0, 0, 255));
+    let title: String = (38..52).map(|x| buf[(x, 2)].symbol().to_string()).collect();
+    assert_eq!(title, "Rue de la Lune");
+    // Too narrow for art and text: text only, nothing broken.
+    let mut small = Terminal::new(TestBackend::new(48, 24)).unwrap();
+    small
+        .draw(|f| view::draw(f, &state, &Theme::default()))
+        .unwrap();
+    assert!(
+        (0..48).all(|x| small.backend().buffer()[(x, 3)].symbol() != "▀"),
+        "no room: no art"
+    );
+}
+
+#[test]
+fn cover_art_files_load_downscaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cover.png");
+    image::RgbImage::from_pixel(300, 200, image::Rgb([10, 200, 30]))
+        .save(&path)
+        .unwrap();
+    let cover = super::art::load(ART, &path).unwrap();
+    assert_eq!(cover.hash, ART);
+    assert_eq!(cover.image.width(), Cover::MAX_SIDE);
+    assert!(cover.image.height() <= Cover::MAX_SIDE);
+    let cells = cover.pixels(10, 5);
+    assert_eq!((cells.width(), cells.height()), (10, 10));
+    assert_eq!(cells.get_pixel(5, 5).0, [10, 200, 30]);
+    std::fs::write(&path, b"not an image").unwrap();
+    assert!(super::art::load(ART, &path).is_none());
 }

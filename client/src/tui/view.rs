@@ -2,11 +2,12 @@
 //! overlay and prompts. Nothing here changes state; layouts fit 80x24 and grow with the terminal.
 
 use super::keymap::Command;
-use super::state::{AppState, Cursor, PromptKind, TrackRow, View};
+use super::state::{AppState, Cover, Cursor, PromptKind, TrackRow, View};
 use super::theme::Theme;
 use crate::connectivity::Link;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, ListState, Paragraph, Wrap};
 
@@ -325,6 +326,21 @@ fn draw_now_playing(frame: &mut Frame, area: Rect, state: &AppState, theme: &The
         );
         return;
     };
+    // The cover, when loaded for this track and there is room, left of the text.
+    let inner = match state
+        .cover
+        .as_deref()
+        .filter(|c| track.cover_art.as_deref() == Some(c.hash.as_str()))
+    {
+        Some(cover) => match cover_area(inner) {
+            Some((art, rest)) => {
+                draw_cover(frame, art, cover);
+                rest
+            }
+            None => inner,
+        },
+        None => inner,
+    };
     let [text, gauge, _] = Layout::vertical([
         Constraint::Length(6),
         Constraint::Length(1),
@@ -371,6 +387,46 @@ fn draw_now_playing(frame: &mut Frame, area: Rect, state: &AppState, theme: &The
             )),
         gauge,
     );
+}
+
+/// Splits Now Playing's inner area into the cover (a square: twice as many columns as rows,
+/// since a cell holds two pixels one above the other) and the rest, keeping at least 40
+/// columns for the text; `None` when the cover would be too small to be worth drawing.
+pub fn cover_area(inner: Rect) -> Option<(Rect, Rect)> {
+    const TEXT: u16 = 40;
+    let rows = inner
+        .height
+        .min(inner.width.saturating_sub(TEXT + 1) / 2)
+        .min(20);
+    if rows < 6 {
+        return None;
+    }
+    let art = Rect::new(inner.x, inner.y, rows * 2, rows);
+    let rest = Rect::new(
+        inner.x + art.width + 1,
+        inner.y,
+        inner.width - art.width - 1,
+        inner.height,
+    );
+    Some((art, rest))
+}
+
+/// Half blocks: each cell shows two pixels, the top one as '▀' in the foreground colour and the
+/// bottom one as the background.
+fn draw_cover(frame: &mut Frame, area: Rect, cover: &Cover) {
+    let pixels = cover.pixels(area.width, area.height);
+    let buf = frame.buffer_mut();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            let top = pixels.get_pixel(x as u32, y as u32 * 2).0;
+            let bottom = pixels.get_pixel(x as u32, y as u32 * 2 + 1).0;
+            if let Some(cell) = buf.cell_mut((area.x + x, area.y + y)) {
+                cell.set_symbol("▀")
+                    .set_fg(Color::Rgb(top[0], top[1], top[2]))
+                    .set_bg(Color::Rgb(bottom[0], bottom[1], bottom[2]));
+            }
+        }
+    }
 }
 
 fn draw_recommendations(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {

@@ -29,6 +29,9 @@ use worker::WorkerStats;
 pub const MAX_LIMIT: u32 = 100;
 /// Radio remembers this many tracks it played (in its cursor) and does not repeat them.
 pub const RADIO_MEMORY: usize = 200;
+/// For-you scores from at most this many of the listener's recent tracks (the ones that count
+/// most), each with at most `Params::candidates` neighbours: a bounded read.
+pub const PROFILE_ITEMS: usize = 50;
 /// For-you and radio give at most this many tracks of one artist a page.
 pub const MAX_PER_ARTIST: usize = 2;
 
@@ -264,7 +267,9 @@ impl Recs {
             .filter(|e| e.kind == PlayEventKind::Finish)
             .map(|e| e.track_id.0)
             .collect();
-        let profile = model::profile_from_recent(&recent);
+        let mut profile = model::profile_from_recent(&recent);
+        profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        profile.truncate(PROFILE_ITEMS);
         let rows = self
             .store
             .recs_rows(&profile.iter().map(|x| x.0).collect::<Vec<_>>())?;
@@ -275,9 +280,7 @@ impl Recs {
             &heard,
         );
         if pool.len() < n * 3 {
-            let mut top: Vec<(Item, f64)> = profile.clone();
-            top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            let seeds: Vec<Item> = top.iter().take(5).map(|x| x.0).collect();
+            let seeds: Vec<Item> = profile.iter().take(5).map(|x| x.0).collect();
             pool.extend(self.content_for(&seeds, n)?, Reason::Content, &heard);
         }
         if pool.len() < n * 3 {

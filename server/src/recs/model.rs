@@ -12,6 +12,10 @@
 //! - **Similarity**: `co(i, j) / (w(i)^alpha * w(j)^(1 - alpha) + shrink)` (alpha 0.5 is cosine),
 //!   each item keeping its `neighbours` most similar; a candidate's score is the weighted sum of
 //!   its similarities to the profile, divided by `w(j)^beta` (a popularity penalty).
+//! - **Candidates**: each item keeps its `candidates` heaviest co-occurrences (by weight, then
+//!   item id) as its neighbour list, maintained incrementally ([`top_update`]); similarity ranks
+//!   only these, so a read is bounded. Weights only grow, so an item outside the list can only
+//!   enter it by its own increase: the incremental list equals [`top_of`] over all pairs.
 //! - **Content** (no history yet): shared artists, album artist, genres and era.
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +48,8 @@ pub struct Params {
     pub shrink: f64,
     /// Neighbours kept per item when scoring.
     pub neighbours: usize,
+    /// Co-occurrences stored per item as its candidate neighbours (the heaviest ones).
+    pub candidates: usize,
 }
 
 impl Default for Params {
@@ -56,6 +62,7 @@ impl Default for Params {
             beta: 0.0,
             shrink: 0.0,
             neighbours: 100,
+            candidates: 100,
         }
     }
 }
@@ -136,6 +143,37 @@ pub fn playlist_delta(item: Item, members: &BTreeSet<Item>, p: &Params) -> Delta
     }
 }
 
+/// The order of an item's candidate list: heaviest co-occurrence first, then smaller item id.
+pub fn top_order(a: &(Item, i64), b: &(Item, i64)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// Updates a candidate list (in [`top_order`], at most `k` long) after `item`'s co-occurrence
+/// weight grew to `co`. Weights never shrink, so the list stays the `k` best of all pairs.
+pub fn top_update(top: &mut Vec<(Item, i64)>, item: Item, co: i64, k: usize) {
+    if k == 0 {
+        return;
+    }
+    if let Some(at) = top.iter().position(|e| e.0 == item) {
+        top.remove(at);
+    } else if top.len() >= k {
+        if top_order(&(item, co), &top[top.len() - 1]).is_ge() {
+            return;
+        }
+        top.pop();
+    }
+    let at = top.partition_point(|e| top_order(e, &(item, co)).is_lt());
+    top.insert(at, (item, co));
+}
+
+/// The reference: the `k` best of all of an item's co-occurrences, in [`top_order`].
+pub fn top_of(all: impl IntoIterator<Item = (Item, i64)>, k: usize) -> Vec<(Item, i64)> {
+    let mut v: Vec<(Item, i64)> = all.into_iter().collect();
+    v.sort_by(top_order);
+    v.truncate(k);
+    v
+}
+
 /// One neighbour of an item as stored: its co-occurrence weight and its own weight.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Neighbour {
@@ -147,6 +185,7 @@ pub struct Neighbour {
 /// Where scoring reads the state from: the in-memory [`Model`], or rows the store fetched.
 pub trait Source {
     fn weight(&self, item: Item) -> i64;
+    /// The item's candidate neighbours (at most `Params::candidates`, see [`top_update`]).
     fn neighbours(&self, item: Item) -> Vec<Neighbour>;
 }
 
@@ -325,6 +364,8 @@ pub struct Model {
     pub params: Params,
     items: HashMap<Item, i64>,
     pairs: HashMap<Item, HashMap<Item, i64>>,
+    /// Each item's candidate list, kept up to date by [`top_update`] as pairs grow.
+    top: HashMap<Item, Vec<(Item, i64)>>,
     plays: HashMap<i64, Vec<Play>>,
     playlists: HashMap<String, BTreeSet<Item>>,
     applied: HashSet<String>,
@@ -369,10 +410,38 @@ impl Model {
         for &(item, w) in &delta.items {
             *self.items.entry(item).or_default() += w;
         }
+        let k = self.params.candidates;
         for &(a, b, w) in &delta.pairs {
-            *self.pairs.entry(a).or_default().entry(b).or_default() += w;
-            *self.pairs.entry(b).or_default().entry(a).or_default() += w;
+            for (x, y) in [(a, b), (b, a)] {
+                let co = self.pairs.entry(x).or_default().entry(y).or_default();
+                *co += w;
+                top_update(self.top.entry(x).or_default(), y, *co, k);
+            }
         }
+    }
+
+    /// Every item's candidate list as kept incrementally, and as [`top_of`] computes it from all
+    /// pairs: the two must be equal.
+    #[allow(clippy::type_complexity)]
+    pub fn tops(
+        &self,
+    ) -> (
+        BTreeMap<Item, Vec<(Item, i64)>>,
+        BTreeMap<Item, Vec<(Item, i64)>>,
+    ) {
+        let kept = self.top.iter().map(|(&a, v)| (a, v.clone())).collect();
+        let reference = self
+            .pairs
+            .iter()
+            .map(|(&a, m)| {
+                (
+                    a,
+                    top_of(m.iter().map(|(&b, &w)| (b, w)), self.params.candidates),
+                )
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        (kept, reference)
     }
 
     /// Every item's weight and every pair (`a < b`), ordered: for comparing states.
@@ -403,11 +472,11 @@ impl Source for Model {
         self.items.get(&item).copied().unwrap_or(0)
     }
     fn neighbours(&self, item: Item) -> Vec<Neighbour> {
-        self.pairs
+        self.top
             .get(&item)
             .map(|m| {
                 m.iter()
-                    .map(|(&j, &co)| Neighbour {
+                    .map(|&(j, co)| Neighbour {
                         item: j,
                         co,
                         weight: self.weight(j),
@@ -578,6 +647,36 @@ mod tests {
                 }
             }
             prop_assert_eq!(incremental.snapshot(), rebuild.snapshot());
+            let (kept, reference) = incremental.tops();
+            prop_assert_eq!(&kept, &reference);
+            prop_assert_eq!(kept, rebuild.tops().0);
+        }
+
+        /// A short candidate list (3 of up to 8 neighbours) kept incrementally is the best 3 of
+        /// all pairs, whatever the order the events came in.
+        #[test]
+        fn candidate_lists_kept_incrementally_are_the_best_of_all_pairs(
+            evs in events(),
+            seed in any::<u64>(),
+        ) {
+            let p = Params { candidates: 3, ..Params::default() };
+            let mut rebuild = Model::new(p);
+            for (k, e) in &evs {
+                rebuild.apply(k, e);
+            }
+            let mut shuffled = evs.clone();
+            let mut x = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut incremental = Model::new(p);
+            for (k, e) in &shuffled {
+                incremental.apply(k, e);
+            }
+            let (kept, reference) = incremental.tops();
+            prop_assert_eq!(&kept, &reference);
+            prop_assert_eq!(kept, rebuild.tops().0);
         }
     }
 }

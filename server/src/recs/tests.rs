@@ -1,7 +1,7 @@
 //! The queue and the worker over a real SQLite store: exactly once in effect, poison messages,
 //! and incremental state against a full rebuild.
 
-use super::model::Params;
+use super::model::{Params, top_of};
 use super::queue::{EventQueue, Message};
 use super::worker::{WorkerConfig, WorkerStats, run_once};
 use crate::storage::Store;
@@ -10,6 +10,7 @@ use mixtape_shared::api::{PlayEvent, PlayEventKind, User};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId};
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 fn store() -> (tempfile::TempDir, SqliteStore, User) {
@@ -208,5 +209,68 @@ proptest! {
         store.recs_rebuild(&Params::default(), 0).unwrap();
         let rebuilt = store.recs_summary().unwrap();
         prop_assert_eq!(incremental, rebuilt);
+        let (kept, reference) = candidate_lists(&_d);
+        prop_assert_eq!(kept, reference);
     }
+}
+
+/// The stored candidate lists (`recs_top`) and the best `Params::candidates` of `recs_pairs` for
+/// every item.
+#[allow(clippy::type_complexity)]
+fn candidate_lists(
+    dir: &tempfile::TempDir,
+) -> (
+    BTreeMap<i64, Vec<(i64, i64)>>,
+    BTreeMap<i64, Vec<(i64, i64)>>,
+) {
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+    let read = |sql: &str| -> BTreeMap<i64, Vec<(i64, i64)>> {
+        let mut out: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+        let mut stmt = db.prepare(sql).unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        for row in rows {
+            let (a, b, co) = row.unwrap();
+            out.entry(a).or_default().push((b, co));
+        }
+        out
+    };
+    let kept = read("SELECT a, b, co FROM recs_top ORDER BY a, co DESC, b");
+    let reference = read("SELECT a, b, weight FROM recs_pairs")
+        .into_iter()
+        .map(|(a, v)| (a, top_of(v, Params::default().candidates)))
+        .collect();
+    (kept, reference)
+}
+
+#[test]
+fn stored_candidate_lists_keep_the_heaviest_pairs_of_a_popular_track() {
+    let (d, store, user) = store();
+    let p = Params::default();
+    // Track 1 is co-listened with more tracks than a list holds, some more often than others.
+    let mut events = Vec::new();
+    let mut day = 0;
+    for round in 0..3 {
+        for k in 0..(p.candidates as i64 + 20) {
+            if round > 0 && k % 7 != 0 {
+                continue;
+            }
+            let at = day * 86_400_000;
+            day += 1;
+            events.push(play(1, at, PlayEventKind::Finish));
+            events.push(play(k + 2, at + 1000, PlayEventKind::Finish));
+        }
+    }
+    for chunk in events.chunks(37) {
+        store.insert_play_events(user.id, chunk, 0).unwrap();
+        drain(&store, &WorkerStats::default(), &cfg());
+    }
+    let (kept, reference) = candidate_lists(&d);
+    assert_eq!(kept[&1].len(), p.candidates);
+    assert_eq!(kept, reference);
+    let incremental = store.recs_summary().unwrap();
+    store.recs_rebuild(&p, 0).unwrap();
+    assert_eq!(store.recs_summary().unwrap(), incremental);
+    assert_eq!(candidate_lists(&d).0, kept);
 }

@@ -150,6 +150,7 @@ pub fn eval_params(alpha: f64, beta: f64, neighbours: usize, shrink: f64) -> Par
         alpha,
         beta,
         neighbours,
+        candidates: neighbours,
         shrink,
         ..Params::default()
     }

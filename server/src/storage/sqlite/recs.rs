@@ -54,7 +54,52 @@ fn message(kind: &str, key: String, event: &Event) -> Message {
     }
 }
 
-fn add(tx: &Connection, delta: &Delta) -> StorageResult<()> {
+/// The candidate lists (`recs_top`) of the items a batch touched: loaded on first touch, kept
+/// in memory by [`model::top_update`], written back (only the rows that changed) by `flush`.
+#[derive(Default)]
+struct Tops {
+    /// Per item: its list as stored, and as updated.
+    lists: HashMap<i64, (CandidateList, CandidateList)>,
+}
+
+/// `(neighbour, co-occurrence weight)` in `model::top_order`.
+type CandidateList = Vec<(i64, i64)>;
+
+impl Tops {
+    fn update(&mut self, tx: &Connection, a: i64, b: i64, co: i64, k: usize) -> StorageResult<()> {
+        let (_, cur) = match self.lists.entry(a) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let list: CandidateList = tx
+                    .prepare_cached("SELECT b, co FROM recs_top WHERE a = ?1 ORDER BY co DESC, b")?
+                    .query_map([a], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                e.insert((list.clone(), list))
+            }
+        };
+        model::top_update(cur, b, co, k);
+        Ok(())
+    }
+
+    fn flush(&mut self, tx: &Connection) -> StorageResult<()> {
+        let mut del =
+            tx.prepare_cached("DELETE FROM recs_top WHERE a = ?1 AND co = ?2 AND b = ?3")?;
+        let mut ins = tx.prepare_cached("INSERT INTO recs_top (a, co, b) VALUES (?1, ?2, ?3)")?;
+        for (a, (old, new)) in self.lists.drain() {
+            let before: std::collections::HashSet<&(i64, i64)> = old.iter().collect();
+            let after: std::collections::HashSet<&(i64, i64)> = new.iter().collect();
+            for (b, co) in old.iter().filter(|e| !after.contains(e)) {
+                del.execute(params![a, co, b])?;
+            }
+            for (b, co) in new.iter().filter(|e| !before.contains(e)) {
+                ins.execute(params![a, co, b])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn add(tx: &Connection, tops: &mut Tops, delta: &Delta, k: usize) -> StorageResult<()> {
     let mut item = tx.prepare_cached(
         "INSERT INTO recs_items (item, weight) VALUES (?1, ?2)
          ON CONFLICT (item) DO UPDATE SET weight = weight + excluded.weight",
@@ -64,11 +109,13 @@ fn add(tx: &Connection, delta: &Delta) -> StorageResult<()> {
     }
     let mut pair = tx.prepare_cached(
         "INSERT INTO recs_pairs (a, b, weight) VALUES (?1, ?2, ?3)
-         ON CONFLICT (a, b) DO UPDATE SET weight = weight + excluded.weight",
+         ON CONFLICT (a, b) DO UPDATE SET weight = weight + excluded.weight RETURNING weight",
     )?;
-    for (a, b, w) in &delta.pairs {
-        pair.execute(params![a, b, w])?;
-        pair.execute(params![b, a, w])?;
+    for &(a, b, w) in &delta.pairs {
+        for (x, y) in [(a, b), (b, a)] {
+            let co: i64 = pair.query_row(params![x, y, w], |r| r.get(0))?;
+            tops.update(tx, x, y, co, k)?;
+        }
     }
     Ok(())
 }
@@ -76,6 +123,7 @@ fn add(tx: &Connection, delta: &Delta) -> StorageResult<()> {
 /// Takes in one event unless its key was taken in before; true when it was new.
 fn apply_one(
     tx: &Connection,
+    tops: &mut Tops,
     key: &str,
     enqueued_at_ms: i64,
     event: &Event,
@@ -117,7 +165,7 @@ fn apply_one(
                     },
                 )?
                 .collect::<Result<_, _>>()?;
-            add(tx, &model::play_delta(play, &near, p))?;
+            add(tx, tops, &model::play_delta(play, &near, p), p.candidates)?;
             tx.prepare_cached(
                 "INSERT INTO recs_plays (user_id, at_ms, key, track_id, weight) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
@@ -133,7 +181,12 @@ fn apply_one(
                 "INSERT INTO recs_playlist_items (playlist_id, track_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
             for &item in items {
-                add(tx, &model::playlist_delta(item, &members, p))?;
+                add(
+                    tx,
+                    tops,
+                    &model::playlist_delta(item, &members, p),
+                    p.candidates,
+                )?;
                 members.insert(item);
                 insert.execute(params![playlist, item])?;
             }
@@ -150,9 +203,11 @@ pub fn apply(
     now_ms: i64,
 ) -> StorageResult<u64> {
     let mut n = 0;
+    let mut tops = Tops::default();
     for (key, enqueued_at, event) in batch {
-        n += apply_one(tx, key, *enqueued_at, event, p, now_ms)? as u64;
+        n += apply_one(tx, &mut tops, key, *enqueued_at, event, p, now_ms)? as u64;
     }
+    tops.flush(tx)?;
     Ok(n)
 }
 
@@ -161,7 +216,7 @@ pub fn apply(
 pub fn rebuild(tx: &Connection, p: &Params, now_ms: i64) -> StorageResult<u64> {
     tx.execute_batch(
         "DELETE FROM recs_applied; DELETE FROM recs_plays; DELETE FROM recs_playlist_items;
-         DELETE FROM recs_items; DELETE FROM recs_pairs;",
+         DELETE FROM recs_items; DELETE FROM recs_pairs; DELETE FROM recs_top;",
     )?;
     let plays: Vec<(String, i64, i64, String, i64)> = tx
         .prepare("SELECT id, user_id, track_id, kind, at_ms FROM play_events ORDER BY at_ms, id")?
@@ -170,14 +225,18 @@ pub fn rebuild(tx: &Connection, p: &Params, now_ms: i64) -> StorageResult<u64> {
         })?
         .collect::<Result<_, _>>()?;
     let mut n = 0;
-    for (key, user, track, kind, at_ms) in plays {
+    let mut tops = Tops::default();
+    for (k, (key, user, track, kind, at_ms)) in plays.into_iter().enumerate() {
+        if k % 10_000 == 0 {
+            tops.flush(tx)?;
+        }
         let event = Event::Play(Play {
             user,
             item: track,
             at_ms,
             weight: model::play_weight(&kind),
         });
-        n += apply_one(tx, &key, now_ms, &event, p, now_ms)? as u64;
+        n += apply_one(tx, &mut tops, &key, now_ms, &event, p, now_ms)? as u64;
     }
     let ops: Vec<(String, String)> = tx
         .prepare("SELECT id, body FROM playlist_ops ORDER BY received_at, rowid")?
@@ -191,18 +250,21 @@ pub fn rebuild(tx: &Connection, p: &Params, now_ms: i64) -> StorageResult<u64> {
                 playlist: op.playlist_id.to_string(),
                 items: entries.iter().map(|e| e.track_id.0).collect(),
             };
-            n += apply_one(tx, &key, now_ms, &event, p, now_ms)? as u64;
+            n += apply_one(tx, &mut tops, &key, now_ms, &event, p, now_ms)? as u64;
         }
     }
+    tops.flush(tx)?;
     Ok(n)
 }
 
-/// Each item's weight and its stored neighbours.
+/// Each item's weight and its candidate neighbours (`recs_top`: at most `Params::candidates`
+/// rows an item, so the read is bounded).
 pub fn rows(conn: &Connection, items: &[i64]) -> StorageResult<Rows> {
     let mut out = HashMap::with_capacity(items.len());
     let mut weight = conn.prepare_cached("SELECT weight FROM recs_items WHERE item = ?1")?;
     let mut pairs = conn.prepare_cached(
-        "SELECT p.b, p.weight, i.weight FROM recs_pairs p JOIN recs_items i ON i.item = p.b WHERE p.a = ?1",
+        "SELECT t.b, t.co, i.weight FROM recs_top t JOIN recs_items i ON i.item = t.b
+         WHERE t.a = ?1 ORDER BY t.co DESC, t.b",
     )?;
     for &item in items {
         if out.contains_key(&item) {
@@ -313,7 +375,7 @@ pub fn artist_tracks(conn: &Connection, artist: i64, limit: u32) -> StorageResul
         .collect::<Result<_, _>>()?)
 }
 
-/// Counts of the state and a digest of it (blake3 over items and pairs in order), so two states
+/// Counts of the state and a digest of it (blake3 over items, pairs and candidate lists in order), so two states
 /// can be compared without shipping them.
 pub fn summary(conn: &Connection) -> StorageResult<RecsSummary> {
     let mut h = blake3::Hasher::new();
@@ -330,6 +392,13 @@ pub fn summary(conn: &Connection) -> StorageResult<RecsSummary> {
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         pairs += 1;
+        for i in 0..3 {
+            h.update(&r.get::<_, i64>(i)?.to_le_bytes());
+        }
+    }
+    let mut stmt = conn.prepare("SELECT a, co, b FROM recs_top ORDER BY a, co DESC, b")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
         for i in 0..3 {
             h.update(&r.get::<_, i64>(i)?.to_le_bytes());
         }

@@ -65,3 +65,17 @@ CREATE TABLE recs_pairs (
     weight INTEGER NOT NULL,
     PRIMARY KEY (a, b)
 ) STRICT, WITHOUT ROWID;
+
+-- Each item's candidate neighbours: its `Params::candidates` heaviest pairs (weight, then b),
+-- kept by the worker as pairs grow (`recs::model::top_update`), so a read of an item's
+-- neighbours is bounded. Always equal to the best of `recs_pairs` for `a`.
+CREATE TABLE recs_top (
+    a INTEGER NOT NULL,
+    co INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    PRIMARY KEY (a, co DESC, b)
+) STRICT, WITHOUT ROWID;
+
+-- Content similarity's candidates by album artist (`recs::content_candidates`): without it that
+-- query scans every track (about 20 ms at 100k tracks).
+CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id);
