@@ -1,10 +1,12 @@
 //! The `mixtape-server` binary as an operator runs it: flags, the bound address in the log,
 //! SIGTERM, and kill -9 in the middle of a scan.
 
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::Server;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "process-test-password";
@@ -45,75 +47,11 @@ fn linked_library(root: &Path, copies: usize) -> usize {
     count
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-}
-
-/// A failed assertion must not leave a server running (it would hold the test's output pipe).
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(library: &Path, data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mixtape-server"))
-        .args([
-            "--library",
-            library.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--no-watch",
-        ])
-        .env("MIXTAPE_ADMIN_PASSWORD", PASSWORD)
-        .env("MIXTAPE_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs the address it bound");
-    let base = format!("http://{addr}");
-    let login: Value = reqwest::blocking::Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": PASSWORD}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    Server {
-        child,
-        base,
-        token: login["token"].as_str().unwrap().to_string(),
-    }
+    common::start(library, data, PASSWORD, &[])
 }
 
 impl Server {
-    fn get(&self, path: &str) -> Value {
-        reqwest::blocking::Client::new()
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-
     fn wait_for_scan(&self) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

@@ -3,99 +3,21 @@
 //! state equals a full rebuild from history (what a run without a crash makes) and nothing is
 //! lost or counted twice.
 
+mod common;
+
+use common::Server;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "recs-crash-password";
 
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(library: &Path, data: &Path, fault: bool) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mixtape-server"));
-    cmd.args([
-        "--library",
-        library.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--no-watch",
-    ])
-    .env("MIXTAPE_ADMIN_PASSWORD", PASSWORD)
-    .env("MIXTAPE_LOG", "info")
-    .env("NO_COLOR", "1")
-    .stderr(Stdio::piped());
-    if fault {
-        cmd.env("MIXTAPE_RECS_FAULT", "abort-before-ack");
-    } else {
-        cmd.env_remove("MIXTAPE_RECS_FAULT");
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its address");
-    let base = format!("http://{addr}");
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": PASSWORD}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    Server {
-        child,
-        base,
-        token: login["token"].as_str().unwrap().to_string(),
-        http,
-    }
+    let fault = if fault { "abort-before-ack" } else { "" };
+    common::start(library, data, PASSWORD, &[("MIXTAPE_RECS_FAULT", fault)])
 }
 
 impl Server {
-    fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-    fn post(&self, path: &str, body: &Value) -> reqwest::Result<Value> {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()?
-            .json()
-    }
     fn drain(&self) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -597,7 +597,9 @@ fn fts_ids(
         .split_whitespace()
         .filter(|w| w.chars().count() >= 3)
         .collect();
-    let mut ranked: Vec<(Rank, i64)> = Vec::new();
+    // (rank, folded text, id): equal ranks fall back to the text, so the order depends on the
+    // catalog's content, not on the ids one database happened to assign.
+    let mut ranked: Vec<(Rank, String, i64)> = Vec::new();
     let fields_of = |r: &Row| -> rusqlite::Result<Vec<String>> {
         (1..=columns).map(|i| r.get::<_, String>(i)).collect()
     };
@@ -623,7 +625,7 @@ fn fts_ids(
             // Among equal tiers the shorter text is the closer match (bm25 over every
             // matching row would cost more than the whole request may take).
             rk.score = fields.iter().map(|f| f.len()).sum::<usize>() as f64;
-            ranked.push((rk, id));
+            ranked.push((rk, fields.join(" "), id));
         }
     }
     if ranked.len() < limit
@@ -635,17 +637,26 @@ fn fts_ids(
         let rows = stmt.query_map([corrected], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
         for row in rows {
             let (id, fields) = row?;
-            if ranked.iter().any(|(_, seen)| *seen == id) {
+            if ranked.iter().any(|(_, _, seen)| *seen == id) {
                 continue;
             }
             let text = fold(&fields.join(" "));
             if let Some(distance) = typo_distance(query, &text) {
-                ranked.push((rank(query, &fields, Some(distance)), id));
+                ranked.push((rank(query, &fields, Some(distance)), text, id));
             }
         }
     }
-    ranked.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    Ok(ranked.into_iter().take(limit).map(|(_, id)| id).collect())
+    ranked.sort_by(|a, b| {
+        a.0.partial_cmp(&b.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
+    Ok(ranked
+        .into_iter()
+        .take(limit)
+        .map(|(_, _, id)| id)
+        .collect())
 }
 
 pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<SearchResults> {
