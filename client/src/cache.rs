@@ -541,39 +541,39 @@ impl Inner {
     }
 }
 
-/// Regular files directly in `dir` with their lengths; a missing `dir` has none.
-fn list_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, CacheError> {
-    let mut out = Vec::new();
+/// What `keep` makes of each entry directly in `dir`; a missing `dir` has none.
+fn list_entries<T>(
+    dir: &Path,
+    keep: impl Fn(&fs::DirEntry) -> Option<T>,
+) -> Result<Vec<T>, CacheError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(CacheError::io(dir, e)),
     };
+    let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| CacheError::io(dir, e))?;
-        if let Ok(meta) = entry.metadata()
-            && meta.is_file()
-        {
-            out.push((entry.path(), meta.len()));
-        }
+        out.extend(keep(&entry));
     }
     Ok(out)
 }
 
+/// Regular files directly in `dir` with their lengths.
+fn list_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, CacheError> {
+    list_entries(dir, |e| {
+        e.metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| (e.path(), m.len()))
+    })
+}
+
+/// Folders directly in `dir`.
 fn list_dirs(dir: &Path) -> Result<Vec<PathBuf>, CacheError> {
-    let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(CacheError::io(dir, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| CacheError::io(dir, e))?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            out.push(entry.path());
-        }
-    }
-    Ok(out)
+    list_entries(dir, |e| {
+        e.file_type().is_ok_and(|t| t.is_dir()).then(|| e.path())
+    })
 }
 
 fn write_art(

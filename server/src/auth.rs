@@ -186,38 +186,22 @@ impl Auth {
         password: &str,
         address: &str,
     ) -> Result<LoginResponse, AuthError> {
-        let user_key = format!("user:{}", username.to_lowercase());
-        let addr_key = format!("addr:{address}");
-        if let Some(wait) = self
-            .by_user
-            .check(&user_key)
-            .or_else(|| self.by_address.check(&addr_key))
-        {
-            return Err(AuthError::Throttled(wait));
-        }
-        let stored = self.store.user_by_name(username)?;
-        let ok = match &stored {
+        let user = self.check_credential(username, address, |stored| match stored {
             Some(s) => verify_password(password, &s.password_hash),
             None => {
-                verify_password(password, &self.dummy_hash);
+                self.verify_dummy(password);
                 false
             }
-        };
-        let Some(stored) = stored.filter(|_| ok) else {
-            self.by_user.fail(&user_key);
-            self.by_address.fail(&addr_key);
-            return Err(AuthError::BadCredentials);
-        };
-        self.by_user.clear(&user_key);
+        })?;
         let token = new_secret("mt_");
         let now = unix_now();
         let expires_at = now + self.token_ttl.as_secs() as i64;
         self.store
-            .insert_token(stored.user.id, &secret_hash(&token), now, expires_at)?;
+            .insert_token(user.id, &secret_hash(&token), now, expires_at)?;
         Ok(LoginResponse {
             token,
             expires_at,
-            user: stored.user,
+            user,
         })
     }
 

@@ -195,6 +195,21 @@ fn index_letter(name: &str) -> String {
 }
 
 /// Every artist, grouped by index letter, in name order.
+/// Every artist, grouped by index letter, with the user's stars and ratings on them.
+#[allow(clippy::type_complexity)]
+fn annotated_artists(
+    ctx: &Ctx,
+) -> Result<(Vec<(String, Vec<mixtape_shared::api::Artist>)>, Annotated), SubsonicError> {
+    let groups = all_artists(ctx)?;
+    let a = annotate(
+        ctx,
+        groups
+            .iter()
+            .flat_map(|(_, g)| g.iter().map(|ar| ItemRef::Artist(ar.id))),
+    )?;
+    Ok((groups, a))
+}
+
 fn all_artists(
     ctx: &Ctx,
 ) -> Result<Vec<(String, Vec<mixtape_shared::api::Artist>)>, SubsonicError> {
@@ -223,13 +238,7 @@ fn all_artists(
 }
 
 fn get_indexes(ctx: &Ctx) -> Answer {
-    let groups = all_artists(ctx)?;
-    let a = annotate(
-        ctx,
-        groups
-            .iter()
-            .flat_map(|(_, g)| g.iter().map(|ar| ItemRef::Artist(ar.id))),
-    )?;
+    let (groups, a) = annotated_artists(ctx)?;
     let index = groups
         .into_iter()
         .map(|(name, artists)| Index {
@@ -255,13 +264,7 @@ fn get_indexes(ctx: &Ctx) -> Answer {
 }
 
 fn get_artists(ctx: &Ctx) -> Answer {
-    let groups = all_artists(ctx)?;
-    let a = annotate(
-        ctx,
-        groups
-            .iter()
-            .flat_map(|(_, g)| g.iter().map(|ar| ItemRef::Artist(ar.id))),
-    )?;
+    let (groups, a) = annotated_artists(ctx)?;
     let index = groups
         .into_iter()
         .map(|(name, artists)| IndexId3 {
