@@ -444,6 +444,7 @@ impl AudioCache {
             hash.clone(),
             size,
             part.clone(),
+            inner.layout.seek_part(&hash),
             file,
             have.min(size),
         ));

@@ -60,7 +60,9 @@ CREATE TABLE tracks (
     json TEXT NOT NULL
 ) STRICT;
 CREATE INDEX tracks_by_album ON tracks (album_id, disc_number, track_number);
-CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id, album_id);
+-- Covers the artist list (names and album counts) without reading the rows: the TUI's first
+-- screen at 100k tracks.
+CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id, album_id, album_artist);
 CREATE INDEX tracks_by_hash ON tracks (content_hash);
 CREATE VIRTUAL TABLE track_search USING fts5 (text, tokenize = 'trigram remove_diacritics 1');
 CREATE TABLE playlists (
@@ -153,9 +155,17 @@ impl Mirror {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
             0 => {
-                conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 1; COMMIT;"))?;
+                conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 2; COMMIT;"))?;
             }
-            1 => {}
+            1 => conn.execute_batch(
+                "BEGIN;
+                 DROP INDEX tracks_by_album_artist;
+                 CREATE INDEX tracks_by_album_artist
+                     ON tracks (album_artist_id, album_id, album_artist);
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )?,
+            2 => {}
             v => return Err(MirrorError::TooNew(v)),
         }
         let device = match meta(&conn, "device_id")? {

@@ -117,3 +117,40 @@ fn demo_search_play_and_watch_the_progress_move_in_a_real_terminal() {
         "the null output was announced: {stderr}"
     );
 }
+
+#[test]
+fn without_a_sound_card_the_demo_says_one_line_and_alsa_says_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let session = Session {
+        name: format!("mixtape-test-auto-{}", std::process::id()),
+    };
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    // The default output: the device if this machine has one, else the null sink.
+    let command = format!(
+        "cd {repo} && XDG_DATA_HOME={h}/data XDG_CACHE_HOME={h}/cache XDG_CONFIG_HOME={h}/config \
+         {bin} demo 2>{h}/stderr; echo MIXTAPE-EXITED-$?; sleep 30",
+        h = home.path().display(),
+        bin = env!("CARGO_BIN_EXE_mixtape"),
+    );
+    session.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session.name,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &command,
+    ]);
+    session.wait_for("the library", |s| s.contains("The Paper Lanterns"));
+    session.keys(&["q"]);
+    let end = session.wait_for("the program to exit", |s| s.contains("MIXTAPE-EXITED-"));
+    assert!(end.contains("MIXTAPE-EXITED-0"), "exit status:\n{end}");
+    let stderr = std::fs::read_to_string(home.path().join("stderr")).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() <= 1 && lines.iter().all(|l| l.starts_with("mixtape: ")),
+        "at most our one notice on stderr, got:\n{stderr}"
+    );
+}

@@ -32,7 +32,7 @@ impl fmt::Debug for Fetcher {
 pub(crate) enum MediaBody {
     /// 200: the whole file from byte 0 (also the answer to a range request the server ignored).
     Whole(Response),
-    /// 206: the file from the requested offset on.
+    /// 206: the requested range.
     Rest(Response),
     /// 416: the offset is not inside the file; the partial download is useless.
     Unsatisfiable,
@@ -81,17 +81,28 @@ impl Fetcher {
         &self.base_url
     }
 
-    /// Requests the audio file `hash`, from byte `from` on when `from > 0`. `If-Match` makes the
-    /// server refuse (412) rather than append bytes of another file to our partial one.
-    pub(crate) fn media(&self, hash: &str, from: u64) -> Result<MediaBody, CacheError> {
+    /// Requests the audio file `hash`: bytes `from..end` (`end: None` for the rest of the
+    /// file). `If-Match` makes the server refuse (412) rather than send bytes of another file
+    /// to be put beside our partial one.
+    pub(crate) fn media(
+        &self,
+        hash: &str,
+        from: u64,
+        end: Option<u64>,
+    ) -> Result<MediaBody, CacheError> {
         let url = format!("{}/api/v1/media/{hash}", self.base_url);
         let mut request = self
             .client
             .get(&url)
             .header(AUTHORIZATION, format!("Bearer {}", self.token));
-        if from > 0 {
+        let range = match end {
+            Some(end) if end > from => Some(format!("bytes={from}-{}", end - 1)),
+            _ if from > 0 => Some(format!("bytes={from}-")),
+            _ => None,
+        };
+        if let Some(range) = range {
             request = request
-                .header(RANGE, format!("bytes={from}-"))
+                .header(RANGE, range)
                 .header(IF_MATCH, format!("\"{hash}\""));
         }
         let response = request.send().map_err(|e| CacheError::Network {
@@ -109,7 +120,7 @@ impl Fetcher {
                 if start == Some(from) {
                     Ok(MediaBody::Rest(response))
                 } else {
-                    tracing::warn!(?start, from, "server resumed at the wrong offset");
+                    tracing::warn!(?start, from, "server answered the wrong range");
                     Err(CacheError::Http { status: 206, url })
                 }
             }

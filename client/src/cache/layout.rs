@@ -4,6 +4,7 @@
 //! {dir}/index.sqlite            the index (WAL)
 //! {dir}/audio/{hh}/{hash}       complete, verified audio files ({hh}: first two hex digits)
 //! {dir}/audio/{hh}/{hash}.part  downloads in progress (resumable)
+//! {dir}/audio/{hh}/{hash}.seek.part  bytes fetched ahead of a download for a seek (never resumed)
 //! {dir}/art/{arthash}           cover art
 //! ```
 //!
@@ -47,6 +48,13 @@ impl Layout {
 
     pub fn part(&self, hash: &str) -> PathBuf {
         self.audio_dir(hash).join(format!("{hash}{PART_SUFFIX}"))
+    }
+
+    /// Where a download keeps the range a reader seeked to beyond its bytes. Not a valid part
+    /// name, so a crash leaves it for `reconcile` to delete; the part itself stays a prefix.
+    pub fn seek_part(&self, hash: &str) -> PathBuf {
+        self.audio_dir(hash)
+            .join(format!("{hash}.seek{PART_SUFFIX}"))
     }
 
     pub fn art(&self, hash: &str) -> PathBuf {

@@ -4,12 +4,14 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use super::download::Download;
+use super::download::{Download, Readable};
 use super::layout::read_at;
 
 /// Reads a cached track, or one still downloading: bytes not written yet are waited for
-/// (without polling: the download announces every chunk). Once the download is verified the
-/// reader goes on reading the same open file, which by then has its final name.
+/// (without polling: the download announces every chunk), and a read far beyond them makes the
+/// download fetch from there first, so a seek does not wait for everything before it. Once the
+/// download is verified the reader goes on reading the same open file, which by then has its
+/// final name.
 ///
 /// The end of the track (`Ok(0)`) is only reported after the download is verified; a corrupt
 /// or failed download turns into an `io::Error` (carrying the `CacheError`) when the reader
@@ -76,21 +78,6 @@ impl ProgressiveReader {
             Some(d) => matches!(d.outcome(), Some(Ok(_))),
         }
     }
-
-    /// How far from the start may be read right now: everything once verified, else up to the
-    /// bytes written. Blocks only when nothing beyond the position is there yet.
-    fn readable(&mut self) -> io::Result<u64> {
-        let Some(download) = &self.download else {
-            return Ok(self.size);
-        };
-        let readable = download
-            .readable_beyond(self.pos)
-            .map_err(io::Error::other)?;
-        if matches!(download.outcome(), Some(Ok(_))) {
-            self.download = None;
-        }
-        Ok(readable)
-    }
 }
 
 impl Read for ProgressiveReader {
@@ -99,13 +86,27 @@ impl Read for ProgressiveReader {
             return Ok(0);
         }
         loop {
-            let readable = self.readable()?;
-            if self.pos >= readable {
+            let (file, offset, end) = match &self.download {
+                None => (None, 0, self.size),
+                Some(download) => match download.readable_at(self.pos).map_err(io::Error::other)? {
+                    Readable::Part(end) => {
+                        if matches!(download.outcome(), Some(Ok(_))) {
+                            self.download = None;
+                        }
+                        (None, 0, end)
+                    }
+                    Readable::Ahead { file, start, end } => (Some(file), start, end),
+                },
+            };
+            if self.pos >= end {
                 // Only reached at or beyond the end of a verified download.
                 return Ok(0);
             }
-            let want = usize::try_from(readable - self.pos).map_or(buf.len(), |n| n.min(buf.len()));
-            let n = read_at(&self.file, &mut buf[..want], self.pos)?;
+            let want = usize::try_from(end - self.pos).map_or(buf.len(), |n| n.min(buf.len()));
+            let n = match &file {
+                Some(ahead) => read_at(ahead, &mut buf[..want], self.pos - offset)?,
+                None => read_at(&self.file, &mut buf[..want], self.pos)?,
+            };
             if n > 0 {
                 self.pos += n as u64;
                 return Ok(n);

@@ -15,8 +15,10 @@ pub(crate) const TOKEN: &str = "test-token";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Served {
     pub path: String,
-    /// The `N` of `Range: bytes=N-`, if sent.
+    /// The `N` of `Range: bytes=N-` or `bytes=N-M`, if sent.
     pub range_from: Option<u64>,
+    /// The `M` of `Range: bytes=N-M` (inclusive), if sent.
+    pub range_last: Option<u64>,
     pub status: u16,
 }
 
@@ -148,11 +150,12 @@ fn serve(state: &State, mut stream: TcpStream) {
             }
         }
     }
-    let range_from = headers
+    let range = headers
         .get("range")
         .and_then(|r| r.strip_prefix("bytes="))
-        .and_then(|r| r.strip_suffix('-'))
-        .and_then(|n| n.parse::<u64>().ok());
+        .and_then(|r| r.split_once('-'));
+    let range_from = range.and_then(|(n, _)| n.parse::<u64>().ok());
+    let range_last = range.and_then(|(_, m)| m.parse::<u64>().ok());
     let file = state.files.lock().unwrap().get(&path).cloned();
     let hash = path.rsplit('/').next().unwrap_or_default().to_owned();
     let etag = format!("\"{hash}\"");
@@ -176,11 +179,12 @@ fn serve(state: &State, mut stream: TcpStream) {
                             format!("Content-Range: bytes */{len}\r\n"),
                         )
                     } else {
+                        let last = range_last.unwrap_or(len - 1).min(len - 1).max(from);
                         (
                             206,
                             "Partial Content",
-                            &file[from as usize..],
-                            format!("Content-Range: bytes {from}-{}/{len}\r\n", len - 1),
+                            &file[from as usize..=last as usize],
+                            format!("Content-Range: bytes {from}-{last}/{len}\r\n"),
                         )
                     }
                 }
@@ -192,6 +196,7 @@ fn serve(state: &State, mut stream: TcpStream) {
     state.log.lock().unwrap().push(Served {
         path: path.clone(),
         range_from,
+        range_last,
         status,
     });
     let head = format!(

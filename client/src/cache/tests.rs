@@ -457,6 +457,123 @@ fn a_progressive_reader_returns_exactly_the_file_while_it_downloads() {
     assert_eq!(s.server.served(&hash).len(), 1);
 }
 
+fn seek_part_of(root: &Path, hash: &str) -> std::path::PathBuf {
+    root.join("audio")
+        .join(&hash[..2])
+        .join(format!("{hash}.seek.part"))
+}
+
+#[test]
+fn a_seek_far_beyond_the_download_is_fetched_first_and_the_file_still_verifies() {
+    let s = setup(config(1 << 30));
+    const SIZE: usize = 2 << 20;
+    const FAR: u64 = 1_536 * 1024;
+    let data = bytes(SIZE, 52);
+    let hash = s.server.add_media(data.clone());
+    // About 1.3 s for the whole file: the prefix cannot reach FAR while the seek is served.
+    s.server.throttle(32 * 1024, Duration::from_millis(20));
+
+    let mut reader = s
+        .cache
+        .open_progressive(&s.fetcher, &hash, SIZE as u64)
+        .unwrap();
+    let mut head = vec![0u8; 1_000];
+    reader.read_exact(&mut head).unwrap();
+    assert_eq!(head, data[..1_000]);
+
+    reader.seek(SeekFrom::Start(FAR)).unwrap();
+    let mut there = vec![0u8; 64 * 1024];
+    reader.read_exact(&mut there).unwrap();
+    assert_eq!(there, data[FAR as usize..FAR as usize + there.len()]);
+    let prefix = fs::metadata(part_of(s.dir.path(), &hash)).unwrap().len();
+    assert!(
+        prefix < FAR,
+        "the seek was served before the download got there ({prefix} bytes)"
+    );
+    let jump = s
+        .server
+        .served(&hash)
+        .into_iter()
+        .find(|r| r.range_from == Some(FAR));
+    assert!(
+        jump.is_some_and(|r| r.status == 206 && r.range_last.is_none()),
+        "{:?}",
+        s.server.served(&hash)
+    );
+
+    // Reading on, then back before the seek, gives the file exactly.
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, data[FAR as usize + there.len()..]);
+    reader.seek(SeekFrom::Start(0)).unwrap();
+    let mut all = Vec::new();
+    reader.read_to_end(&mut all).unwrap();
+    assert!(all == data, "the whole file, read back");
+
+    let path = s.cache.fetch(&s.fetcher, &hash, SIZE as u64).unwrap();
+    assert!(fs::read(path).unwrap() == data);
+    // The gap was filled by a request that stopped where the seek part began.
+    assert!(
+        s.server
+            .served(&hash)
+            .iter()
+            .any(|r| r.range_last == Some(FAR - 1)),
+        "{:?}",
+        s.server.served(&hash)
+    );
+    assert!(!seek_part_of(s.dir.path(), &hash).exists());
+    // Dropped requests may have had a few chunks in flight; nothing was fetched twice beyond.
+    assert!(
+        s.server.bytes_served() < SIZE as u64 + 512 * 1024,
+        "{} bytes served for {SIZE}",
+        s.server.bytes_served()
+    );
+}
+
+#[test]
+fn a_far_seek_on_a_server_without_ranges_waits_for_the_download() {
+    let s = setup(config(1 << 30));
+    const SIZE: usize = 1 << 20;
+    let data = bytes(SIZE, 53);
+    let hash = s.server.add_media(data.clone());
+    s.server.ignore_range(true);
+    s.server.throttle(64 * 1024, Duration::from_millis(5));
+
+    let mut reader = s
+        .cache
+        .open_progressive(&s.fetcher, &hash, SIZE as u64)
+        .unwrap();
+    reader.seek(SeekFrom::Start(900_000)).unwrap();
+    let mut tail = Vec::new();
+    reader.read_to_end(&mut tail).unwrap();
+    assert_eq!(tail, data[900_000..]);
+    let path = s.cache.fetch(&s.fetcher, &hash, SIZE as u64).unwrap();
+    assert!(fs::read(path).unwrap() == data);
+    assert!(!seek_part_of(s.dir.path(), &hash).exists());
+}
+
+#[test]
+fn a_seek_part_left_by_a_crash_is_deleted_and_the_part_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start();
+    let fetcher = Fetcher::new(&server.base_url, TOKEN).unwrap();
+    let data = bytes(300_000, 54);
+    let hash = server.add_media(data.clone());
+    let part = part_of(dir.path(), &hash);
+    fs::create_dir_all(part.parent().unwrap()).unwrap();
+    fs::write(&part, &data[..100_000]).unwrap();
+    let seek_part = seek_part_of(dir.path(), &hash);
+    fs::write(&seek_part, &data[250_000..260_000]).unwrap();
+
+    let (cache, report) = AudioCache::open(dir.path(), config(1 << 30)).unwrap();
+    assert_eq!(report.removed_files, vec![seek_part.clone()]);
+    assert_eq!(report.kept_parts, vec![part]);
+    let path = cache.fetch(&fetcher, &hash, 300_000).unwrap();
+    assert!(fs::read(path).unwrap() == data);
+    assert_eq!(server.served(&hash)[0].range_from, Some(100_000));
+    assert!(!seek_part.exists());
+}
+
 #[test]
 fn a_progressive_reader_over_a_corrupt_download_fails_instead_of_ending() {
     let s = setup(config(1 << 30));

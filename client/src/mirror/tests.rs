@@ -230,3 +230,43 @@ fn a_deleted_playlist_loses_its_offline_mark() {
         .unwrap();
     assert!(m.offline_playlists().unwrap().is_empty());
 }
+
+#[test]
+fn a_version_1_mirror_gets_the_covering_artist_index_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mirror.sqlite");
+    let device = {
+        let m = Mirror::open(&path).unwrap();
+        m.conn
+            .execute_batch(
+                "DROP INDEX tracks_by_album_artist;
+                 CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id, album_id);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        m.device_id()
+    };
+    let m = Mirror::open(&path).unwrap();
+    assert_eq!(m.device_id(), device);
+    let version: i64 = m
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let plan: String = m
+        .conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT album_artist_id, album_artist, count(DISTINCT album_id)
+             FROM tracks WHERE album_artist_id IS NOT NULL GROUP BY album_artist_id",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("COVERING INDEX"), "{plan}");
+    drop(m);
+    // A mirror from a newer program is refused, not damaged.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
+    drop(conn);
+    assert!(matches!(Mirror::open(&path), Err(MirrorError::TooNew(3))));
+}

@@ -9,7 +9,7 @@ use std::thread;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{
-    CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CodecRegistry, Decoder, DecoderOptions,
+    CODEC_TYPE_AAC, CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CodecRegistry, Decoder, DecoderOptions,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
@@ -18,6 +18,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::{Time, TimeBase};
 
+use super::mp4_edit;
 use super::opus::OpusDecoder;
 use super::output::PcmSpec;
 use super::{PlayerError, QueueItem, TrackOpener};
@@ -46,8 +47,14 @@ pub(crate) struct TrackDecoder {
     spec: PcmSpec,
     buf: Option<SampleBuffer<f32>>,
     /// Frames of the stream's timeline before the track's first frame: Opus's pre-skip, which
-    /// symphonia 0.5's Ogg demuxer leaves in (the granule positions count it).
+    /// symphonia 0.5's Ogg demuxer leaves in (the granule positions count it), or the MP4
+    /// edit's start (the AAC priming), which its isomp4 demuxer ignores.
     lead: u64,
+    /// Frames of the stream's timeline from this one on are dropped: the end of the MP4 edit
+    /// (the encoder's padding). `None`: the stream's own end.
+    end: Option<u64>,
+    /// Frames a seek starts decoding before its target, for the decoder to converge.
+    preroll: u64,
     /// Decoded frames before this one (in the track's timeline) are dropped: the pre-skip at
     /// the start, and what precedes the target after a seek.
     skip_until: u64,
@@ -55,10 +62,20 @@ pub(crate) struct TrackDecoder {
 
 /// Opus decoders converge within 80 ms: a seek starts decoding that much before its target.
 const OPUS_PREROLL: u64 = 3_840;
+/// An AAC frame overlaps the one before (MDCT): two frames back, the output is settled.
+const AAC_PREROLL: u64 = 2_048;
 
 impl TrackDecoder {
     /// Probes `source` (`ext` is a hint such as `flac` or `opus`) with gapless trimming on.
-    pub fn open(source: Box<dyn MediaSource>, ext: &str) -> Result<Self, PlayerError> {
+    pub fn open(mut source: Box<dyn MediaSource>, ext: &str) -> Result<Self, PlayerError> {
+        // Read before symphonia takes the source; only files that start with `ftyp` are
+        // looked into, and the source is rewound either way.
+        let edit = if source.is_seekable() {
+            mp4_edit::read_edit(&mut *source)
+                .map_err(|e| PlayerError::Open(format!("rewinding the file: {e}")))?
+        } else {
+            None
+        };
         let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
         let mut hint = Hint::new();
         if !ext.is_empty() {
@@ -89,13 +106,27 @@ impl TrackDecoder {
             .sample_rate
             .ok_or_else(|| PlayerError::Decode("unknown sample rate".into()))?;
         let channels = params.channels.map_or(0, |c| c.count() as u16);
-        let lead = if params.codec == CODEC_TYPE_OPUS {
-            u64::from(params.delay.unwrap_or(0))
+        let (lead, end) = if params.codec == CODEC_TYPE_OPUS {
+            (u64::from(params.delay.unwrap_or(0)), None)
         } else {
-            0
+            match edit.filter(|e| e.track == track.id as usize) {
+                Some(e) => {
+                    let (skip, keep) = e.frames(rate);
+                    tracing::debug!(skip, keep, "trimming to the MP4 edit");
+                    (skip, keep.map(|k| skip.saturating_add(k)))
+                }
+                None => (0, None),
+            }
+        };
+        let preroll = match params.codec {
+            CODEC_TYPE_OPUS => OPUS_PREROLL,
+            CODEC_TYPE_AAC => AAC_PREROLL,
+            _ => 0,
         };
         Ok(Self {
             lead,
+            end,
+            preroll,
             track_id: track.id,
             time_base: params.time_base,
             format,
@@ -131,15 +162,16 @@ impl TrackDecoder {
     /// packet before, then decoded frames before the target are dropped). Returns that frame.
     pub fn seek(&mut self, ms: u64) -> Result<u64, PlayerError> {
         let target = self.spec.ms_to_frames(ms);
+        let from = (target + self.lead).saturating_sub(self.preroll);
         let to = if self.ts_is_frames() {
-            let preroll = if self.lead > 0 { OPUS_PREROLL } else { 0 };
             SeekTo::TimeStamp {
-                ts: (target + self.lead).saturating_sub(preroll),
+                ts: from,
                 track_id: self.track_id,
             }
         } else {
+            let rate = u64::from(self.spec.rate.max(1));
             SeekTo::Time {
-                time: Time::new(ms / 1000, (ms % 1000) as f64 / 1000.0),
+                time: Time::new(from / rate, (from % rate) as f64 / rate as f64),
                 track_id: Some(self.track_id),
             }
         };
@@ -174,6 +206,12 @@ impl TrackDecoder {
                 continue;
             }
             let start = self.ts_to_frames(packet.ts());
+            // Timestamps only grow: past the end, the rest is padding too.
+            let to_end = match self.end {
+                Some(end) if start >= end => break,
+                Some(end) => end - start,
+                None => u64::MAX,
+            };
             let decoded = match self.decoder.decode(&packet) {
                 Ok(d) => d,
                 Err(SymError::DecodeError(e)) => {
@@ -201,13 +239,15 @@ impl TrackDecoder {
                 ));
             }
             let samples = decoded_to_vec(&mut self.buf, decoded);
-            // Drop what comes before a seek target.
+            // Drop what comes before a seek target, and after the end.
             let skip = self.skip_until.saturating_sub(start).min(frames as u64) as usize;
-            if skip >= frames {
+            let keep = to_end.min(frames as u64) as usize;
+            if skip >= keep {
                 continue;
             }
             self.skip_until = 0;
-            out.extend_from_slice(&samples[skip * usize::from(channels)..]);
+            let ch = usize::from(channels);
+            out.extend_from_slice(&samples[skip * ch..keep * ch]);
         }
         Ok((!out.is_empty()).then_some(out))
     }

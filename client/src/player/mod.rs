@@ -7,8 +7,9 @@
 //! - Gapless: the next track is opened early (`PlayerConfig::prefetch`, at least 30 s before the
 //!   current one ends, so the cache downloads it) and its samples follow the current track's in
 //!   the same output stream, with the encoders' delay and padding trimmed where the container
-//!   says (symphonia's gapless mode: MP3 LAME headers, Ogg pre-skip and end granule; FLAC and
-//!   WAV are exact by nature).
+//!   says (symphonia's gapless mode: MP3 LAME headers, Ogg pre-skip and end granule; the MP4
+//!   edit list or iTunSMPB tag for AAC, read by `mp4_edit` because symphonia ignores them;
+//!   FLAC and WAV are exact by nature).
 //! - The output is kept about half a second ahead and the thread sleeps in between; paused or
 //!   stopped, it blocks on its command channel.
 //! - The queue, the current track and its position are saved to a small JSON file
@@ -18,6 +19,7 @@
 
 mod decode;
 mod engine;
+mod mp4_edit;
 mod opener;
 mod opus;
 mod output;

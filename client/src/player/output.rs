@@ -464,7 +464,7 @@ pub(crate) struct DeviceOutput {
 
 impl DeviceOutput {
     pub fn open() -> Result<Self, PlayerError> {
-        let mut sink = rodio::DeviceSinkBuilder::open_default_sink()
+        let mut sink = quiet_alsa(rodio::DeviceSinkBuilder::open_default_sink)
             .map_err(|e| PlayerError::Output(e.to_string()))?;
         sink.log_on_drop(false);
         let player = rodio::Player::connect_new(sink.mixer());
@@ -477,6 +477,29 @@ impl DeviceOutput {
             written_before: 0,
         })
     }
+}
+
+/// Runs `open` with alsa-lib's error messages going to the log instead of stderr: on a machine
+/// without a sound card alsa-lib prints a screenful of probe failures before the TUI starts,
+/// when our one-line notice already says what happened. The handler is per thread, and
+/// alsa-lib reports on the thread that opens the device, which is this one.
+#[cfg(target_os = "linux")]
+fn quiet_alsa<T>(open: impl FnOnce() -> T) -> T {
+    let buffer = alsa::Output::local_error_handler();
+    let opened = open();
+    if let Ok(buffer) = &buffer {
+        let text = buffer.borrow().to_string();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::debug!(target: "alsa", "{line}");
+        }
+    }
+    // The handler stays installed on this thread, which opens nothing else afterwards.
+    opened
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quiet_alsa<T>(open: impl FnOnce() -> T) -> T {
+    open()
 }
 
 impl Output for DeviceOutput {

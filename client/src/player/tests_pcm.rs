@@ -23,7 +23,7 @@ fn demo_dir() -> PathBuf {
 }
 
 /// Every demo file with this extension, sorted.
-fn demo_files(ext: &str) -> Vec<PathBuf> {
+pub(super) fn demo_files(ext: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).expect("demo dir").flatten() {
             let p = e.path();
@@ -161,6 +161,40 @@ fn ffmpeg(path: &Path, rate: u32, channels: u16) -> Vec<f32> {
         .collect()
 }
 
+/// The length of the first audio stream as ffprobe reads it (for MP4: the edit list's
+/// `segment_duration`), in frames: the stream's time base must count frames.
+pub(super) fn ffprobe_duration_ts(path: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
+        .args(["stream=sample_rate,time_base,duration_ts", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (it comes with ffmpeg)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.trim().split(',').collect();
+    let [rate, time_base, duration] = fields[..] else {
+        panic!("ffprobe on {}: {text:?}", path.display());
+    };
+    assert_eq!(time_base, format!("1/{rate}"), "{}", path.display());
+    duration.parse().expect("duration_ts")
+}
+
+/// ffmpeg's decode of an MP4 file, ending where its edit list ends. ffmpeg's demuxer applies
+/// the whole edit (the priming is skipped, and the last packet's duration stops at the edit's
+/// end, which is ffprobe's `duration_ts`), but ffmpeg 5.1's command line does not cut the
+/// last decoded frame to that duration, so the encoder padding would stay in.
+fn ffmpeg_mp4(path: &Path, rate: u32, channels: u16) -> Vec<f32> {
+    let mut pcm = ffmpeg(path, rate, channels);
+    let end = ffprobe_duration_ts(path) as usize * usize::from(channels);
+    assert!(
+        pcm.len() >= end,
+        "{}: ffmpeg's decode is short",
+        path.display()
+    );
+    pcm.truncate(end);
+    pcm
+}
+
 fn rms(x: &[f32]) -> f64 {
     (x.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / x.len().max(1) as f64).sqrt()
 }
@@ -235,22 +269,29 @@ fn wav_decodes_to_exactly_ffmpegs_pcm() {
     assert_same_pcm(&wav.samples, &reference, "wav");
 }
 
-/// Lossy formats: the same signal as ffmpeg's decode, lined up within the codec's padding,
-/// with a small relative error (decoders of a lossy codec may differ in rounding), and the
-/// same length within one codec frame.
-fn assert_lossy_matches(ext: &str, max_offset: i64, max_len_diff: i64, max_rel_err: f64) {
+/// Lossy formats: the same signal as ffmpeg's decode (`reference`), lined up within the
+/// codec's padding, with a small relative error (decoders of a lossy codec may differ in
+/// rounding), and the same length within one codec frame.
+fn assert_lossy_matches(
+    ext: &str,
+    reference: fn(&Path, u32, u16) -> Vec<f32>,
+    max_offset: i64,
+    max_len_diff: i64,
+    max_rel_err: f64,
+) -> Vec<(i64, i64)> {
+    let mut measured = Vec::new();
     for path in demo_files(ext) {
         let what = path.display().to_string();
         let (wav, _) = render(vec![file_item(1, &path)]);
         let ch = usize::from(wav.channels);
-        let reference = ffmpeg(&path, wav.rate, wav.channels);
+        let reference = reference(&path, wav.rate, wav.channels);
         assert!(
             rms(&reference) > 0.01,
             "{what}: the reference is not silent"
         );
         let (off, rel) = align(&wav.samples, &reference, ch, max_offset);
         let len_diff = (wav.samples.len() / ch) as i64 - (reference.len() / ch) as i64;
-        eprintln!("{what}: offset {off} frames, relative error {rel:.5}, length diff {len_diff}");
+        eprintln!("{what}: offset {off} frames, relative error {rel:.1e}, length diff {len_diff}");
         assert!(rel <= max_rel_err, "{what}: relative RMS error {rel}");
         assert!(
             off.abs() < max_offset,
@@ -260,32 +301,36 @@ fn assert_lossy_matches(ext: &str, max_offset: i64, max_len_diff: i64, max_rel_e
             len_diff.abs() <= max_len_diff,
             "{what}: {len_diff} frames longer than ffmpeg's decode"
         );
+        measured.push((off, len_diff));
     }
+    measured
 }
 
 #[test]
 fn mp3_decodes_like_ffmpeg_within_a_frame() {
     // Both trim the LAME encoder delay and padding: aligned at 0, equal lengths.
-    assert_lossy_matches("mp3", 1152, 0, 0.01);
+    assert_lossy_matches("mp3", ffmpeg, 1152, 0, 0.01);
 }
 
 #[test]
 fn vorbis_decodes_like_ffmpeg_within_a_frame() {
-    assert_lossy_matches("ogg", 2048, 0, 0.01);
+    assert_lossy_matches("ogg", ffmpeg, 2048, 0, 0.01);
 }
 
 #[test]
 fn opus_decodes_like_ffmpeg_within_a_frame() {
     // libopus against ffmpeg's own Opus decoder: same pre-skip and end trim.
-    assert_lossy_matches("opus", 960, 0, 0.05);
+    assert_lossy_matches("opus", ffmpeg, 960, 0, 0.05);
 }
 
 #[test]
-fn m4a_decodes_like_ffmpeg_within_the_aac_priming() {
-    // symphonia 0.5 does not apply the MP4 edit list, so the encoder's AAC priming (1024
-    // frames from ffmpeg's encoder, as in the demo files; 2112 from Apple's) stays in at the
-    // start; ffmpeg trims it. Otherwise the same samples.
-    assert_lossy_matches("m4a", 3200, 2112 + 1024, 0.02);
+fn m4a_decodes_like_ffmpeg_with_the_edit_list_applied() {
+    // The MP4 edit list (`mp4_edit`) drops the AAC priming (1024 frames in the demo files)
+    // and the encoder padding, as ffmpeg does: aligned at 0, equal lengths. The search still
+    // spans more than the priming so that a miss shows as an offset, not a mismatch. From the
+    // start, symphonia's AAC decoder gives ffmpeg's samples to float rounding (about 1e-6).
+    let measured = assert_lossy_matches("m4a", ffmpeg_mp4, 2112 + 64, 0, 1e-3);
+    assert!(measured.iter().all(|&m| m == (0, 0)), "{measured:?}");
 }
 
 #[test]
@@ -315,6 +360,56 @@ fn two_gapless_tracks_are_exactly_the_sum_of_their_samples() {
         _ => None,
     });
     assert_eq!(first_end, Some(first_len as u64 * 1000 / 44_100));
+}
+
+#[test]
+fn two_gapless_m4a_tracks_are_the_sum_of_their_samples() {
+    let m4as = demo_files("m4a");
+    let (a, b) = (&m4as[0], &m4as[1]);
+    let (wav, events) = render(vec![file_item(1, a), file_item(2, b)]);
+    let ch = usize::from(wav.channels);
+    let first = ffmpeg_mp4(a, wav.rate, wav.channels);
+    let second = ffmpeg_mp4(b, wav.rate, wav.channels);
+    // Exactly the two edits' lengths: no priming, no padding, nothing lost at the joint.
+    assert_eq!(
+        wav.samples.len(),
+        first.len() + second.len(),
+        "frames: ours {}, ffmpeg {} + {}",
+        wav.samples.len() / ch,
+        first.len() / ch,
+        second.len() / ch
+    );
+    let (ours_a, ours_b) = wav.samples.split_at(first.len());
+    for (what, ours, reference) in [("first", ours_a, &first), ("second", ours_b, &second)] {
+        let (off, rel) = align(ours, reference, ch, 2112 + 64);
+        eprintln!("m4a then m4a, {what}: offset {off} frames, relative error {rel:.1e}");
+        assert_eq!(off, 0, "{what} track");
+        assert!(rel <= 1e-3, "{what} track: relative RMS error {rel}");
+    }
+    // The joint itself, 0.1 s either side, is the two tracks' ends.
+    let joint = 4410 * ch;
+    let expected: Vec<f32> = first[first.len() - joint..]
+        .iter()
+        .chain(&second[..joint])
+        .copied()
+        .collect();
+    let ours = &wav.samples[first.len() - joint..first.len() + joint];
+    let (_, rel) = align(ours, &expected, ch, 0);
+    eprintln!("m4a then m4a: relative error {rel:.1e} around the joint");
+    assert!(rel <= 1e-3, "around the joint: relative RMS error {rel}");
+
+    let first_end = events.iter().find_map(|e| match e {
+        PlayerEvent::TrackFinished {
+            index: 0,
+            position_ms,
+            ..
+        } => Some(*position_ms),
+        _ => None,
+    });
+    assert_eq!(
+        first_end,
+        Some((first.len() / ch) as u64 * 1000 / u64::from(wav.rate))
+    );
 }
 
 #[test]
@@ -407,6 +502,48 @@ fn seeking_lands_on_the_target_frame() {
             best.0
         );
     }
+}
+
+#[test]
+fn seeking_an_m4a_lands_on_the_target_frame_and_still_ends_at_the_edit() {
+    let path = &demo_files("m4a")[0];
+    let open = || TrackDecoder::open(Box::new(File::open(path).expect("open")), "m4a");
+    let mut dec = open().expect("probe");
+    let frame = dec.seek(10_500).expect("seek");
+    let chunk = dec.next_chunk().expect("decode").expect("not at the end");
+    // The channel count comes with the first packet.
+    let spec = dec.spec();
+    assert_eq!(frame, u64::from(spec.rate) * 10_500 / 1000);
+    let ch = usize::from(spec.channels);
+    let reference = ffmpeg_mp4(path, spec.rate, spec.channels);
+    let at = frame as usize * ch;
+    // From its first frame: the seek starts decoding AAC frames early, so the overlap with
+    // the frame before is there. What differs is the noise of the bands coded as noise (PNS):
+    // the decoder's generator restarts at a seek, ffmpeg's ran from the start (about 6e-4).
+    let (off, rel) = align(&chunk, &reference[at..at + chunk.len()], ch, 1024);
+    eprintln!("m4a: seek landed {off} frames off, relative error {rel:.1e}");
+    assert_eq!(off, 0, "landed {off} frames off");
+    assert!(rel < 5e-3, "no match at the target ({rel})");
+
+    // Five seconds before the end (the last one is silent, so compared at offset 0): what
+    // follows the seek stops where the edit does.
+    let total = reference.len() / ch;
+    let mut dec = open().expect("probe");
+    let frame = dec
+        .seek(total as u64 * 1000 / u64::from(spec.rate) - 5_000)
+        .expect("seek");
+    let mut rest = Vec::new();
+    while let Some(chunk) = dec.next_chunk().expect("decode") {
+        rest.extend(chunk);
+    }
+    eprintln!(
+        "m4a: from frame {frame}, {} frames to the end (the edit: {total})",
+        rest.len() / ch
+    );
+    assert_eq!(frame as usize + rest.len() / ch, total);
+    let (_, rel) = align(&rest, &reference[frame as usize * ch..], ch, 0);
+    eprintln!("m4a: the last five seconds, relative error {rel:.1e}");
+    assert!(rel < 5e-3, "the last five seconds ({rel})");
 }
 
 #[test]

@@ -133,12 +133,14 @@ impl Runtime {
         rx: Receiver<Msg>,
     ) -> Result<(), TuiError> {
         spawn_input(self.tx.clone());
-        spawn_syncer(&self.device, self.tx.clone());
-        #[cfg(target_os = "linux")]
-        mpris::spawn(self.tx.clone());
         // The first frame goes out before anything is loaded: a 100k-track mirror must not delay it.
         self.draw(terminal, state)?;
         let mut pending = self.initial_effects()?;
+        // Background work starts once the screen has what it shows first, so on a small machine
+        // it does not compete with the first frames.
+        spawn_syncer(&self.device, self.tx.clone());
+        #[cfg(target_os = "linux")]
+        mpris::spawn(self.tx.clone());
         let mut last_frame = Instant::now();
         loop {
             for effect in std::mem::take(&mut pending) {
