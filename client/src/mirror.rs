@@ -64,6 +64,13 @@ CREATE INDEX tracks_by_album ON tracks (album_id, disc_number, track_number);
 -- screen at 100k tracks.
 CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id, album_id, album_artist);
 CREATE INDEX tracks_by_hash ON tracks (content_hash);
+-- The Library view's first column, kept apart so the TUI's first screen reads 5k rows, not a
+-- GROUP BY over every track. Rebuilt after a pull changed tracks (`artists_dirty` in meta).
+CREATE TABLE album_artists (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    albums INTEGER NOT NULL
+) STRICT;
 CREATE VIRTUAL TABLE track_search USING fts5 (text, tokenize = 'trigram remove_diacritics 1');
 CREATE TABLE playlists (
     id TEXT PRIMARY KEY,
@@ -155,17 +162,23 @@ impl Mirror {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
             0 => {
-                conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 2; COMMIT;"))?;
+                conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 3; COMMIT;"))?;
             }
-            1 => conn.execute_batch(
+            1 | 2 => conn.execute_batch(
                 "BEGIN;
                  DROP INDEX tracks_by_album_artist;
                  CREATE INDEX tracks_by_album_artist
                      ON tracks (album_artist_id, album_id, album_artist);
-                 PRAGMA user_version = 2;
+                 CREATE TABLE IF NOT EXISTS album_artists (
+                     id INTEGER PRIMARY KEY,
+                     name TEXT NOT NULL,
+                     albums INTEGER NOT NULL
+                 ) STRICT;
+                 INSERT OR REPLACE INTO meta (key, value) VALUES ('artists_dirty', '1');
+                 PRAGMA user_version = 3;
                  COMMIT;",
             )?,
-            2 => {}
+            3 => {}
             v => return Err(MirrorError::TooNew(v)),
         }
         let device = match meta(&conn, "device_id")? {
@@ -285,6 +298,9 @@ impl Mirror {
         }
         set_meta(&tx, "clock", &clock.to_string())?;
         set_meta(&tx, "since", &page.next_since.to_string())?;
+        if applied.tracks + applied.tracks_deleted > 0 {
+            set_meta(&tx, "artists_dirty", "1")?;
+        }
         tx.commit()?;
         Ok(applied)
     }
@@ -400,21 +416,38 @@ impl Mirror {
 
     /// Album artists with their album counts, by name: the first column of the Library.
     pub fn album_artists(&self) -> MirrorResult<Vec<(mixtape_shared::ArtistId, String, u32)>> {
+        self.refresh_album_artists()?;
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT album_artist_id, album_artist, count(DISTINCT album_id) FROM tracks
-                 WHERE album_artist_id IS NOT NULL
-                 GROUP BY album_artist_id ORDER BY album_artist COLLATE NOCASE, album_artist_id",
+                "SELECT id, name, albums FROM album_artists ORDER BY name COLLATE NOCASE, id",
             )?
             .query_map([], |r| {
                 Ok((
                     mixtape_shared::ArtistId(r.get(0)?),
-                    r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    r.get(1)?,
                     r.get::<_, i64>(2)? as u32,
                 ))
             })?
             .collect::<Result<_, _>>()?)
+    }
+
+    /// Rebuilds the album-artist list if tracks changed since it was last built (a sync calls
+    /// this after its pull, so the next start finds it ready).
+    pub fn refresh_album_artists(&self) -> MirrorResult<()> {
+        if meta(&self.conn, "artists_dirty")?.as_deref() != Some("1") {
+            return Ok(());
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch(
+            "DELETE FROM album_artists;
+             INSERT INTO album_artists (id, name, albums)
+                 SELECT album_artist_id, coalesce(album_artist, ''), count(DISTINCT album_id)
+                 FROM tracks WHERE album_artist_id IS NOT NULL GROUP BY album_artist_id;
+             DELETE FROM meta WHERE key = 'artists_dirty';",
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// An album artist's albums: (id, title, year, track count), by year then title.

@@ -106,7 +106,7 @@ pub fn pull(
 ) -> Result<(), SyncError> {
     let since = mirror.since()?;
     let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::scope(|scope| {
+    let pulled: Result<(), SyncError> = std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut since = since;
             loop {
@@ -139,5 +139,9 @@ pub fn pull(
             report.revision = page.next_since;
         }
         Ok(())
-    })
+    });
+    // Also after a pull cut short: the pages applied are in the list at once.
+    let refreshed = mirror.refresh_album_artists();
+    pulled?;
+    Ok(refreshed?)
 }

@@ -98,10 +98,12 @@ impl Bridge {
         let (handle, events) =
             Player::spawn(config, Box::new(opener)).map_err(|e| TuiError::Audio(e.to_string()))?;
         let formats = Arc::new(Mutex::new(HashMap::new()));
-        let mirror = Mirror::open(&device.dirs.data.join("mirror.sqlite")).ok();
+        let mirror_path = device.dirs.data.join("mirror.sqlite");
         let watched = handle.clone();
         let shared_formats = formats.clone();
         std::thread::spawn(move || {
+            // Opened here, not before the first frame.
+            let mirror = Mirror::open(&mirror_path).ok();
             for event in events {
                 let record = match &event {
                     PlayerEvent::TrackStarted { track_id, .. } => {
