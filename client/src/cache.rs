@@ -18,7 +18,7 @@ mod layout;
 mod progressive;
 mod reconcile;
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 

@@ -753,3 +753,54 @@ fn a_track_that_cannot_open_is_reported_and_skipped() {
     );
     player.shutdown();
 }
+
+#[test]
+fn a_seek_beyond_the_download_plays_before_the_download_gets_there() {
+    use crate::cache::test_server::{TOKEN, TestServer};
+    use crate::cache::{AudioCache, CacheConfig, Fetcher};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wav = clip(dir.path(), "long.wav", 40.0);
+    let bytes = std::fs::read(&wav).expect("read");
+    let size = bytes.len() as u64;
+    let server = TestServer::start();
+    let hash = server.add_media(bytes);
+    // About 3 MB/s: the whole 14 MB file takes four and a half seconds.
+    server.throttle(64 * 1024, Duration::from_millis(20));
+    let (cache, _) =
+        AudioCache::open(&dir.path().join("cache"), CacheConfig::default()).expect("cache");
+    let fetcher = Fetcher::new(&server.base_url, TOKEN).expect("fetcher");
+    let opener = super::CacheOpener::new(cache, Some(fetcher));
+    let (player, rx) = Player::spawn(config(AudioOutput::Null), Box::new(opener)).expect("spawn");
+    let item = QueueItem {
+        track_id: TrackId(1),
+        content_hash: hash.clone(),
+        size,
+        duration_ms: 40_000,
+        format: "wav".into(),
+        replay_gain: ReplayGain::default(),
+    };
+    player.load_queue(vec![item], Some(0)).expect("load");
+    wait_for(&rx, "the start", |ev| {
+        matches!(ev, PlayerEvent::TrackStarted { .. })
+    });
+
+    let target_ms = 32_000;
+    player.seek(target_ms).expect("seek");
+    wait_for(
+        &rx,
+        "audio after the seek target",
+        |ev| matches!(ev, PlayerEvent::Position { position_ms, .. } if *position_ms >= target_ms + 300),
+    );
+    let part = dir
+        .path()
+        .join("cache/audio")
+        .join(&hash[..2])
+        .join(format!("{hash}.part"));
+    let prefix = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(size);
+    assert!(
+        prefix < size * 3 / 4,
+        "the audio at 80 % played while the download had {prefix} of {size} bytes"
+    );
+    player.shutdown();
+}
