@@ -230,6 +230,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         library: config.library.clone(),
         metrics,
         subsonic: Arc::new(crate::subsonic::SubsonicState::new(&config.data_dir)),
+        pages: Arc::new(crate::pages::PageCache::new(
+            crate::pages::DEFAULT_CAPACITY_BYTES,
+        )),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

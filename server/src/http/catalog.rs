@@ -4,8 +4,8 @@ use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, AuthUser};
 use super::{AppState, blocking};
 use crate::catalog::page_request;
-use crate::storage::{AlbumSort, ArtistSort, TrackSort};
-use axum::extract::State;
+use crate::storage::{AlbumSort, ArtistSort, StorageResult, Store, TrackSort};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +15,7 @@ use mixtape_shared::api::{
     SearchResults, Track,
 };
 use mixtape_shared::{AlbumId, ArtistId, TrackId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -39,10 +39,14 @@ pub fn router() -> Router<AppState> {
 pub async fn list_tracks(
     State(s): State<AppState>,
     _: AuthUser,
+    uri: OriginalUri,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Track>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = page_request::<TrackSort>(&q)?;
-    Ok(Json(blocking(move || s.store.list_tracks(&page)).await?))
+    cached(s, &uri, "tracks", move |store| {
+        store.list_tracks(&page).map(Some)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/tracks/{id}", params(("id" = i64, Path)), tag = "catalog",
@@ -64,10 +68,14 @@ pub async fn get_track(
 pub async fn list_albums(
     State(s): State<AppState>,
     _: AuthUser,
+    uri: OriginalUri,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Album>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = page_request::<AlbumSort>(&q)?;
-    Ok(Json(blocking(move || s.store.list_albums(&page)).await?))
+    cached(s, &uri, "albums", move |store| {
+        store.list_albums(&page).map(Some)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/albums/{id}", params(("id" = i64, Path)), tag = "catalog",
@@ -75,12 +83,10 @@ pub async fn list_albums(
 pub async fn get_album(
     State(s): State<AppState>,
     _: AuthUser,
+    uri: OriginalUri,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<AlbumDetail>, ApiError> {
-    blocking(move || s.store.album(AlbumId(id)))
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("album"))
+) -> Result<Response, ApiError> {
+    cached(s, &uri, "album", move |store| store.album(AlbumId(id))).await
 }
 
 /// Artists, keyset-paginated. Sort: name (default), added.
@@ -89,10 +95,14 @@ pub async fn get_album(
 pub async fn list_artists(
     State(s): State<AppState>,
     _: AuthUser,
+    uri: OriginalUri,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Artist>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = page_request::<ArtistSort>(&q)?;
-    Ok(Json(blocking(move || s.store.list_artists(&page)).await?))
+    cached(s, &uri, "artists", move |store| {
+        store.list_artists(&page).map(Some)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/artists/{id}", params(("id" = i64, Path)), tag = "catalog",
@@ -100,12 +110,10 @@ pub async fn list_artists(
 pub async fn get_artist(
     State(s): State<AppState>,
     _: AuthUser,
+    uri: OriginalUri,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<ArtistDetail>, ApiError> {
-    blocking(move || s.store.artist(ArtistId(id)))
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("artist"))
+) -> Result<Response, ApiError> {
+    cached(s, &uri, "artist", move |store| store.artist(ArtistId(id))).await
 }
 
 #[utoipa::path(get, path = "/api/v1/genres", tag = "catalog",
@@ -113,8 +121,42 @@ pub async fn get_artist(
 pub async fn list_genres(
     State(s): State<AppState>,
     _: AuthUser,
-) -> Result<Json<Vec<Genre>>, ApiError> {
-    Ok(Json(blocking(move || s.store.genres()).await?))
+    uri: OriginalUri,
+) -> Result<Response, ApiError> {
+    cached(s, &uri, "genres", |store| store.genres().map(Some)).await
+}
+
+/// A catalog answer through the page cache: looked up on the async thread (a hit costs a hash
+/// lookup), loaded off it on a miss. `None` from `load` is a 404 for `what`.
+async fn cached<T: Serialize + Send + 'static>(
+    s: AppState,
+    uri: &OriginalUri,
+    what: &'static str,
+    load: impl FnOnce(&dyn Store) -> StorageResult<Option<T>> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let key = uri
+        .0
+        .path_and_query()
+        .map_or_else(|| uri.0.path().to_owned(), |pq| pq.as_str().to_owned());
+    let generation = s.store.catalog_generation();
+    let json = match s.pages.lookup(&key, generation) {
+        Some(json) => json,
+        None => {
+            let store = s.store.clone();
+            let value = blocking(move || load(&*store))
+                .await?
+                .ok_or_else(|| ApiError::not_found(what))?;
+            s.pages.keep(key, generation, &value)
+        }
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response())
 }
 
 /// Full-text search over titles, artists and albums: prefixes match, small typos are forgiven.

@@ -53,6 +53,8 @@ pub struct AppState {
     pub recs: Arc<crate::recs::Recs>,
     /// The OpenSubsonic API's key ring and caches.
     pub subsonic: Arc<crate::subsonic::SubsonicState>,
+    /// Rendered catalog pages, valid until the next scan writes.
+    pub pages: Arc<crate::pages::PageCache>,
 }
 
 /// Runs blocking work (SQLite, argon2, file IO) off the async threads.

@@ -189,6 +189,13 @@ pub struct TrackFile {
 }
 
 pub trait Store: Send + Sync + 'static {
+    /// Changes (grows) whenever the catalog (tracks, albums, artists, genres, art) may have
+    /// changed, read after the change is committed; equal values mean equal catalog answers.
+    /// SQLite keeps it in the process, which owns the only writer. A store shared by several
+    /// instances must derive it from the database (its change sequence), so that a scan on
+    /// one instance invalidates the pages every instance keeps.
+    fn catalog_generation(&self) -> u64;
+
     // Catalog reads.
     fn list_tracks(&self, page: &PageRequest<TrackSort>) -> StorageResult<Page<Track>>;
     fn track(&self, id: TrackId) -> StorageResult<Option<Track>>;

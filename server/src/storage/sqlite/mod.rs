@@ -16,6 +16,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
@@ -31,6 +32,8 @@ pub(crate) const SEP: char = '\u{1f}';
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// Bumped after every committed catalog write (see `Store::catalog_generation`).
+    catalog_generation: AtomicU64,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -70,6 +73,7 @@ impl SqliteStore {
         Ok(Self {
             writer: Mutex::new(writer),
             readers,
+            catalog_generation: AtomicU64::new(0),
         })
     }
 
@@ -133,6 +137,9 @@ pub(crate) fn record_change(
 }
 
 impl Store for SqliteStore {
+    fn catalog_generation(&self) -> u64 {
+        self.catalog_generation.load(Ordering::SeqCst)
+    }
     fn list_tracks(&self, page: &PageRequest<TrackSort>) -> StorageResult<Page<Track>> {
         self.read(|c| catalog::list_tracks(c, page))
     }
@@ -187,10 +194,14 @@ impl Store for SqliteStore {
         self.read(scan::indexed_files)
     }
     fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
-        self.write(|tx| scan::apply_batch(tx, writes))
+        let outcome = self.write(|tx| scan::apply_batch(tx, writes));
+        self.catalog_generation.fetch_add(1, Ordering::SeqCst);
+        outcome
     }
     fn prune_orphans(&self) -> StorageResult<()> {
-        self.write(scan::prune_orphans)
+        let pruned = self.write(scan::prune_orphans);
+        self.catalog_generation.fetch_add(1, Ordering::SeqCst);
+        pruned
     }
 
     fn user_count(&self) -> StorageResult<u64> {
