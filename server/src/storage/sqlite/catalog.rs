@@ -586,12 +586,17 @@ fn fts_quote(s: &str) -> String {
 
 /// Row ids from one FTS table, ranked: substring matches of every word first; when those are
 /// too few, rows sharing a trigram whose words are within a small edit distance (typos).
+/// The ids of the best `limit` rows of `table` for `query`: exact (trigram) matches first, then,
+/// when those are too few, matches of the typo-corrected query. `corrected` holds that query
+/// once computed (the vocabulary lookups are the costly part of a search, and the same for
+/// every table), so a search computes it at most once.
 fn fts_ids(
     conn: &Connection,
     table: &str,
     columns: usize,
     query: &str,
     limit: usize,
+    corrected: &mut Option<Option<String>>,
 ) -> StorageResult<Vec<i64>> {
     let words: Vec<&str> = query
         .split_whitespace()
@@ -628,13 +633,18 @@ fn fts_ids(
             ranked.push((rk, fields.join(" "), id));
         }
     }
+    if ranked.len() < limit && corrected.is_none() {
+        *corrected = Some(corrected_query(conn, query)?);
+    }
     if ranked.len() < limit
-        && let Some(corrected) = corrected_query(conn, query)?
+        && let Some(Some(corrected)) = corrected.as_ref()
     {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 LIMIT 300"
         ))?;
-        let rows = stmt.query_map([corrected], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
+        let rows = stmt.query_map([corrected.as_str()], |r| {
+            Ok((r.get::<_, i64>(0)?, fields_of(r)?))
+        })?;
         for row in rows {
             let (id, fields) = row?;
             if ranked.iter().any(|(_, _, seen)| *seen == id) {
@@ -700,10 +710,11 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<Searc
             )?,
         )
     } else {
+        let mut corrected = None;
         (
-            fts_ids(conn, "artist_search", 1, &q, limit)?,
-            fts_ids(conn, "album_search", 2, &q, limit)?,
-            fts_ids(conn, "track_search", 3, &q, limit)?,
+            fts_ids(conn, "artist_search", 1, &q, limit, &mut corrected)?,
+            fts_ids(conn, "album_search", 2, &q, limit, &mut corrected)?,
+            fts_ids(conn, "track_search", 3, &q, limit, &mut corrected)?,
         )
     };
     let mut artist_stmt = conn.prepare_cached(&format!("{ARTIST_SELECT} WHERE ar.id = ?1"))?;
