@@ -36,18 +36,12 @@ pub struct SqliteStore {
     catalog_generation: AtomicU64,
 }
 
-/// Address space for memory-mapped reads, per connection (mapped, not allocated).
-const MMAP_BYTES: i64 = 1 << 30;
-
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -16_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // Reads map the file instead of copying pages with a syscall each: with eight readers
-    // each keeping its own page cache, a search at 100k tracks read most FTS pages that way.
-    conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     // The scanner's batch uses a few dozen distinct statements; re-preparing them dominated.
     conn.set_prepared_statement_cache_capacity(128);
     Ok(())
