@@ -6,9 +6,10 @@
 //! `progressive`. A file is in the index only once it was verified, synced and renamed into
 //! place, so after any crash the index names no incomplete file.
 //!
-//! One process uses a cache directory at a time (the CLI and the TUI share a process); within
-//! it, the cache is `Send + Sync`, cheap to clone, and downloads one hash only once however many
-//! threads ask for it.
+//! Within a process the cache is `Send + Sync`, cheap to clone, and downloads one hash only once
+//! however many threads ask for it. Across processes (the TUI open while `mixtape sync` runs in
+//! another terminal) a download holds an exclusive lock on its `.part`, so a second process
+//! waits for the first one's download instead of writing into the same file.
 
 mod download;
 mod error;
@@ -340,7 +341,7 @@ impl AudioCache {
                 .and_then(|n| n.to_str())
                 .and_then(|n| n.strip_suffix(PART_SUFFIX))
                 .is_some_and(|h| downloads.contains_key(h));
-            if !running && inner.delete_file(&path) {
+            if !running && !layout::locked_elsewhere(&path) && inner.delete_file(&path) {
                 freed += len;
             }
         }

@@ -278,7 +278,11 @@ impl Download {
 pub(crate) fn run(inner: Arc<Inner>, download: Arc<Download>, fetcher: Fetcher) {
     let span = tracing::info_span!("download", hash = %&download.hash[..12], size = download.size);
     let _enter = span.enter();
-    let outcome = transfer(&inner, &download, &fetcher).and_then(|()| install(&inner, &download));
+    let outcome = match take_part(&inner, &download) {
+        Ok(Some(done)) => Ok(done),
+        Ok(None) => transfer(&inner, &download, &fetcher).and_then(|()| install(&inner, &download)),
+        Err(e) => Err(e),
+    };
     match &outcome {
         Ok(_) => tracing::info!("downloaded"),
         Err(e @ CacheError::DiskFull { .. }) => tracing::warn!(error = %e, "downloads paused"),
@@ -288,8 +292,37 @@ pub(crate) fn run(inner: Arc<Inner>, download: Arc<Download>, fetcher: Fetcher) 
     if outcome.is_err() {
         remove_empty_part(&download);
     }
+    // Readers keep clones of the handle, which would keep the lock: another process waiting
+    // for this part must not wait for them too.
+    let _ = download.file.unlock();
     download.finish(outcome);
     inner.download_ended(&download);
+}
+
+/// Takes the part's lock, waiting while another process downloads the same track into it.
+/// `Some(path)` when that process finished it meanwhile (its file is indexed): nothing to do.
+fn take_part(inner: &Inner, dl: &Download) -> Result<Option<PathBuf>, CacheError> {
+    match dl.file.try_lock() {
+        Ok(()) => return Ok(None),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!("another process is downloading this track; waiting for it");
+            dl.file.lock().map_err(|e| CacheError::io(&dl.part, e))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(CacheError::io(&dl.part, e)),
+    }
+    // Our handle may now name the other process's finished file (renamed from the part).
+    let path = inner.layout.audio(&dl.hash);
+    if inner.index.size_of(&dl.hash)? == Some(dl.size) && path.is_file() {
+        return Ok(Some(path));
+    }
+    // It stopped without finishing: its bytes are ours to resume from, and readers see them.
+    let have = dl
+        .file
+        .metadata()
+        .map_err(|e| CacheError::io(&dl.part, e))?
+        .len();
+    dl.publish(have.min(dl.size));
+    Ok(None)
 }
 
 /// A transfer's own bookkeeping: the verified-so-far prefix and its running hash.

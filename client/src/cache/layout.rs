@@ -62,6 +62,11 @@ impl Layout {
     }
 }
 
+/// Whether another process holds the lock of the part at `path` (it is downloading into it).
+pub(crate) fn locked_elsewhere(path: &Path) -> bool {
+    File::open(path).is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
 /// Checks and normalizes (lowercase) a blake3 hex hash; it becomes a file name, so nothing else
 /// may pass.
 pub(crate) fn normalize_hash(hash: &str) -> Result<String, CacheError> {

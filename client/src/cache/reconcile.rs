@@ -20,7 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::layout::{PART_SUFFIX, is_hash};
+use super::layout::{PART_SUFFIX, is_hash, locked_elsewhere};
 use super::{CacheError, Inner, list_dirs, list_files};
 
 /// What `AudioCache::open` repaired.
@@ -97,7 +97,7 @@ pub(crate) fn reconcile(inner: &Inner) -> Result<RepairReport, CacheError> {
             if let Some(hash) = name.strip_suffix(PART_SUFFIX)
                 && in_place(hash)
             {
-                if is_stale(&path, inner.config.part_max_age) {
+                if is_stale(&path, inner.config.part_max_age) && !locked_elsewhere(&path) {
                     remove(inner, &path, &mut report.removed_parts);
                 } else {
                     report.kept_parts.push(path);

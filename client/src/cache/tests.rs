@@ -575,6 +575,36 @@ fn a_seek_part_left_by_a_crash_is_deleted_and_the_part_resumes() {
 }
 
 #[test]
+fn a_second_process_waits_for_the_first_ones_download_instead_of_fetching_it_again() {
+    let s = setup(config(1 << 30));
+    let data = bytes(400_000, 55);
+    let hash = s.server.add_media(data.clone());
+    // About half a second for the whole file.
+    s.server.throttle(16 * 1024, Duration::from_millis(20));
+    let mut reader = s
+        .cache
+        .open_progressive(&s.fetcher, &hash, 400_000)
+        .unwrap();
+    let mut head = vec![0u8; 1_000];
+    reader.read_exact(&mut head).unwrap();
+
+    // Another process: its own cache over the same directory (its own locks and index handle).
+    let (other, _) = AudioCache::open(s.dir.path(), config(1 << 30)).unwrap();
+    assert!(
+        other.clear().is_ok() && part_of(s.dir.path(), &hash).exists(),
+        "clear spares a part another process is downloading into"
+    );
+    let path = other.fetch(&s.fetcher, &hash, 400_000).unwrap();
+    assert!(fs::read(&path).unwrap() == data);
+    assert_eq!(s.server.served(&hash).len(), 1, "downloaded once");
+    assert_eq!(s.server.bytes_served(), 400_000);
+
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest == data[1_000..]);
+}
+
+#[test]
 fn a_progressive_reader_over_a_corrupt_download_fails_instead_of_ending() {
     let s = setup(config(1 << 30));
     let hash = blake3::hash(b"the real thing").to_hex().to_string();
