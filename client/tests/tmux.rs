@@ -45,6 +45,35 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Starts `mixtape demo ARGS` in a fresh device (XDG folders under `home`) in a 120x40
+    /// tmux session; stderr goes to `home/stderr`, and the exit status is echoed on exit.
+    fn demo(label: &str, home: &std::path::Path, args: &str) -> Self {
+        let session = Session {
+            name: format!("mixtape-test-{label}-{}", std::process::id()),
+        };
+        let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let command = format!(
+            "cd {repo} && XDG_DATA_HOME={h}/data XDG_CACHE_HOME={h}/cache XDG_CONFIG_HOME={h}/config \
+             {bin} demo {args} 2>{h}/stderr; echo MIXTAPE-EXITED-$?; sleep 30",
+            h = home.display(),
+            bin = env!("CARGO_BIN_EXE_mixtape"),
+        );
+        session.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session.name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &command,
+        ]);
+        session
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -66,27 +95,7 @@ fn elapsed(screen: &str) -> Option<u64> {
 #[test]
 fn demo_search_play_and_watch_the_progress_move_in_a_real_terminal() {
     let home = tempfile::tempdir().unwrap();
-    let session = Session {
-        name: format!("mixtape-test-{}", std::process::id()),
-    };
-    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let command = format!(
-        "cd {repo} && XDG_DATA_HOME={h}/data XDG_CACHE_HOME={h}/cache XDG_CONFIG_HOME={h}/config \
-         {bin} demo --audio-output null 2>{h}/stderr; echo MIXTAPE-EXITED-$?; sleep 30",
-        h = home.path().display(),
-        bin = env!("CARGO_BIN_EXE_mixtape"),
-    );
-    session.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session.name,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let session = Session::demo("null", home.path(), "--audio-output null");
 
     session.wait_for("the library", |s| {
         s.contains("Artists") && s.contains("The Paper Lanterns")
@@ -121,28 +130,8 @@ fn demo_search_play_and_watch_the_progress_move_in_a_real_terminal() {
 #[test]
 fn without_a_sound_card_the_demo_says_one_line_and_alsa_says_nothing() {
     let home = tempfile::tempdir().unwrap();
-    let session = Session {
-        name: format!("mixtape-test-auto-{}", std::process::id()),
-    };
-    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     // The default output: the device if this machine has one, else the null sink.
-    let command = format!(
-        "cd {repo} && XDG_DATA_HOME={h}/data XDG_CACHE_HOME={h}/cache XDG_CONFIG_HOME={h}/config \
-         {bin} demo 2>{h}/stderr; echo MIXTAPE-EXITED-$?; sleep 30",
-        h = home.path().display(),
-        bin = env!("CARGO_BIN_EXE_mixtape"),
-    );
-    session.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session.name,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &command,
-    ]);
+    let session = Session::demo("auto", home.path(), "");
     session.wait_for("the library", |s| s.contains("The Paper Lanterns"));
     session.keys(&["q"]);
     let end = session.wait_for("the program to exit", |s| s.contains("MIXTAPE-EXITED-"));
