@@ -167,6 +167,24 @@ impl Pool {
 }
 
 impl Recs {
+    /// Candidates scored from the neighbour lists of `profile`'s items, minus `exclude`.
+    fn co_listened(
+        &self,
+        profile: &[(Item, f64)],
+        exclude: &HashSet<Item>,
+    ) -> Result<Pool, RecsError> {
+        let rows = self
+            .store
+            .recs_rows(&profile.iter().map(|x| x.0).collect::<Vec<_>>())?;
+        let mut pool = Pool::default();
+        pool.extend(
+            model::score(profile, &rows, &self.params),
+            Reason::CoListened,
+            exclude,
+        );
+        Ok(pool)
+    }
+
     fn content_for(&self, seeds: &[Item], per_seed: usize) -> Result<Vec<(Item, f64)>, RecsError> {
         let mut out = Vec::new();
         for info in self.store.recs_content_info(seeds)? {
@@ -270,15 +288,7 @@ impl Recs {
         let mut profile = model::profile_from_recent(&recent);
         profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         profile.truncate(PROFILE_ITEMS);
-        let rows = self
-            .store
-            .recs_rows(&profile.iter().map(|x| x.0).collect::<Vec<_>>())?;
-        let mut pool = Pool::default();
-        pool.extend(
-            model::score(&profile, &rows, &self.params),
-            Reason::CoListened,
-            &heard,
-        );
+        let mut pool = self.co_listened(&profile, &heard)?;
         if pool.len() < n * 3 {
             let seeds: Vec<Item> = profile.iter().take(5).map(|x| x.0).collect();
             pool.extend(self.content_for(&seeds, n)?, Reason::Content, &heard);
@@ -390,15 +400,7 @@ impl Recs {
             *profile.entry(p).or_default() += 0.5 * 0.9f64.powi(k as i32);
         }
         let profile: Vec<(Item, f64)> = profile.into_iter().collect();
-        let rows = self
-            .store
-            .recs_rows(&profile.iter().map(|x| x.0).collect::<Vec<_>>())?;
-        let mut pool = Pool::default();
-        pool.extend(
-            model::score(&profile, &rows, &self.params),
-            Reason::CoListened,
-            exclude,
-        );
+        let mut pool = self.co_listened(&profile, exclude)?;
         if pool.len() < n * 3 {
             let firsts: Vec<Item> = seeds
                 .iter()
