@@ -38,15 +38,7 @@ async fn scrobbles_are_play_events_stored_once() {
     assert_eq!(song["song"]["playCount"], 1);
     assert!(song["song"]["played"].is_string());
     // Several at once, with their times.
-    let album = sub.json("getAlbum", &[("id", &fx.album)]).await;
-    let a = album["album"]["song"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let b = album["album"]["song"][1]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (a, b) = sub.two_songs(&fx.album).await;
     ok(&sub
         .json(
             "scrobble",
@@ -131,15 +123,7 @@ async fn the_play_queue_is_saved_and_restored() {
     let fx = sub.fixture().await;
     let v = sub.json("getPlayQueue", &[]).await;
     assert!(ok(&v)["playQueue"]["entry"].as_array().unwrap().is_empty());
-    let album = sub.json("getAlbum", &[("id", &fx.album)]).await;
-    let a = album["album"]["song"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let b = album["album"]["song"][1]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (a, b) = sub.two_songs(&fx.album).await;
     ok(&sub
         .json(
             "savePlayQueue",

@@ -126,6 +126,18 @@ impl Sub {
     }
 
     /// The `subsonic-response` object of a JSON call with the admin's API key.
+    /// The first two song ids of `album`, in album order.
+    pub async fn two_songs(&self, album: &str) -> (String, String) {
+        let album = self.json("getAlbum", &[("id", album)]).await;
+        let id = |i: usize| {
+            album["album"]["song"][i]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        (id(0), id(1))
+    }
+
     pub async fn json(&self, endpoint: &str, params: &[(&str, &str)]) -> Value {
         let mut p = self.with_key(params);
         p.push(("f", "json"));
