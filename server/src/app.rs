@@ -228,6 +228,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         auth,
         art,
         library: config.library.clone(),
+        data_dir: config.data_dir.clone(),
         metrics,
         subsonic: Arc::new(crate::subsonic::SubsonicState::new(&config.data_dir)),
         pages: Arc::new(crate::pages::PageCache::new(

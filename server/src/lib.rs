@@ -8,6 +8,7 @@ pub mod art;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod disk;
 pub mod events;
 pub mod http;
 pub mod pages;

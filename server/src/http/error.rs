@@ -10,7 +10,9 @@ use crate::scanner::ScanError;
 use crate::storage::StorageError;
 use crate::stream::StreamError;
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mixtape_shared::api::{ErrorBody, ErrorDetail};
 
@@ -46,6 +48,14 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or invalid credentials: log in and send Authorization: Bearer TOKEN",
+        )
+    }
+    /// 507: nothing was saved because the server's disk is full.
+    pub fn disk_full() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            "the server's disk is full: nothing was saved; retry when space is freed",
         )
     }
     pub fn internal(error: impl std::fmt::Display) -> Self {
@@ -90,6 +100,10 @@ impl From<StorageError> for ApiError {
                 format!("{what} already exists"),
             ),
             StorageError::BadCursor => Self::bad_request("cursor is not one this server issued"),
+            ref full if full.is_disk_full() => {
+                tracing::error!(error = %full, "the database's disk is full");
+                Self::disk_full()
+            }
             other => Self::internal(other),
         }
     }
@@ -185,5 +199,135 @@ impl From<ScanError> for ApiError {
             ScanError::Storage(s) => s.into(),
             other => Self::internal(other),
         }
+    }
+}
+
+/// The longest plain-text rejection kept as the message of its JSON envelope.
+const MAX_PLAIN_MESSAGE: usize = 300;
+
+/// Puts error answers made outside our handlers (the router's 405, the timeout's 408, axum's
+/// body rejections: 413, bad UTF-8) into the same `{"error": {"code", "message"}}` envelope.
+pub async fn envelope_plain_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    // Only bodiless or plain-text answers: JSON is ours already, XML is the Subsonic envelope.
+    let is_plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_plain {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_MESSAGE * 4)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, default_message) = plain_status_code(status);
+    let message = if text.is_empty() {
+        default_message.to_owned()
+    } else {
+        text.chars().take(MAX_PLAIN_MESSAGE).collect()
+    };
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail {
+            code: code.to_owned(),
+            message,
+        },
+    })
+    .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The stable code and a default message for an error status we did not make ourselves.
+fn plain_status_code(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method; see /api/openapi.json",
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request was not received and answered in time",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request body has the wrong content type",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see /api/openapi.json"),
+        StatusCode::UNAUTHORIZED => (
+            "unauthorized",
+            "missing or invalid credentials: log in and send Authorization: Bearer TOKEN",
+        ),
+        s if s.is_server_error() => ("internal", "internal server error; see the server log"),
+        _ => ("bad_request", "the request is malformed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// The layers in `router`'s order: the timeout inside, the envelope around it.
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/plain",
+                get(|| async { (StatusCode::BAD_REQUEST, "no good") }),
+            )
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_millis(20),
+            ))
+            .layer(axum::middleware::from_fn(super::envelope_plain_errors))
+    }
+
+    async fn call(method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let response = app().oneshot(request).await.unwrap();
+        let status = response.status();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn timeouts_wrong_methods_and_plain_rejections_get_the_json_envelope() {
+        let (status, body) = call("GET", "/slow").await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(body["error"]["code"], "timeout");
+        let (status, body) = call("POST", "/plain").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        let (status, body) = call("GET", "/plain").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body["error"]["message"], "no good",
+            "the rejection's own words are kept"
+        );
     }
 }

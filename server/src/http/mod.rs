@@ -49,6 +49,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub art: Arc<ArtService>,
     pub library: PathBuf,
+    /// Where the database and caches live; `/readyz` watches its free space.
+    pub data_dir: PathBuf,
     pub metrics: PrometheusHandle,
     pub recs: Arc<crate::recs::Recs>,
     /// The OpenSubsonic API's key ring and caches.
@@ -119,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn(error::envelope_plain_errors))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

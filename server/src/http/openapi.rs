@@ -2,7 +2,9 @@
 
 use super::{catalog, events, ops, playlists, recs, stream, subsonic, users};
 use mixtape_shared::api::*;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 struct BearerAuth;
@@ -17,10 +19,66 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The error answers every route can give, documented once here rather than on each handler:
+/// 401 wherever credentials are needed, 400 wherever the request carries parameters or a body
+/// (an id that does not parse, a malformed query), 507 wherever it writes.
+struct StandardErrors;
+
+impl Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let writes = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in writes.into_iter().flatten() {
+                add_error(op, "507", "the server's disk is full; nothing was saved");
+            }
+            let all = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in all.into_iter().flatten() {
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add_error(op, "401", "missing or invalid credentials");
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+                    || op.request_body.is_some()
+                {
+                    add_error(op, "400", "a malformed parameter or body");
+                }
+            }
+        }
+    }
+}
+
+fn add_error(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        });
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Mixtape", description = "Mixtape server API: catalog, playlists, streams and sync."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &StandardErrors),
     paths(
         ops::healthz, ops::readyz, ops::scan_status, ops::start_scan, ops::changes,
         users::login, users::logout, users::me, users::list_users, users::create_user, users::delete_user,

@@ -30,9 +30,20 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and its disk has room to write.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let data_dir = s.data_dir.clone();
+    if let Some(free) = blocking(move || Ok::<_, ApiError>(crate::disk::full(&data_dir))).await? {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "disk_full",
+            format!(
+                "not ready: the data disk is full ({} KiB free)",
+                free / 1024
+            ),
+        ));
+    }
     blocking(move || s.store.track_count()).await.map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -12,9 +12,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use http_range_header::StartPosition;
 use mixtape_shared::TrackId;
 use mixtape_shared::api::ErrorBody;
 use std::io::SeekFrom;
+use std::ops::RangeInclusive;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// One read from the file: large enough for one stream to pass 1 GB/s on loopback, small enough
@@ -102,26 +104,19 @@ pub(super) async fn respond(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .filter(|_| range_applies)
+        .map(|value| requested_range(value, len))
     {
-        None => None,
-        Some(value) => match http_range_header::parse_range_header(value) {
-            // A syntactically invalid Range is ignored, as RFC 9110 asks.
-            Err(_) => None,
-            Ok(parsed) => match parsed.validate(len) {
-                Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
-                // Several ranges: we answer with the whole file, which the RFC allows.
-                Ok(_) => None,
-                Err(_) => {
-                    return base(StatusCode::RANGE_NOT_SATISFIABLE)
-                        .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .body(Body::from(
-                            r#"{"error":{"code":"range_not_satisfiable","message":"the requested range lies outside the file"}}"#,
-                        ))
-                        .map_err(ApiError::internal);
-                }
-            },
-        },
+        None | Some(RangeAnswer::Whole) => None,
+        Some(RangeAnswer::Part(range)) => Some(range),
+        Some(RangeAnswer::Unsatisfiable) => {
+            return base(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    r#"{"error":{"code":"range_not_satisfiable","message":"the requested range lies outside the file"}}"#,
+                ))
+                .map_err(ApiError::internal);
+        }
     };
     let (status, start, count) = match &range {
         Some(r) => (
@@ -152,4 +147,71 @@ pub(super) async fn respond(
     builder
         .body(Body::from_stream(stream))
         .map_err(ApiError::internal)
+}
+
+/// What a `Range` header asks of a file of `len` bytes (RFC 9110 §14).
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAnswer {
+    /// No usable range: answer 200 with the whole file.
+    Whole,
+    Part(RangeInclusive<u64>),
+    Unsatisfiable,
+}
+
+fn requested_range(value: &str, len: u64) -> RangeAnswer {
+    let Ok(mut parsed) = http_range_header::parse_range_header(value) else {
+        // A syntactically invalid Range is ignored, as RFC 9110 asks.
+        return RangeAnswer::Whole;
+    };
+    // Several ranges, overlapping or not: the whole file, which the RFC allows.
+    if parsed.ranges.len() != 1 {
+        return RangeAnswer::Whole;
+    }
+    // A suffix longer than the file means the whole file (RFC 9110 §14.1.2).
+    if let StartPosition::FromLast(suffix) = &mut parsed.ranges[0].start
+        && *suffix > len
+        && len > 0
+    {
+        *suffix = len;
+    }
+    match parsed.validate(len) {
+        Ok(mut ranges) if len > 0 && *ranges[0].start() < len => {
+            RangeAnswer::Part(ranges.remove(0))
+        }
+        _ => RangeAnswer::Unsatisfiable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RangeAnswer, requested_range};
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        let len = 1000;
+        let cases = [
+            ("bytes=0-99", RangeAnswer::Part(0..=99)),
+            ("bytes=990-", RangeAnswer::Part(990..=999)),
+            ("bytes=990-5000", RangeAnswer::Part(990..=999)),
+            ("bytes=-10", RangeAnswer::Part(990..=999)),
+            ("bytes=-1000", RangeAnswer::Part(0..=999)),
+            // A suffix longer than the file is the whole file, as a 206.
+            ("bytes=-9999999999999999999", RangeAnswer::Part(0..=999)),
+            ("bytes=-1001", RangeAnswer::Part(0..=999)),
+            ("bytes=1000-", RangeAnswer::Unsatisfiable),
+            ("bytes=5000-6000", RangeAnswer::Unsatisfiable),
+            // Several ranges, overlapping or not, get the whole file.
+            ("bytes=0-5,0-5,0-5", RangeAnswer::Whole),
+            ("bytes=0-0,5-9", RangeAnswer::Whole),
+            ("bytes=0-5,3-9", RangeAnswer::Whole),
+            // Nonsense is ignored.
+            ("bytes=abc", RangeAnswer::Whole),
+            ("items=0-5", RangeAnswer::Whole),
+            ("bytes=100000000000000000000000-", RangeAnswer::Whole),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(requested_range(header, len), expected, "{header}");
+        }
+        assert_eq!(requested_range("bytes=0-0", 0), RangeAnswer::Unsatisfiable);
+    }
 }

@@ -31,6 +31,13 @@ pub enum StorageError {
     Corrupt(String),
 }
 
+impl StorageError {
+    /// The database could not write because its disk (or quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
+}
+
 pub type StorageResult<T> = Result<T, StorageError>;
 
 /// Which field a list is sorted by, and in which direction.

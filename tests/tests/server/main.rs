@@ -6,6 +6,7 @@ mod common;
 
 mod auth;
 mod catalog;
+mod errors;
 mod library;
 mod playlists;
 mod streaming;

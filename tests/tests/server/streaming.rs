@@ -81,6 +81,30 @@ async fn ranges_are_byte_exact_against_the_file() {
         r.headers()["content-range"],
         format!("bytes */{len}").as_str()
     );
+    // A suffix longer than the file is the whole file, as a 206 (RFC 9110 §14.1.2).
+    let r = s
+        .req(Method::GET, &stream, &s.admin_token)
+        .header("range", "bytes=-9999999999999999999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 0-{}/{len}", len - 1).as_str()
+    );
+    assert_eq!(r.bytes().await.unwrap().len(), len);
+    // Several ranges, overlapping or not, are answered with the whole file.
+    for range in ["bytes=0-5,0-5,0-5", "bytes=0-0,5-9"] {
+        let r = s
+            .req(Method::GET, &stream, &s.admin_token)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{range}");
+        assert_eq!(r.bytes().await.unwrap().len(), len, "{range}");
+    }
     // A malformed Range is ignored: the whole file.
     let r = s
         .req(Method::GET, &stream, &s.admin_token)
