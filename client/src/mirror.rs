@@ -20,7 +20,13 @@ use unicode_normalization::char::is_combining_mark;
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
     #[error("local database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// SQLite's SQLITE_FULL, or an I/O error on a disk with no room left (see [`no_room_left`]).
+    #[error(
+        "disk full: the local database cannot be written (nothing was changed); free some space \
+         on the data disk and retry"
+    )]
+    DiskFull,
     #[error("local database holds a bad row: {0}")]
     Corrupt(String),
     #[error("no playlist named or with id {0:?} (try `mixtape playlists list`)")]
@@ -36,6 +42,40 @@ pub enum MirrorError {
 }
 
 pub type MirrorResult<T> = Result<T, MirrorError>;
+
+impl From<rusqlite::Error> for MirrorError {
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            MirrorError::DiskFull
+        } else {
+            MirrorError::Sqlite(e)
+        }
+    }
+}
+
+impl MirrorError {
+    /// SQLITE_IOERR: on a full disk SQLite reports ENOSPC this way when it cannot size its
+    /// shared-memory file or sync, instead of SQLITE_FULL.
+    pub fn is_io_error(&self) -> bool {
+        matches!(self, MirrorError::Sqlite(e)
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure))
+    }
+}
+
+/// Below this much free space an I/O error is taken for a full disk: SQLite needs a few pages
+/// (4 KiB each) and a 32 KiB shared-memory file, so a disk this close to full is the cause.
+const NO_ROOM_BYTES: u64 = 1 << 20;
+
+/// Whether the filesystem holding `dir` has (next to) no room left for this user.
+#[cfg(unix)]
+pub fn no_room_left(dir: &Path) -> bool {
+    rustix::fs::statvfs(dir).is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < NO_ROOM_BYTES)
+}
+
+#[cfg(not(unix))]
+pub fn no_room_left(_dir: &Path) -> bool {
+    false
+}
 
 /// Ends the title in a track's search text (never in tags), so ranking can favour title matches.
 const TITLE_END: char = '\u{1f}';
@@ -153,9 +193,48 @@ fn corrupt(what: impl std::fmt::Display) -> MirrorError {
 
 impl Mirror {
     /// Opens (creating if needed) the mirror at `path`.
+    ///
+    /// On a full disk the usual open fails: WAL mode needs a shared-memory file (`-shm`) that
+    /// SQLite cannot size. Then the mirror is opened in exclusive locking mode, where SQLite keeps
+    /// that index in memory and needs no room, so the commands that only read still work (and
+    /// writes fail with [`MirrorError::DiskFull`]). The price: until this process ends, another
+    /// mixtape process on this device waits for the mirror (up to the busy timeout).
     pub fn open(path: &Path) -> MirrorResult<Self> {
+        match Self::open_with(path, false) {
+            Err(e) if Self::full_disk(&e, path) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the disk is full: opening the mirror in exclusive mode, read-only in effect"
+                );
+                Self::open_with(path, true).map_err(|e| {
+                    if Self::full_disk(&e, path) {
+                        MirrorError::DiskFull
+                    } else {
+                        e
+                    }
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn full_disk(e: &MirrorError, path: &Path) -> bool {
+        matches!(e, MirrorError::DiskFull)
+            || (e.is_io_error()
+                && no_room_left(
+                    path.parent()
+                        .filter(|dir| !dir.as_os_str().is_empty())
+                        .unwrap_or(Path::new(".")),
+                ))
+    }
+
+    fn open_with(path: &Path, exclusive: bool) -> MirrorResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        if exclusive {
+            // Before the first access, so SQLite never maps the shared-memory file.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
