@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long to wait for a connection before calling the server unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -127,16 +127,17 @@ impl ApiClient {
         &self,
         repeatable: bool,
         make: impl Fn() -> RequestBuilder,
-    ) -> ApiResult<Response> {
+    ) -> ApiResult<(Response, Deadline)> {
         let attempts = if repeatable { ATTEMPTS } else { 1 };
         let mut last = None;
         for attempt in 0..attempts {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
             }
+            let deadline = Deadline::after(REQUEST_TIMEOUT);
             match self.authorized(make()).send() {
-                Ok(resp) => match check(resp) {
-                    Ok(resp) => return Ok(resp),
+                Ok(resp) => match check(resp, deadline) {
+                    Ok(resp) => return Ok((resp, deadline)),
                     Err(e) if e.is_retryable() => last = Some(e),
                     Err(e) => return Err(e),
                 },
@@ -177,8 +178,8 @@ impl ApiClient {
 
     fn get_json<T: DeserializeOwned>(&self, path: &str, limit: u64) -> ApiResult<T> {
         let url = self.url(path);
-        let resp = self.send_retrying(true, || self.http.get(&url))?;
-        read_json(resp, limit, REQUEST_TIMEOUT)
+        let (resp, deadline) = self.send_retrying(true, || self.http.get(&url))?;
+        read_json(resp, limit, deadline)
     }
 
     fn post_json<B: serde::Serialize, T: DeserializeOwned>(
@@ -188,19 +189,21 @@ impl ApiClient {
         repeatable: bool,
     ) -> ApiResult<T> {
         let url = self.url(path);
-        let resp = self.send_retrying(repeatable, || self.http.post(&url).json(body))?;
-        read_json(resp, JSON_LIMIT, REQUEST_TIMEOUT)
+        let (resp, deadline) =
+            self.send_retrying(repeatable, || self.http.post(&url).json(body))?;
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     /// A quick reachability check (no retries, short timeout): the connectivity probe.
     pub fn health(&self) -> ApiResult<Health> {
+        let deadline = Deadline::after(CONNECT_TIMEOUT);
         let resp = self
             .http
             .get(self.url("/healthz"))
             .timeout(CONNECT_TIMEOUT)
             .send()
             .map_err(|e| self.transport_error(e, CONNECT_TIMEOUT))?;
-        read_json(check(resp)?, JSON_LIMIT, CONNECT_TIMEOUT)
+        read_json(check(resp, deadline)?, JSON_LIMIT, deadline)
     }
 
     pub fn login(&self, username: &str, password: &str) -> ApiResult<LoginResponse> {
@@ -235,16 +238,16 @@ impl ApiClient {
     pub fn search(&self, q: &str, limit: u32) -> ApiResult<SearchResults> {
         let url = self.url("/api/v1/search");
         let limit = limit.to_string();
-        let resp = self.send_retrying(true, || {
+        let (resp, deadline) = self.send_retrying(true, || {
             self.http.get(&url).query(&[("q", q), ("limit", &limit)])
         })?;
-        read_json(resp, JSON_LIMIT, REQUEST_TIMEOUT)
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     /// Creates a playlist on the server from m3u8 text (the server matches library paths).
     pub fn import_m3u8(&self, text: &str, name: Option<&str>) -> ApiResult<ImportPlaylistReport> {
         let url = self.url("/api/v1/playlists/import");
-        let resp = self.send_retrying(false, || {
+        let (resp, deadline) = self.send_retrying(false, || {
             let req = self
                 .http
                 .post(&url)
@@ -255,7 +258,7 @@ impl ApiClient {
                 None => req,
             }
         })?;
-        read_json(resp, JSON_LIMIT, REQUEST_TIMEOUT)
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     /// "For you": tracks picked from the user's listening by the server's recommender.
@@ -288,13 +291,36 @@ impl ApiClient {
     }
 }
 
+/// When a call's answer must have arrived in full: reqwest's blocking body reads restart their
+/// timeout at every read, so a server that drips a byte a second would never time out.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Self {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    fn passed(&self) -> ApiError {
+        ApiError::Timeout {
+            after: self.timeout,
+        }
+    }
+}
+
 /// Turns an error status into an [`ApiError`] with the server's stable code.
-fn check(resp: Response) -> ApiResult<Response> {
+fn check(resp: Response, deadline: Deadline) -> ApiResult<Response> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
     }
-    let (code, message) = match read_json::<ErrorBody>(resp, ERROR_BODY_LIMIT, REQUEST_TIMEOUT) {
+    let (code, message) = match read_json::<ErrorBody>(resp, ERROR_BODY_LIMIT, deadline) {
         Ok(body) => (body.error.code, body.error.message),
         Err(_) => (
             "unknown".to_string(),
@@ -311,18 +337,30 @@ fn check(resp: Response) -> ApiResult<Response> {
     })
 }
 
-/// Reads a JSON body of at most `limit` bytes. Never `Response::json`: that reads whatever the
-/// server sends into memory. The Content-Length is checked first, then the body is read through
-/// a `take` so a chunked body without a length stops at the limit too. `timeout` is the call's
-/// (for the message): a body that stops arriving is a hang, not a bad answer.
-fn read_json<T: DeserializeOwned>(resp: Response, limit: u64, timeout: Duration) -> ApiResult<T> {
-    if resp.content_length().is_some_and(|len| len > limit) {
+/// Reads a JSON body of at most `limit` bytes by `deadline`. Never `Response::json`: that reads
+/// whatever the server sends into memory. The Content-Length is checked first, then the body is
+/// read through a `take`, so a chunked body without a length stops at the limit too; a body
+/// still arriving at the deadline is a hang ([`ApiError::Timeout`]), not a bad answer.
+fn read_json<T: DeserializeOwned>(resp: Response, limit: u64, deadline: Deadline) -> ApiResult<T> {
+    let declared = resp.content_length();
+    if declared.is_some_and(|len| len > limit) {
         return Err(ApiError::TooLarge { limit });
     }
-    let mut body = Vec::new();
-    resp.take(limit + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| body_error(&e, timeout))?;
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut reader = resp.take(limit + 1);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(body_error(&e, deadline)),
+        };
+        body.extend_from_slice(&buf[..n]);
+        if Instant::now() > deadline.at {
+            return Err(deadline.passed());
+        }
+    }
     if body.len() as u64 > limit {
         return Err(ApiError::TooLarge { limit });
     }
@@ -330,7 +368,7 @@ fn read_json<T: DeserializeOwned>(resp: Response, limit: u64, timeout: Duration)
 }
 
 /// A failed body read: a timeout anywhere in the cause chain is [`ApiError::Timeout`].
-fn body_error(e: &std::io::Error, timeout: Duration) -> ApiError {
+fn body_error(e: &std::io::Error, deadline: Deadline) -> ApiError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cause {
         let timed_out = err
@@ -340,7 +378,7 @@ fn body_error(e: &std::io::Error, timeout: Duration) -> ApiError {
                 .downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
         if timed_out {
-            return ApiError::Timeout { after: timeout };
+            return deadline.passed();
         }
         // An io::Error made from another error hides it behind `get_ref`, not `source`.
         cause = match err

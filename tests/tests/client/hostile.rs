@@ -96,7 +96,9 @@ fn read_request(conn: &mut TcpStream) -> bool {
     true
 }
 
-/// Writes `HOSTILE_BYTES` of a JSON string's inside, `chunk` bytes at a time, through `frame`.
+/// Writes `HOSTILE_BYTES` of a JSON string's inside, `chunk` bytes at a time, through `frame`,
+/// then holds the connection a second: a client that kept it all sits at its peak memory long
+/// enough to be seen.
 fn stream_junk(conn: &mut TcpStream, stop: &AtomicBool, frame: fn(&[u8]) -> Vec<u8>) {
     let chunk = vec![b'a'; 64 << 10];
     let mut sent = 0;
@@ -106,6 +108,7 @@ fn stream_junk(conn: &mut TcpStream, stop: &AtomicBool, frame: fn(&[u8]) -> Vec<
         }
         sent += chunk.len();
     }
+    std::thread::sleep(Duration::from_secs(1));
 }
 
 fn huge_declared_body(conn: &mut TcpStream, stop: &AtomicBool) {
