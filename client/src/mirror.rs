@@ -21,7 +21,7 @@ use unicode_normalization::char::is_combining_mark;
 pub enum MirrorError {
     #[error("local database error: {0}")]
     Sqlite(rusqlite::Error),
-    /// SQLite's SQLITE_FULL, or an I/O error on a disk with no room left (see [`no_room_left`]).
+    /// SQLite's SQLITE_FULL, or an I/O error on a disk with no room left (see [`crate::disk`]).
     #[error(
         "disk full: the local database cannot be written (nothing was changed); free some space \
          on the data disk and retry"
@@ -54,27 +54,10 @@ impl From<rusqlite::Error> for MirrorError {
 }
 
 impl MirrorError {
-    /// SQLITE_IOERR: on a full disk SQLite reports ENOSPC this way when it cannot size its
-    /// shared-memory file or sync, instead of SQLITE_FULL.
+    /// SQLITE_IOERR: what SQLite may say for ENOSPC (see [`crate::disk`]).
     pub fn is_io_error(&self) -> bool {
-        matches!(self, MirrorError::Sqlite(e)
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure))
+        matches!(self, MirrorError::Sqlite(e) if crate::disk::is_io_error(e))
     }
-}
-
-/// Below this much free space an I/O error is taken for a full disk: SQLite needs a few pages
-/// (4 KiB each) and a 32 KiB shared-memory file, so a disk this close to full is the cause.
-const NO_ROOM_BYTES: u64 = 1 << 20;
-
-/// Whether the filesystem holding `dir` has (next to) no room left for this user.
-#[cfg(unix)]
-pub fn no_room_left(dir: &Path) -> bool {
-    rustix::fs::statvfs(dir).is_ok_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < NO_ROOM_BYTES)
-}
-
-#[cfg(not(unix))]
-pub fn no_room_left(_dir: &Path) -> bool {
-    false
 }
 
 /// Ends the title in a track's search text (never in tags), so ranking can favour title matches.
@@ -219,13 +202,11 @@ impl Mirror {
     }
 
     fn full_disk(e: &MirrorError, path: &Path) -> bool {
-        matches!(e, MirrorError::DiskFull)
-            || (e.is_io_error()
-                && no_room_left(
-                    path.parent()
-                        .filter(|dir| !dir.as_os_str().is_empty())
-                        .unwrap_or(Path::new(".")),
-                ))
+        match e {
+            MirrorError::DiskFull => true,
+            MirrorError::Sqlite(e) => crate::disk::is_disk_full(e, path),
+            _ => false,
+        }
     }
 
     fn open_with(path: &Path, exclusive: bool) -> MirrorResult<Self> {

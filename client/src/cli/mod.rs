@@ -186,13 +186,13 @@ pub enum ExitStatus {
     Failed = 1,
     /// Bad arguments (clap uses 2 as well).
     Usage = 2,
-    /// The command needed the server and could not reach it.
+    /// The command needed the server and could not reach it, or it did not answer in time.
     Offline = 3,
     /// Not logged in, or the server refused the credentials.
     Unauthorized = 4,
     /// No such playlist, entry or track.
     NotFound = 5,
-    /// The cache cannot hold it (cap or full disk).
+    /// No room: the cache's cap, or a full disk under the cache or the local database.
     NoRoom = 6,
 }
 
@@ -287,7 +287,7 @@ impl CliError {
     fn with_full_disk_named(mut self, data_dir: &std::path::Path) -> Self {
         if let Some(e) = self.mirror_error_mut()
             && e.is_io_error()
-            && crate::mirror::no_room_left(data_dir)
+            && crate::disk::no_room_left(data_dir)
         {
             *e = MirrorError::DiskFull;
         }

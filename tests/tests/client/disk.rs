@@ -1,5 +1,5 @@
 //! The client on full disks: reads keep working and writes say "disk full" with exit 6 when its
-//! data disk is full (finding 18); with every cached track pinned, clearing the cache points at
+//! data and cache disks are full (finding 18); with every cached track pinned, clearing the cache points at
 //! `mixtape offline rm` (finding 29).
 //!
 //! A full disk is a small tmpfs mounted over the device's data folder and filled up: that needs
@@ -68,15 +68,17 @@ async fn on_a_full_data_disk_reads_work_and_writes_say_disk_full() {
     let title = tracks[0]["title"].as_str().unwrap().to_string();
     let ids: Vec<String> = tracks.iter().map(|t| t["id"].to_string()).collect();
     let dev = ClientDevice::new();
-    let data_home = dev.dirs().data.parent().unwrap().to_path_buf();
-    let disk = Tmpfs::mount(&data_home, 8);
+    // The data and the cache each on a disk of their own, both to be filled: the mirror and the
+    // cache index each have to open on a full disk.
+    let data_disk = Tmpfs::mount(dev.dirs().data.parent().unwrap(), 8);
+    let cache_disk = Tmpfs::mount(dev.dirs().cache.parent().unwrap(), 8);
     dev.login(&server.base).await;
     dev.ok(&["playlists", "create", "Kept"]).await;
     dev.ok(&["playlists", "add", "Kept", &ids[0], &ids[1]])
         .await;
     let before = dev.status().await;
 
-    let filler = disk.fill();
+    let fillers = [data_disk.fill(), cache_disk.fill()];
 
     let status = dev.status().await;
     assert_eq!(status["tracks"], before["tracks"], "{status}");
@@ -98,13 +100,15 @@ async fn on_a_full_data_disk_reads_work_and_writes_say_disk_full() {
         assert!(!run.stderr.contains("disk I/O error"), "{run}");
     }
 
-    std::fs::remove_file(&filler).unwrap();
+    for filler in &fillers {
+        std::fs::remove_file(filler).unwrap();
+    }
     let lists = dev.json(&["playlists", "list", "--json"]).await;
     assert!(!lists.to_string().contains("Refused"), "{lists}");
     assert_eq!(cli_entries(&dev.show("Kept").await).len(), 2);
     dev.ok(&["playlists", "create", "Afterwards"]).await;
     assert_eq!(dev.status().await["pending_ops"], 0);
-    drop(disk);
+    drop((data_disk, cache_disk));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
