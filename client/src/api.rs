@@ -9,7 +9,8 @@ use mixtape_shared::sync::PlaylistOp;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
-use std::time::Duration;
+use std::io::Read;
+use std::time::{Duration, Instant};
 
 /// How long to wait for a connection before calling the server unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,6 +18,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts for a repeatable call, waiting 200 ms, 400 ms, ... between them.
 const ATTEMPTS: u32 = 3;
+/// The most a JSON answer may hold: a login, a push answer or a search of a thousand tracks is
+/// well under 1 MiB, so anything past this is a wrong URL or a hostile server, not an answer.
+pub const JSON_LIMIT: u64 = 8 << 20;
+/// The most a change-feed page may hold: up to a thousand changes, and a playlist change carries
+/// every entry (about 90 bytes each, so a 200k-entry playlist is some 20 MB).
+pub const CHANGES_LIMIT: u64 = 128 << 20;
+/// The most of an error answer that is read: its code and message are a few hundred bytes.
+const ERROR_BODY_LIMIT: u64 = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,6 +43,16 @@ pub enum ApiError {
     },
     #[error("the server's answer could not be read: {0}")]
     Decode(String),
+    #[error(
+        "the server's answer is too large (more than {} MiB): check the server URL",
+        limit >> 20
+    )]
+    TooLarge { limit: u64 },
+    #[error(
+        "the server did not finish answering within {} s; try again later",
+        after.as_secs()
+    )]
+    Timeout { after: Duration },
     #[error("bad server URL {0:?}: give it as http://host:port")]
     BadUrl(String),
 }
@@ -42,15 +61,19 @@ impl ApiError {
     /// Whether trying again later may succeed (the network or the server, not the request).
     pub fn is_retryable(&self) -> bool {
         match self {
-            ApiError::Unreachable { .. } => true,
+            ApiError::Unreachable { .. } | ApiError::Timeout { .. } => true,
             ApiError::Server { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
     }
 
-    /// The server could not be reached at all (as opposed to answering with an error).
+    /// The server could not be reached at all, or hung (as opposed to answering with an
+    /// error): either way the client works offline.
     pub fn is_offline(&self) -> bool {
-        matches!(self, ApiError::Unreachable { .. })
+        matches!(
+            self,
+            ApiError::Unreachable { .. } | ApiError::Timeout { .. }
+        )
     }
 }
 
@@ -104,21 +127,22 @@ impl ApiClient {
         &self,
         repeatable: bool,
         make: impl Fn() -> RequestBuilder,
-    ) -> ApiResult<Response> {
+    ) -> ApiResult<(Response, Deadline)> {
         let attempts = if repeatable { ATTEMPTS } else { 1 };
         let mut last = None;
         for attempt in 0..attempts {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(200 << (attempt - 1)));
             }
+            let deadline = Deadline::after(REQUEST_TIMEOUT);
             match self.authorized(make()).send() {
-                Ok(resp) => match check(resp) {
-                    Ok(resp) => return Ok(resp),
+                Ok(resp) => match check(resp, deadline) {
+                    Ok(resp) => return Ok((resp, deadline)),
                     Err(e) if e.is_retryable() => last = Some(e),
                     Err(e) => return Err(e),
                 },
                 Err(e) => {
-                    let e = self.transport_error(e);
+                    let e = self.transport_error(e, REQUEST_TIMEOUT);
                     // A refused connection will not be accepted 200 ms later: give up at once so
                     // an offline start never waits.
                     if e.is_offline() && attempt == 0 && !repeatable {
@@ -132,7 +156,11 @@ impl ApiClient {
         Err(last.unwrap_or_else(|| ApiError::Decode("no attempt made".into())))
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+    /// A failed send; `timeout` is the one the call had.
+    fn transport_error(&self, e: reqwest::Error, timeout: Duration) -> ApiError {
+        if e.is_timeout() {
+            return ApiError::Timeout { after: timeout };
+        }
         if e.is_decode() || e.is_body() {
             return ApiError::Decode(e.to_string());
         }
@@ -148,10 +176,10 @@ impl ApiClient {
         }
     }
 
-    fn get_json<T: DeserializeOwned>(&self, path: &str) -> ApiResult<T> {
+    fn get_json<T: DeserializeOwned>(&self, path: &str, limit: u64) -> ApiResult<T> {
         let url = self.url(path);
-        let resp = self.send_retrying(true, || self.http.get(&url))?;
-        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+        let (resp, deadline) = self.send_retrying(true, || self.http.get(&url))?;
+        read_json(resp, limit, deadline)
     }
 
     fn post_json<B: serde::Serialize, T: DeserializeOwned>(
@@ -161,21 +189,21 @@ impl ApiClient {
         repeatable: bool,
     ) -> ApiResult<T> {
         let url = self.url(path);
-        let resp = self.send_retrying(repeatable, || self.http.post(&url).json(body))?;
-        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+        let (resp, deadline) =
+            self.send_retrying(repeatable, || self.http.post(&url).json(body))?;
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     /// A quick reachability check (no retries, short timeout): the connectivity probe.
     pub fn health(&self) -> ApiResult<Health> {
+        let deadline = Deadline::after(CONNECT_TIMEOUT);
         let resp = self
             .http
             .get(self.url("/healthz"))
             .timeout(CONNECT_TIMEOUT)
             .send()
-            .map_err(|e| self.transport_error(e))?;
-        check(resp)?
-            .json()
-            .map_err(|e| ApiError::Decode(e.to_string()))
+            .map_err(|e| self.transport_error(e, CONNECT_TIMEOUT))?;
+        read_json(check(resp, deadline)?, JSON_LIMIT, deadline)
     }
 
     pub fn login(&self, username: &str, password: &str) -> ApiResult<LoginResponse> {
@@ -187,7 +215,10 @@ impl ApiClient {
     }
 
     pub fn changes(&self, since: i64, limit: u32) -> ApiResult<ChangesPage> {
-        self.get_json(&format!("/api/v1/changes?since={since}&limit={limit}"))
+        self.get_json(
+            &format!("/api/v1/changes?since={since}&limit={limit}"),
+            CHANGES_LIMIT,
+        )
     }
 
     /// Pushes ops; repeatable because the server applies each op id once.
@@ -207,16 +238,16 @@ impl ApiClient {
     pub fn search(&self, q: &str, limit: u32) -> ApiResult<SearchResults> {
         let url = self.url("/api/v1/search");
         let limit = limit.to_string();
-        let resp = self.send_retrying(true, || {
+        let (resp, deadline) = self.send_retrying(true, || {
             self.http.get(&url).query(&[("q", q), ("limit", &limit)])
         })?;
-        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     /// Creates a playlist on the server from m3u8 text (the server matches library paths).
     pub fn import_m3u8(&self, text: &str, name: Option<&str>) -> ApiResult<ImportPlaylistReport> {
         let url = self.url("/api/v1/playlists/import");
-        let resp = self.send_retrying(false, || {
+        let (resp, deadline) = self.send_retrying(false, || {
             let req = self
                 .http
                 .post(&url)
@@ -227,13 +258,15 @@ impl ApiClient {
                 None => req,
             }
         })?;
-        resp.json().map_err(|e| ApiError::Decode(e.to_string()))
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     /// "For you": tracks picked from the user's listening by the server's recommender.
     pub fn recommendations(&self, limit: u32) -> ApiResult<Vec<mixtape_shared::api::Track>> {
-        let value: serde_json::Value =
-            self.get_json(&format!("/api/v1/recommendations/for-you?limit={limit}"))?;
+        let value: serde_json::Value = self.get_json(
+            &format!("/api/v1/recommendations/for-you?limit={limit}"),
+            JSON_LIMIT,
+        )?;
         // A list of tracks, either bare or as items with a `track` (and a score or reason).
         let list = value
             .as_array()
@@ -258,13 +291,36 @@ impl ApiClient {
     }
 }
 
+/// When a call's answer must have arrived in full: reqwest's blocking body reads restart their
+/// timeout at every read, so a server that drips a byte a second would never time out.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Self {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    fn passed(&self) -> ApiError {
+        ApiError::Timeout {
+            after: self.timeout,
+        }
+    }
+}
+
 /// Turns an error status into an [`ApiError`] with the server's stable code.
-fn check(resp: Response) -> ApiResult<Response> {
+fn check(resp: Response, deadline: Deadline) -> ApiResult<Response> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
     }
-    let (code, message) = match resp.json::<ErrorBody>() {
+    let (code, message) = match read_json::<ErrorBody>(resp, ERROR_BODY_LIMIT, deadline) {
         Ok(body) => (body.error.code, body.error.message),
         Err(_) => (
             "unknown".to_string(),
@@ -279,6 +335,61 @@ fn check(resp: Response) -> ApiResult<Response> {
         code,
         message,
     })
+}
+
+/// Reads a JSON body of at most `limit` bytes by `deadline`. Never `Response::json`: that reads
+/// whatever the server sends into memory. The Content-Length is checked first, then the body is
+/// read through a `take`, so a chunked body without a length stops at the limit too; a body
+/// still arriving at the deadline is a hang ([`ApiError::Timeout`]), not a bad answer.
+fn read_json<T: DeserializeOwned>(resp: Response, limit: u64, deadline: Deadline) -> ApiResult<T> {
+    let declared = resp.content_length();
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut reader = resp.take(limit + 1);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(body_error(&e, deadline)),
+        };
+        body.extend_from_slice(&buf[..n]);
+        if Instant::now() > deadline.at {
+            return Err(deadline.passed());
+        }
+    }
+    if body.len() as u64 > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// A failed body read: a timeout anywhere in the cause chain is [`ApiError::Timeout`].
+fn body_error(e: &std::io::Error, deadline: Deadline) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        let timed_out = err
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+            || err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        if timed_out {
+            return deadline.passed();
+        }
+        // An io::Error made from another error hides it behind `get_ref`, not `source`.
+        cause = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    ApiError::Decode(e.to_string())
 }
 
 /// `host:port` or a URL, without a trailing slash.

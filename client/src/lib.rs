@@ -13,6 +13,7 @@ pub mod cli;
 pub mod connectivity;
 pub mod demo;
 pub mod device;
+pub mod disk;
 pub mod mirror;
 pub mod offline;
 pub mod player;

@@ -20,7 +20,13 @@ use unicode_normalization::char::is_combining_mark;
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
     #[error("local database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// SQLite's SQLITE_FULL, or an I/O error on a disk with no room left (see [`crate::disk`]).
+    #[error(
+        "disk full: the local database cannot be written (nothing was changed); free some space \
+         on the data disk and retry"
+    )]
+    DiskFull,
     #[error("local database holds a bad row: {0}")]
     Corrupt(String),
     #[error("no playlist named or with id {0:?} (try `mixtape playlists list`)")]
@@ -36,6 +42,23 @@ pub enum MirrorError {
 }
 
 pub type MirrorResult<T> = Result<T, MirrorError>;
+
+impl From<rusqlite::Error> for MirrorError {
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            MirrorError::DiskFull
+        } else {
+            MirrorError::Sqlite(e)
+        }
+    }
+}
+
+impl MirrorError {
+    /// SQLITE_IOERR: what SQLite may say for ENOSPC (see [`crate::disk`]).
+    pub fn is_io_error(&self) -> bool {
+        matches!(self, MirrorError::Sqlite(e) if crate::disk::is_io_error(e))
+    }
+}
 
 /// Ends the title in a track's search text (never in tags), so ranking can favour title matches.
 const TITLE_END: char = '\u{1f}';
@@ -153,9 +176,46 @@ fn corrupt(what: impl std::fmt::Display) -> MirrorError {
 
 impl Mirror {
     /// Opens (creating if needed) the mirror at `path`.
+    ///
+    /// On a full disk the usual open fails: WAL mode needs a shared-memory file (`-shm`) that
+    /// SQLite cannot size. Then the mirror is opened in exclusive locking mode, where SQLite keeps
+    /// that index in memory and needs no room, so the commands that only read still work (and
+    /// writes fail with [`MirrorError::DiskFull`]). The price: until this process ends, another
+    /// mixtape process on this device waits for the mirror (up to the busy timeout).
     pub fn open(path: &Path) -> MirrorResult<Self> {
+        match Self::open_with(path, false) {
+            Err(e) if Self::full_disk(&e, path) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the disk is full: opening the mirror in exclusive mode, read-only in effect"
+                );
+                Self::open_with(path, true).map_err(|e| {
+                    if Self::full_disk(&e, path) {
+                        MirrorError::DiskFull
+                    } else {
+                        e
+                    }
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn full_disk(e: &MirrorError, path: &Path) -> bool {
+        match e {
+            MirrorError::DiskFull => true,
+            MirrorError::Sqlite(e) => crate::disk::is_disk_full(e, path),
+            _ => false,
+        }
+    }
+
+    fn open_with(path: &Path, exclusive: bool) -> MirrorResult<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        if exclusive {
+            // Before the first access, so SQLite never maps the shared-memory file.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

@@ -31,8 +31,9 @@ pub enum CacheError {
     },
 
     #[error(
-        "disk full while writing {path}: downloads are paused; free disk space (or lower the \
-         cache size with `mixtape cache clear`) and retry: the partial download is kept and resumes"
+        "disk full while writing {path}: downloads are paused; free disk space (`mixtape cache \
+         clear` drops unpinned tracks, `mixtape offline rm NAME` unpins a playlist) and retry: \
+         the partial download is kept and resumes"
     )]
     DiskFull { path: PathBuf },
 
@@ -171,7 +172,10 @@ mod tests {
                 matches!(&mapped, CacheError::DiskFull { path } if path == p),
                 "{mapped:?}"
             );
-            assert!(mapped.to_string().contains("downloads are paused"));
+            let text = mapped.to_string();
+            assert!(text.contains("downloads are paused"), "{text}");
+            // Pinned tracks are most of a full cache: the hint names how to unpin them.
+            assert!(text.contains("mixtape offline rm NAME"), "{text}");
         }
         for e in [
             io::Error::from(io::ErrorKind::PermissionDenied),

@@ -51,21 +51,46 @@ fn to_u64(n: i64) -> u64 {
 }
 
 impl Index {
+    /// Opens (creating if needed) the index. On a full disk, where WAL mode cannot size its
+    /// shared-memory file, it is opened in exclusive locking mode (the WAL index in memory), so
+    /// the cache can still be read; another process on the device then waits for this one.
     pub fn open(path: &Path) -> Result<Self, CacheError> {
-        let err = |e| CacheError::index(path, e);
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        let disk_full = |e: &rusqlite::Error| crate::disk::is_disk_full(e, path);
+        match Self::open_with(path, false) {
+            Err(e) if disk_full(&e) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the disk is full: opening the cache index in exclusive mode"
+                );
+                Self::open_with(path, true).map_err(|e| {
+                    if disk_full(&e) {
+                        CacheError::DiskFull {
+                            path: path.to_owned(),
+                        }
+                    } else {
+                        CacheError::index(path, e)
+                    }
+                })
+            }
+            Err(e) => Err(CacheError::index(path, e)),
+            Ok(index) => Ok(index),
+        }
+    }
+
+    fn open_with(path: &Path, exclusive: bool) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        if exclusive {
+            // Before the first access, so SQLite never maps the shared-memory file.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        }
         // WAL: readers (stats, path_of) never wait for a download's commit. NORMAL is durable
         // enough here: a lost last commit only loses a row that reconcile re-adds from the file.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version < 1 {
-            conn.execute_batch(SCHEMA_V1).map_err(err)?;
+            conn.execute_batch(SCHEMA_V1)?;
         }
         Ok(Self {
             path: path.to_owned(),
@@ -80,7 +105,14 @@ impl Index {
     }
 
     fn err(&self, e: rusqlite::Error) -> CacheError {
-        CacheError::index(&self.path, e)
+        // A full disk is not an unusable index: nothing to delete, only room to make.
+        if crate::disk::is_disk_full(&e, &self.path) {
+            CacheError::DiskFull {
+                path: self.path.clone(),
+            }
+        } else {
+            CacheError::index(&self.path, e)
+        }
     }
 
     pub fn size_of(&self, hash: &str) -> Result<Option<u64>, CacheError> {

@@ -8,6 +8,8 @@ mod common;
 mod support;
 
 mod cache;
+mod disk;
 mod events;
+mod hostile;
 mod offline;
 mod online;

@@ -124,6 +124,35 @@ impl ChildGuard {
         self.output(code)
     }
 
+    /// [`wait`](Self::wait), and the child's peak resident memory in KiB: the highest `VmHWM`
+    /// of `/proc/PID/status` seen, read every 2 ms while it runs. A lower bound (the last
+    /// moments before exit can be missed), so it never overstates. Not `wait4`'s `ru_maxrss`:
+    /// that counts the memory of this (large) test process, which the child was forked from.
+    pub fn wait_with_peak_rss(mut self) -> (Run, u64) {
+        let status_file = format!("/proc/{}/status", self.child.id());
+        let deadline = Instant::now() + CLI_DEADLINE;
+        let mut peak_kib = 0;
+        loop {
+            let hwm = std::fs::read_to_string(&status_file).ok().and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            });
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+            if let Some(code) = self.try_code() {
+                return (self.output(code), peak_kib);
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "mixtape {:?} still running after {CLI_DEADLINE:?}",
+                    self.args
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     pub fn output(&self, code: i32) -> Run {
         Run {
             args: self.args.clone(),
@@ -184,6 +213,11 @@ impl ClientDevice {
 
     /// Starts `mixtape ARGS` for this device; output goes to files read when it ends.
     pub fn spawn(&self, args: &[&str]) -> ChildGuard {
+        self.spawn_to(args, None)
+    }
+
+    /// [`spawn`](Self::spawn) with stdout going to `stdout` instead of a file (a pipe).
+    pub fn spawn_to(&self, args: &[&str], stdout_to: Option<Stdio>) -> ChildGuard {
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
         let out_dir = self.root.path().join("runs");
         std::fs::create_dir_all(&out_dir).unwrap();
@@ -200,7 +234,7 @@ impl ClientDevice {
             .env_remove("MIXTAPE_CACHE_CAP_BYTES")
             .env_remove("MIXTAPE_PARALLEL_DOWNLOADS")
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stdout(stdout_to.unwrap_or_else(|| std::fs::File::create(&stdout).unwrap().into()))
             .stderr(std::fs::File::create(&stderr).unwrap());
         let child = cmd.spawn().expect("start mixtape-under-test");
         ChildGuard {
@@ -359,6 +393,10 @@ struct ProxyShared {
     /// How many more such responses to drop; negative: all of them.
     drops_left: AtomicI64,
     dropped: AtomicU64,
+    /// Requests whose first bytes contain this pattern are answered by the proxy with this
+    /// status and a JSON error body, and never reach the server.
+    fail: Mutex<Option<(Vec<u8>, u16)>>,
+    failed: AtomicU64,
     stop: AtomicBool,
     connections: Mutex<Vec<TcpStream>>,
 }
@@ -374,6 +412,8 @@ impl Proxy {
             drop_pattern: Mutex::new(Vec::new()),
             drops_left: AtomicI64::new(0),
             dropped: AtomicU64::new(0),
+            fail: Mutex::new(None),
+            failed: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             connections: Mutex::new(Vec::new()),
         });
@@ -424,6 +464,29 @@ impl Proxy {
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::SeqCst)
     }
+
+    /// Answers every request containing `pattern` with `status` and a JSON error body itself,
+    /// as a server out of disk would; `None` passes everything through again.
+    pub fn fail_requests(&self, failing: Option<(&str, u16)>) {
+        *self.shared.fail.lock().unwrap() = failing.map(|(p, s)| (p.as_bytes().to_vec(), s));
+    }
+
+    /// Requests the proxy answered with an error itself so far.
+    pub fn failed(&self) -> u64 {
+        self.shared.failed.load(Ordering::SeqCst)
+    }
+}
+
+/// The answer [`Proxy::fail_requests`] gives; it closes the connection so no part of the request
+/// it swallowed can reach the server later.
+fn error_response(status: u16) -> Vec<u8> {
+    let body = r#"{"error":{"code":"internal","message":"injected by the test proxy"}}"#;
+    format!(
+        "HTTP/1.1 {status} Injected\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 impl Drop for Proxy {
@@ -466,6 +529,14 @@ fn relay(s: &Arc<ProxyShared>, client: TcpStream) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
+                let fail = s.fail.lock().unwrap().clone();
+                if let Some((pattern, status)) = fail
+                    && buf[..n].windows(pattern.len()).any(|w| w == pattern)
+                {
+                    s.failed.fetch_add(1, Ordering::SeqCst);
+                    let _ = from.write_all(&error_response(status));
+                    break;
+                }
                 let pattern = s.drop_pattern.lock().unwrap().clone();
                 if !pattern.is_empty()
                     && buf[..n].windows(pattern.len()).any(|w| w == pattern)
