@@ -12,6 +12,7 @@ mod playlists;
 mod recs;
 mod stream;
 mod subsonic;
+mod trace;
 mod users;
 
 pub use error::ApiError;
@@ -120,6 +121,6 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(trace::request_span))
         .with_state(state)
 }
