@@ -218,7 +218,10 @@ fn a_debug_log_holds_no_credentials() {
     let _ = child.kill();
     let _ = child.wait();
     let log = lines.lock().unwrap().join("\n");
-    assert!(log.contains("uri=/rest/ping?"), "requests are logged at debug");
+    assert!(
+        log.contains("uri=/rest/ping?"),
+        "requests are logged at debug"
+    );
     for secret in [
         "SuperSecretPW123",
         "mk_LEAKTEST",

@@ -323,7 +323,13 @@ async fn private_playlists_stay_private_and_public_ones_read_only() {
     assert_eq!(s.get_json(&path, &bob).await["name"], "bob's secret");
 }
 
-async fn login_status(client: &reqwest::Client, s: &TestServer, user: &str, password: &str, forwarded_for: Option<&str>) -> u16 {
+async fn login_status(
+    client: &reqwest::Client,
+    s: &TestServer,
+    user: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> u16 {
     let mut req = client
         .post(s.url("/api/v1/auth/login"))
         .json(&json!({"username": user, "password": password}));
@@ -340,7 +346,10 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
     let c = from("127.0.0.3");
     for i in 0..5 {
         let fake = format!("198.51.100.{i}");
-        assert_eq!(login_status(&c, &s, "admin", "wrong", Some(&fake)).await, 401);
+        assert_eq!(
+            login_status(&c, &s, "admin", "wrong", Some(&fake)).await,
+            401
+        );
     }
     assert_eq!(
         login_status(&c, &s, "admin", "wrong", Some("198.51.100.99")).await,
@@ -383,7 +392,12 @@ async fn password_changes_offer_to_revoke_keys_and_the_app_password() {
     let s = TestServer::demo().await;
     async fn credentials(s: &TestServer, token: &str) -> String {
         let (status, key) = s
-            .send(Method::POST, "/api/v1/api-keys", token, json!({"name": "phone"}))
+            .send(
+                Method::POST,
+                "/api/v1/api-keys",
+                token,
+                json!({"name": "phone"}),
+            )
             .await;
         assert_eq!(status, 201);
         let (status, _) = s
@@ -419,13 +433,20 @@ async fn password_changes_offer_to_revoke_keys_and_the_app_password() {
     }
     use md5::Digest;
     let carol = s.user("carol").await;
-    let carol_id = s.get_json("/api/v1/me", &carol).await["id"].as_i64().unwrap();
+    let carol_id = s.get_json("/api/v1/me", &carol).await["id"]
+        .as_i64()
+        .unwrap();
     let path = format!("/api/v1/users/{carol_id}/password");
 
     // Own change: keys and the app password stay unless asked.
     let key = credentials(&s, &carol).await;
     let (status, _) = s
-        .send(Method::PUT, &path, &carol, json!({"password": "carol-password2"}))
+        .send(
+            Method::PUT,
+            &path,
+            &carol,
+            json!({"password": "carol-password2"}),
+        )
         .await;
     assert_eq!(status, 204);
     assert_eq!(works(&s, "carol", &key).await, (true, true));
@@ -455,12 +476,21 @@ async fn password_changes_offer_to_revoke_keys_and_the_app_password() {
     assert_eq!(status, 204);
     assert_eq!(works(&s, "carol", &key).await, (true, true));
     let (status, _) = s
-        .send(Method::PUT, &path, &s.admin_token, json!({"password": "carol-password5"}))
+        .send(
+            Method::PUT,
+            &path,
+            &s.admin_token,
+            json!({"password": "carol-password5"}),
+        )
         .await;
     assert_eq!(status, 204);
     assert_eq!(works(&s, "carol", &key).await, (false, false));
     assert_eq!(
-        s.req(Method::GET, "/api/v1/me", &carol).send().await.unwrap().status(),
+        s.req(Method::GET, "/api/v1/me", &carol)
+            .send()
+            .await
+            .unwrap()
+            .status(),
         401,
         "login tokens always go"
     );
@@ -470,7 +500,12 @@ async fn password_changes_offer_to_revoke_keys_and_the_app_password() {
 async fn logout_with_an_api_key_says_how_to_revoke_it() {
     let s = TestServer::demo().await;
     let (status, key) = s
-        .send(Method::POST, "/api/v1/api-keys", &s.admin_token, json!({"name": "script"}))
+        .send(
+            Method::POST,
+            "/api/v1/api-keys",
+            &s.admin_token,
+            json!({"name": "script"}),
+        )
         .await;
     assert_eq!(status, 201);
     let secret = key["secret"].as_str().unwrap();
@@ -489,7 +524,11 @@ async fn logout_with_an_api_key_says_how_to_revoke_it() {
             .contains("DELETE /api/v1/api-keys/")
     );
     assert_eq!(
-        s.req(Method::GET, "/api/v1/me", secret).send().await.unwrap().status(),
+        s.req(Method::GET, "/api/v1/me", secret)
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200,
         "the key was not revoked behind the caller's back"
     );
@@ -500,7 +539,8 @@ async fn a_lost_subsonic_key_stops_the_start_only_when_it_sealed_something() {
     let mut s = TestServer::demo().await;
     let key_path = s.data.join("subsonic.key");
     let config = |s: &TestServer| {
-        let mut c = mixtape_server::Config::embedded(s.library.canonicalize().unwrap(), s.data.clone());
+        let mut c =
+            mixtape_server::Config::embedded(s.library.canonicalize().unwrap(), s.data.clone());
         c.initial_scan = false;
         c
     };
@@ -532,6 +572,9 @@ async fn a_lost_subsonic_key_stops_the_start_only_when_it_sealed_something() {
             Ok(_) => panic!("started without the key that seals an app password"),
             Err(e) => e.to_string(),
         };
-        assert!(error.contains("subsonic.key") && error.contains("sealed"), "{error}");
+        assert!(
+            error.contains("subsonic.key") && error.contains("sealed"),
+            "{error}"
+        );
     }
 }

@@ -233,8 +233,11 @@ async fn token_answers_do_not_reveal_app_passwords_and_are_throttled() {
     let ping = |u: &'static str, t: String| {
         let sub = &sub;
         async move {
-            sub.json_raw("ping", &[("u", u), ("t", &t), ("s", "salt1"), ("f", "json")])
-                .await
+            sub.json_raw(
+                "ping",
+                &[("u", u), ("t", &t), ("s", "salt1"), ("f", "json")],
+            )
+            .await
         }
     };
     // A wrong token, no app password, no such user: one answer.
@@ -301,20 +304,32 @@ async fn a_remembered_password_is_not_held_up_by_failures() {
     let sub = Sub::new().await;
     sub.s.user("carol").await;
     ok(&sub
-        .json_raw("ping", &[("u", "carol"), ("p", "carol-password"), ("f", "json")])
+        .json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "carol-password"), ("f", "json")],
+        )
         .await);
     // Another app from the same address guesses wrong until it is throttled.
     for _ in 0..6 {
-        sub.json_raw("ping", &[("u", "carol"), ("p", "wrong-guess"), ("f", "json")])
-            .await;
+        sub.json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "wrong-guess"), ("f", "json")],
+        )
+        .await;
     }
     let (_, message) = error_of(
-        &sub.json_raw("ping", &[("u", "carol"), ("p", "wrong-guess"), ("f", "json")])
-            .await,
+        &sub.json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "wrong-guess"), ("f", "json")],
+        )
+        .await,
     );
     assert!(message.contains("too many failed attempts"), "{message}");
     // The working app's password matched a moment ago: it still gets in.
     ok(&sub
-        .json_raw("ping", &[("u", "carol"), ("p", "carol-password"), ("f", "json")])
+        .json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "carol-password"), ("f", "json")],
+        )
         .await);
 }
