@@ -419,7 +419,7 @@ async fn password_changes_offer_to_revoke_keys_and_the_app_password() {
             .unwrap()
             .status()
             == 200;
-        let t = hex::encode(md5::Md5::digest(b"an-app-passwordabcdef"));
+        let t = hex::encode(<md5::Md5 as md5::Digest>::digest(b"an-app-passwordabcdef"));
         let v: serde_json::Value = s
             .http
             .get(s.url(&format!("/rest/ping?u={user}&t={t}&s=abcdef&f=json")))
@@ -431,7 +431,6 @@ async fn password_changes_offer_to_revoke_keys_and_the_app_password() {
             .unwrap();
         (key_ok, v["subsonic-response"]["status"] == "ok")
     }
-    use md5::Digest;
     let carol = s.user("carol").await;
     let carol_id = s.get_json("/api/v1/me", &carol).await["id"]
         .as_i64()
