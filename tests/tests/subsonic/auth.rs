@@ -204,9 +204,9 @@ async fn a_users_api_key_acts_as_that_user() {
     );
 }
 
-/// The JSON error of a Subsonic answer: (code, message).
+/// The error of a Subsonic answer (as `json_raw` returns it): (code, message).
 fn error_of(v: &serde_json::Value) -> (u64, String) {
-    let e = &v["subsonic-response"]["error"];
+    let e = &v["error"];
     (
         e["code"].as_u64().unwrap(),
         e["message"].as_str().unwrap().to_string(),
