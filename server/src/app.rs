@@ -24,6 +24,10 @@ pub enum StartError {
     Auth(#[from] AuthError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("the Subsonic key: {0}")]
+    SubsonicKey(#[from] crate::subsonic::keyring::KeyringError),
+    #[error("trusted_proxies: {0}")]
+    TrustedProxy(#[from] crate::auth::address::BadProxy),
 }
 
 /// One process-wide recorder: several servers in one process (tests) share it.
@@ -173,13 +177,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             .expect("open task")?,
     );
     let store: Arc<dyn Store> = sqlite.clone();
+    // Before anything else starts: a lost key must stop the start, not break app passwords.
+    let subsonic = Arc::new(crate::subsonic::SubsonicState::open(
+        &config.data_dir,
+        store.as_ref(),
+    )?);
     let queue: Arc<dyn crate::recs::queue::EventQueue> = sqlite;
     let auth = {
         let store = store.clone();
         let ttl = Duration::from_secs(config.token_ttl_secs);
         let password = config.admin_password.clone();
+        let proxies = crate::auth::address::TrustedProxies::parse(&config.trusted_proxies)?;
         tokio::task::spawn_blocking(move || -> Result<_, AuthError> {
-            let auth = Auth::new(store, ttl)?;
+            let auth = Auth::new(store, ttl, proxies)?;
             let generated = auth.bootstrap_admin(password.as_deref())?;
             Ok((Arc::new(auth), generated))
         })
@@ -230,7 +240,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         library: config.library.clone(),
         data_dir: config.data_dir.clone(),
         metrics,
-        subsonic: Arc::new(crate::subsonic::SubsonicState::new(&config.data_dir)),
+        subsonic,
         pages: Arc::new(crate::pages::PageCache::new(
             crate::pages::DEFAULT_CAPACITY_BYTES,
         )),

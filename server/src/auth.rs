@@ -1,16 +1,22 @@
-//! Users and credentials: argon2id password hashes, random bearer tokens and per-device API keys
-//! stored only as blake3 hashes, and login throttling per user and per address.
+//! Users and credentials: argon2id password hashes (`password`: a bounded number at once),
+//! random bearer tokens and per-device API keys stored only as blake3 hashes, and login
+//! throttling without lockouts (`throttle`), keyed by the client address (`address`).
+
+pub mod address;
+pub mod password;
+pub mod throttle;
 
 use crate::storage::{Credential, StorageError, Store, StoredUser};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use address::TrustedProxies;
 use base64::Engine;
 use mixtape_shared::UserId;
 use mixtape_shared::api::{LoginResponse, User};
+use password::{HashError, PasswordHashing, Slot};
 use rand::RngCore;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use throttle::{Mechanism, Throttle};
 
 pub const ADMIN_USERNAME: &str = "admin";
 const MIN_PASSWORD_LEN: usize = 8;
@@ -31,6 +37,21 @@ pub enum AuthError {
     Storage(#[from] StorageError),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Every password-hashing slot stayed taken for the queue timeout.
+    #[error("the server is busy checking passwords; try again in {0} s")]
+    Busy(u64),
+    /// `logout` with an API key: keys are revoked by id, so a script does not lose its key.
+    #[error("this is an API key, not a login token: revoke it with DELETE /api/v1/api-keys/{{id}}")]
+    NotASession,
+}
+
+impl From<HashError> for AuthError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => Self::Busy(password::BUSY_RETRY_SECS),
+            HashError::Failed(m) => Self::Hashing(m),
+        }
+    }
 }
 
 pub fn unix_now() -> i64 {
@@ -38,25 +59,6 @@ pub fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    let mut salt_bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt_bytes);
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Hashing(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AuthError::Hashing(e.to_string()))
-}
-
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
 }
 
 /// A random secret for tokens and API keys: 256 bits, URL-safe.
@@ -97,72 +99,45 @@ pub fn validate_username(name: &str) -> Result<(), AuthError> {
     }
 }
 
-/// Failed logins per key (a username or an address) within a sliding window.
-pub struct Throttle {
-    max_failures: u32,
-    window: Duration,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl Throttle {
-    pub fn new(max_failures: u32, window: Duration) -> Self {
-        Self {
-            max_failures,
-            window,
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Seconds to wait when `key` is locked out.
-    pub fn check(&self, key: &str) -> Option<u64> {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (count, since) = map.get(key)?;
-        let left = self.window.checked_sub(since.elapsed())?;
-        (*count >= self.max_failures).then(|| left.as_secs().max(1))
-    }
-
-    pub fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            let window = self.window;
-            map.retain(|_, (_, since)| since.elapsed() < window);
-        }
-        let entry = map.entry(key.to_string()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub fn clear(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    }
-}
+/// What a credential check sees: the stored user (None when the name is unknown) and, for
+/// mechanisms that hash, a hashing slot. Runs on a blocking thread.
+pub type Verify = Box<dyn FnOnce(&Auth, Option<&StoredUser>, Option<&mut Slot>) -> bool + Send>;
 
 pub struct Auth {
     store: Arc<dyn Store>,
     token_ttl: Duration,
-    by_user: Throttle,
-    by_address: Throttle,
+    throttle: Arc<Throttle>,
+    hashing: PasswordHashing,
+    proxies: TrustedProxies,
     /// Verified against when the user does not exist, so timing does not reveal user names.
     dummy_hash: String,
 }
 
 impl Auth {
-    pub fn new(store: Arc<dyn Store>, token_ttl: Duration) -> Result<Self, AuthError> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        token_ttl: Duration,
+        proxies: TrustedProxies,
+    ) -> Result<Self, AuthError> {
+        let hashing = PasswordHashing::new(password::default_slots());
+        let dummy_hash = hashing.slot_blocking().hash("not a real password")?;
         Ok(Self {
             store,
             token_ttl,
-            by_user: Throttle::new(5, Duration::from_secs(15 * 60)),
-            by_address: Throttle::new(20, Duration::from_secs(15 * 60)),
-            dummy_hash: hash_password("not a real password")?,
+            throttle: Arc::default(),
+            hashing,
+            proxies,
+            dummy_hash,
         })
     }
 
+    /// The address to throttle a request by (see `address`).
+    pub fn client_address(&self, peer: IpAddr, forwarded_for: &[&str]) -> String {
+        address::throttle_key(self.proxies.client(peer, forwarded_for))
+    }
+
     /// Creates the `admin` user on first start. Returns the password when it was generated.
+    /// Blocking.
     pub fn bootstrap_admin(&self, password: Option<&str>) -> Result<Option<String>, AuthError> {
         if self.store.user_count()? > 0 {
             return Ok(None);
@@ -174,68 +149,99 @@ impl Auth {
             }
             None => (new_secret("")[..20].to_string(), true),
         };
-        self.store
-            .create_user(ADMIN_USERNAME, &hash_password(&password)?, true)?;
+        let hash = self.hashing.slot_blocking().hash(&password)?;
+        self.store.create_user(ADMIN_USERNAME, &hash, true)?;
         Ok(generated.then_some(password))
     }
 
-    /// Checks a password and issues a token. Blocking: argon2 is deliberately slow.
-    pub fn login(
-        &self,
+    /// Checks a password and issues a token.
+    pub async fn login(
+        self: &Arc<Self>,
         username: &str,
         password: &str,
         address: &str,
     ) -> Result<LoginResponse, AuthError> {
-        let user = self.check_credential(username, address, |stored| match stored {
-            Some(s) => verify_password(password, &s.password_hash),
-            None => {
-                self.verify_dummy(password);
-                false
-            }
-        })?;
-        let token = new_secret("mt_");
-        let now = unix_now();
-        let expires_at = now + self.token_ttl.as_secs() as i64;
-        self.store
-            .insert_token(user.id, &secret_hash(&token), now, expires_at)?;
-        Ok(LoginResponse {
-            token,
-            expires_at,
-            user,
+        let password = password.to_string();
+        let user = self
+            .check_credential(
+                username,
+                address,
+                Mechanism::Login,
+                Box::new(move |auth, stored, slot| {
+                    let Some(slot) = slot else { return false };
+                    match stored {
+                        Some(s) => slot.verify(&password, &s.password_hash),
+                        None => auth.verify_dummy(slot, &password),
+                    }
+                }),
+            )
+            .await?;
+        let this = self.clone();
+        on_blocking(move || {
+            let token = new_secret("mt_");
+            let now = unix_now();
+            let expires_at = now + this.token_ttl.as_secs() as i64;
+            this.store
+                .insert_token(user.id, &secret_hash(&token), now, expires_at)?;
+            Ok(LoginResponse {
+                token,
+                expires_at,
+                user,
+            })
         })
+        .await
     }
 
-    /// Checks a credential other than a login (the Subsonic API's password or token) under the
-    /// same throttle as logins: `verify` gets the stored user and says whether it matches.
-    /// Blocking when `verify` hashes.
-    pub fn check_credential(
-        &self,
+    /// Checks one credential (a login, or the Subsonic API's password or token) under the
+    /// throttle: reserves the attempt before anything is evaluated, waits for a hashing slot
+    /// when `mechanism` hashes, runs `verify` on a blocking thread, and settles the attempt.
+    /// A failure is answered after the throttle's slowdown.
+    pub async fn check_credential(
+        self: &Arc<Self>,
         username: &str,
         address: &str,
-        verify: impl FnOnce(Option<&StoredUser>) -> bool,
+        mechanism: Mechanism,
+        verify: Verify,
     ) -> Result<User, AuthError> {
-        let user_key = format!("user:{}", username.to_lowercase());
-        let addr_key = format!("addr:{address}");
-        if let Some(wait) = self
-            .by_user
-            .check(&user_key)
-            .or_else(|| self.by_address.check(&addr_key))
-        {
-            return Err(AuthError::Throttled(wait));
+        let attempt = self
+            .throttle
+            .begin(username, address, mechanism)
+            .map_err(AuthError::Throttled)?;
+        let slot = match mechanism {
+            Mechanism::Login | Mechanism::SubsonicPassword => Some(self.hashing.slot().await?),
+            Mechanism::SubsonicToken => None,
+        };
+        let this = self.clone();
+        let username = username.to_string();
+        // Settled on the blocking thread, so a client that hangs up still has its failure counted.
+        let outcome = on_blocking(move || {
+            let mut slot = slot;
+            let stored = this.store.user_by_name(&username)?;
+            let matched = verify(&this, stored.as_ref(), slot.as_mut());
+            drop(slot);
+            Ok(match stored.filter(|_| matched) {
+                Some(s) => {
+                    attempt.succeeded();
+                    Ok(s.user)
+                }
+                None => Err(attempt.failed()),
+            })
+        })
+        .await?;
+        match outcome {
+            Ok(user) => Ok(user),
+            Err(slowdown) => {
+                tokio::time::sleep(slowdown).await;
+                Err(AuthError::BadCredentials)
+            }
         }
-        let stored = self.store.user_by_name(username)?;
-        if !verify(stored.as_ref()) {
-            self.by_user.fail(&user_key);
-            self.by_address.fail(&addr_key);
-            return Err(AuthError::BadCredentials);
-        }
-        self.by_user.clear(&user_key);
-        stored.map(|s| s.user).ok_or(AuthError::BadCredentials)
     }
 
-    /// Verifies against a throwaway hash, so an unknown user costs the same time as a known one.
-    pub fn verify_dummy(&self, password: &str) {
-        verify_password(password, &self.dummy_hash);
+    /// Verifies against a throwaway hash, so an unknown user costs the same time as a known
+    /// one. Always false.
+    pub fn verify_dummy(&self, slot: &mut Slot, password: &str) -> bool {
+        slot.verify(password, &self.dummy_hash);
+        false
     }
 
     /// Resolves an API key only (not a login token).
@@ -257,11 +263,25 @@ impl Auth {
             .ok_or(AuthError::Unauthenticated)
     }
 
-    pub fn logout(&self, secret: &str) -> Result<bool, AuthError> {
-        Ok(self.store.revoke_token(&secret_hash(secret))?)
+    /// Revokes a login token. An API key is refused (`NotASession`), not revoked.
+    pub fn logout(&self, secret: &str) -> Result<(), AuthError> {
+        let hash = secret_hash(secret);
+        if self.store.revoke_token(&hash)? {
+            return Ok(());
+        }
+        match self.store.api_key(&hash, unix_now())? {
+            Some(_) => Err(AuthError::NotASession),
+            None => Ok(()),
+        }
     }
 
-    pub fn create_user(
+    async fn hash(&self, password: &str) -> Result<String, AuthError> {
+        let mut slot = self.hashing.slot().await?;
+        let password = password.to_string();
+        on_blocking(move || Ok(slot.hash(&password)?)).await
+    }
+
+    pub async fn create_user(
         &self,
         actor: &User,
         username: &str,
@@ -273,55 +293,44 @@ impl Auth {
         }
         validate_username(username)?;
         validate_new_password(password)?;
-        Ok(self
-            .store
-            .create_user(username, &hash_password(password)?, is_admin)?)
+        let hash = self.hash(password).await?;
+        let (store, username) = (self.store.clone(), username.to_string());
+        on_blocking(move || Ok(store.create_user(&username, &hash, is_admin)?)).await
     }
 
     /// Changes a password (one's own, or anyone's for an admin) and signs out its sessions.
-    pub fn set_password(
+    /// With `revoke_all` the user's API keys and Subsonic app password go too; it defaults to
+    /// true for an admin resetting someone else's password (account recovery) and to false for
+    /// one's own change. Returns false when the user does not exist.
+    pub async fn set_password(
         &self,
         actor: &User,
         target: UserId,
         password: &str,
+        revoke_all: Option<bool>,
     ) -> Result<bool, AuthError> {
         if !actor.is_admin && actor.id != target {
             return Err(AuthError::Forbidden);
         }
         validate_new_password(password)?;
-        let changed = self.store.set_password(target, &hash_password(password)?)?;
-        if changed {
-            self.store.revoke_user_tokens(target)?;
-        }
-        Ok(changed)
+        let revoke_all = revoke_all.unwrap_or(actor.id != target);
+        let hash = self.hash(password).await?;
+        let store = self.store.clone();
+        on_blocking(move || Ok(store.change_password(target, &hash, revoke_all)?)).await
     }
 }
 
+/// Runs store and hashing work off the async threads.
+async fn on_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AuthError::Hashing(format!("blocking task failed: {e}")))?
+}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_verify_only_against_their_hash() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("correct horse", "not a hash"));
-    }
-
-    #[test]
-    fn throttle_locks_after_max_failures_and_clears() {
-        let t = Throttle::new(3, Duration::from_secs(60));
-        for _ in 0..2 {
-            t.fail("k");
-        }
-        assert_eq!(t.check("k"), None);
-        t.fail("k");
-        assert!(t.check("k").is_some());
-        t.clear("k");
-        assert_eq!(t.check("k"), None);
-    }
 
     #[test]
     fn secrets_are_unique_and_hash_stably() {

@@ -23,6 +23,8 @@ pub enum ConfigError {
     BadLibrary(PathBuf),
     #[error("no data folder: the home directory is unknown; pass --data-dir")]
     NoDataDir,
+    #[error("trusted proxy {0}")]
+    BadProxy(#[from] crate::auth::address::BadProxy),
 }
 
 /// Command-line flags; each can also come from its `MIXTAPE_*` variable.
@@ -57,6 +59,14 @@ pub struct Args {
     /// Log filter, e.g. `info` or `mixtape_server=debug`.
     #[arg(long, env = "MIXTAPE_LOG")]
     pub log: Option<String>,
+    /// A reverse proxy whose `X-Forwarded-For` names the client (an address or a CIDR block);
+    /// repeat for several. The env variable takes a comma-separated list.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MIXTAPE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -72,6 +82,7 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub token_ttl_days: Option<u64>,
     pub reader_connections: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// The settings in force.
@@ -90,6 +101,8 @@ pub struct Config {
     /// How long a client may take to send a request's headers, in seconds.
     pub header_timeout_secs: u64,
     pub reader_connections: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as canonical CIDR blocks.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Config {
@@ -104,7 +117,7 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={}",
+            "library={} listen={} data_dir={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}]",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
@@ -118,6 +131,7 @@ impl Config {
             self.log,
             self.token_ttl_secs,
             self.reader_connections,
+            self.trusted_proxies.join(","),
         )
     }
 
@@ -134,6 +148,7 @@ impl Config {
             token_ttl_secs: 30 * 86_400,
             header_timeout_secs: 10,
             reader_connections: 8,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -170,6 +185,12 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
     let library = library
         .canonicalize()
         .map_err(|_| ConfigError::BadLibrary(library.clone()))?;
+    let proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.unwrap_or_default()
+    } else {
+        args.trusted_proxies
+    };
+    let trusted_proxies = crate::auth::address::TrustedProxies::parse(&proxies)?.to_strings();
     Ok(Config {
         library,
         listen: args
@@ -188,6 +209,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         token_ttl_secs: file.token_ttl_days.unwrap_or(30).max(1) * 86_400,
         header_timeout_secs: 10,
         reader_connections: file.reader_connections.unwrap_or(8).clamp(1, 64),
+        trusted_proxies,
     })
 }
 
@@ -217,6 +239,52 @@ mod tests {
         assert_eq!(config.listen.port(), 9001);
         assert_eq!(config.admin_password.as_deref(), Some("hunter22"));
         assert!(!config.redacted().contains("hunter22"));
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_flags_env_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "library = {:?}\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+                dir.path()
+            ),
+        )
+        .unwrap();
+        let args = |flags: &[&str]| {
+            let mut argv = vec!["mixtape-server", "--config", file.to_str().unwrap()];
+            argv.extend_from_slice(flags);
+            Args::try_parse_from(argv).unwrap()
+        };
+        let data = |mut a: Args| {
+            a.data_dir = Some(dir.path().join("data"));
+            a
+        };
+        let from_file = resolve(data(args(&[]))).unwrap();
+        assert_eq!(from_file.trusted_proxies, ["10.0.0.0/8", "::1/128"]);
+        let from_flags = resolve(data(args(&[
+            "--trusted-proxy",
+            "192.168.1.1",
+            "--trusted-proxy",
+            "172.16.0.0/12,127.0.0.1",
+        ])))
+        .unwrap();
+        assert_eq!(
+            from_flags.trusted_proxies,
+            ["192.168.1.1/32", "172.16.0.0/12", "127.0.0.1/32"]
+        );
+        assert!(
+            from_flags
+                .redacted()
+                .contains("trusted_proxies=[192.168.1.1/32")
+        );
+        assert!(matches!(
+            resolve(data(args(&["--trusted-proxy", "proxy.lan"]))),
+            Err(ConfigError::BadProxy(_))
+        ));
     }
 
     #[test]

@@ -192,6 +192,10 @@ pub struct CreateUserRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub password: String,
+    /// Also revoke the user's API keys and Subsonic app password (login tokens always go).
+    /// Default: true for an admin resetting another user's password, false for one's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_all: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

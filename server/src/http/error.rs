@@ -130,6 +130,13 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
             AuthError::Storage(s) => s.into(),
             AuthError::Hashing(_) => Self::internal(e),
+            AuthError::Busy(secs) => Self {
+                retry_after: Some(secs),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            },
+            AuthError::NotASession => {
+                Self::new(StatusCode::BAD_REQUEST, "not_a_session", e.to_string())
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod playlists;
 mod recs;
 mod stream;
 mod subsonic;
+mod trace;
 mod users;
 
 pub use error::ApiError;
@@ -123,6 +124,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(error::envelope_plain_errors))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(trace::request_span))
         .with_state(state)
 }

@@ -9,6 +9,7 @@ use super::users::ClientAddress;
 use super::{AppState, blocking};
 use crate::stream::StreamError;
 use crate::subsonic::api::{self, Ctx, ENDPOINTS};
+use crate::subsonic::auth::AppPasswordError;
 use crate::subsonic::{Code, Format, Params, Payload, SubsonicError, ids, response};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -90,16 +91,14 @@ async fn handle(
             &Payload::one("openSubsonicExtensions", &api::extensions()),
         );
     }
-    let user = {
-        let (auth, store, state, params) = (
-            s.auth.clone(),
-            s.store.clone(),
-            s.subsonic.clone(),
-            params.clone(),
-        );
-        on_blocking(move || api::authenticate(&auth, store.as_ref(), &state, &params, &address))
-            .await
-    };
+    let user = api::authenticate(
+        &s.auth,
+        s.store.clone(),
+        s.subsonic.clone(),
+        &params,
+        &address,
+    )
+    .await;
     let user = match user {
         Ok(u) => u,
         Err(e) => return reply(&format, &Err(e)),
@@ -207,10 +206,13 @@ pub struct SubsonicPasswordRequest {
     pub password: String,
 }
 
-fn set_password_error(e: SubsonicError) -> ApiError {
-    match e.code {
-        Code::Generic => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.message),
-        _ => ApiError::internal(e),
+fn set_password_error(e: AppPasswordError) -> ApiError {
+    match e {
+        AppPasswordError::Invalid(m) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m)
+        }
+        AppPasswordError::Storage(e) => e.into(),
+        other => ApiError::internal(other),
     }
 }
 
@@ -246,7 +248,7 @@ pub async fn set_subsonic_password(
     change_app_password(s, user, Some(req.password)).await
 }
 
-/// Removes the caller's Subsonic app password: token authentication stops working (error 41).
+/// Removes the caller's Subsonic app password: token authentication stops working (error 40).
 #[utoipa::path(delete, path = "/api/v1/me/subsonic-password", tag = "auth",
     responses((status = 204, description = "cleared"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn clear_subsonic_password(

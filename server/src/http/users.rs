@@ -28,23 +28,33 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/api-keys/{id}", delete(delete_key))
 }
 
-/// The peer address, for throttling; absent when served without connect info (tests).
+/// The client's address, for throttling: the peer, or the client a trusted proxy names in
+/// `X-Forwarded-For` (`auth::address`); "unknown" when served without connect info.
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let addr = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(peer) = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(Self(addr.unwrap_or_else(|| "unknown".into())))
+            .map(|c| c.0.ip())
+        else {
+            return Ok(Self("unknown".into()));
+        };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(Self(state.auth.client_address(peer, &forwarded)))
     }
 }
 
 /// Exchanges a username and password for a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn login(
     State(s): State<AppState>,
     ClientAddress(addr): ClientAddress,
@@ -54,12 +64,13 @@ pub async fn login(
         return Err(ApiError::bad_request("username or password too long"));
     }
     Ok(Json(
-        blocking(move || s.auth.login(&req.username, &req.password, &addr)).await?,
+        s.auth.login(&req.username, &req.password, &addr).await?,
     ))
 }
 
-/// Revokes the token this request carries.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+/// Revokes the login token this request carries. An API key is not revoked here (400): delete
+/// it with `DELETE /api/v1/api-keys/{id}`.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn logout(
     State(s): State<AppState>,
     _: AuthUser,
@@ -92,11 +103,10 @@ pub async fn create_user(
     AdminUser(admin): AdminUser,
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    let user = blocking(move || {
-        s.auth
-            .create_user(&admin, &req.username, &req.password, req.is_admin)
-    })
-    .await?;
+    let user = s
+        .auth
+        .create_user(&admin, &req.username, &req.password, req.is_admin)
+        .await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -121,16 +131,21 @@ pub async fn delete_user(
     }
 }
 
-/// Sets a password (one's own, or anyone's as admin); the user's sessions are signed out.
+/// Sets a password (one's own, or anyone's as admin); the user's login tokens are revoked.
+/// `revoke_all` also revokes the API keys and the Subsonic app password: the default for an
+/// admin resetting another user's password, not for one's own change.
 #[utoipa::path(put, path = "/api/v1/users/{id}/password", params(("id" = i64, Path)), tag = "users", request_body = ChangePasswordRequest,
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn set_password(
     State(s): State<AppState>,
     AuthUser(actor): AuthUser,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    if blocking(move || s.auth.set_password(&actor, UserId(id), &req.password)).await? {
+    if s.auth
+        .set_password(&actor, UserId(id), &req.password, req.revoke_all)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("user"))

@@ -253,6 +253,14 @@ pub trait Store: Send + Sync + 'static {
     fn token(&self, token_hash: &str, now: i64) -> StorageResult<Option<Credential>>;
     fn revoke_token(&self, token_hash: &str) -> StorageResult<bool>;
     fn revoke_user_tokens(&self, user: UserId) -> StorageResult<u64>;
+    /// Sets a password hash and revokes the user's login tokens, and with `revoke_all` also
+    /// the API keys and the Subsonic app password, in one transaction. False: no such user.
+    fn change_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        revoke_all: bool,
+    ) -> StorageResult<bool>;
     fn insert_api_key(
         &self,
         user: UserId,
@@ -301,6 +309,8 @@ pub trait Store: Send + Sync + 'static {
     // reads it pages by offset.
     /// The user's sealed Subsonic app password, if set.
     fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>>;
+    /// How many app passwords are sealed (with `subsonic.key`).
+    fn sealed_app_password_count(&self) -> StorageResult<u64>;
     /// Sets (Some) or clears (None) the user's sealed Subsonic app password.
     fn set_subsonic_app_password(
         &self,

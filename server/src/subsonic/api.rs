@@ -1077,15 +1077,15 @@ fn get_top_songs(ctx: &Ctx, p: &Params) -> Answer {
 }
 
 /// Checks the version and the credentials, for `http::subsonic`.
-pub fn authenticate(
-    auth_service: &crate::auth::Auth,
-    store: &dyn Store,
-    state: &super::SubsonicState,
+pub async fn authenticate(
+    auth_service: &std::sync::Arc<crate::auth::Auth>,
+    store: std::sync::Arc<dyn Store>,
+    state: std::sync::Arc<super::SubsonicState>,
     params: &Params,
     address: &str,
 ) -> Result<User, SubsonicError> {
     auth::check_version(params)?;
-    auth::authenticate(auth_service, store, state, params, address)
+    auth::authenticate(auth_service, store, state, params, address).await
 }
 
 #[cfg(test)]

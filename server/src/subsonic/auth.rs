@@ -3,154 +3,58 @@
 //! - `u` + `p`: the login password or the Subsonic app password, plain or `enc:` + hex.
 //! - `u` + `t` + `s`: `t = md5(password + s)`. Only possible against a password the server can
 //!   read, so only the user's Subsonic app password: it is sealed (XChaCha20-Poly1305) with a key
-//!   kept in the data folder, never in the database. Without one the answer is error 41.
+//!   kept in the data folder (`keyring`), never in the database.
 //!
-//! Password checks go through the login throttle (`Auth::check_credential`); verified passwords
-//! are remembered for a while, because Subsonic clients send them with every request.
+//! Every check of a password or token goes through the login throttle
+//! (`Auth::check_credential`). A wrong token, an unknown user and a user without an app
+//! password all get the same answer (40), so tokens cannot probe who has an app password.
+//! Verified passwords are remembered for a while, because Subsonic clients send them with
+//! every request: a remembered one is accepted without argon2 and without the throttle.
 
 use super::error::{Code, SubsonicError};
 use super::params::Params;
-use crate::auth::{Auth, unix_now, validate_new_password, verify_password};
-use crate::storage::{SealedSecret, Store, StoredUser};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use crate::auth::throttle::Mechanism;
+use crate::auth::{Auth, AuthError, unix_now, validate_new_password};
+use crate::storage::{StorageError, Store, StoredUser};
 use md5::{Digest, Md5};
-use mixtape_shared::UserId;
 use mixtape_shared::api::User;
-use rand::RngCore;
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY_LEN: usize = 32;
+pub use super::keyring::Keyring;
+
 const MAX_APP_PASSWORD_LEN: usize = 128;
 
-/// The server secret that seals app passwords: 32 random bytes in `subsonic.key` (mode 0600),
-/// made on first use.
-pub struct Keyring {
-    path: PathBuf,
-    key: Mutex<Option<[u8; KEY_LEN]>>,
-}
-
-impl Keyring {
-    pub fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            key: Mutex::new(None),
-        }
-    }
-
-    fn key(&self) -> Result<[u8; KEY_LEN], SubsonicError> {
-        let mut slot = self.key.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(k) = *slot {
-            return Ok(k);
-        }
-        let key = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes.try_into().map_err(|_| {
-                SubsonicError::internal(format!(
-                    "{} is not a {KEY_LEN}-byte key",
-                    self.path.display()
-                ))
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create()?,
-            Err(e) => return Err(SubsonicError::internal(e)),
-        };
-        *slot = Some(key);
-        Ok(key)
-    }
-
-    fn create(&self) -> Result<[u8; KEY_LEN], SubsonicError> {
-        let mut key = [0u8; KEY_LEN];
-        rand::rng().fill_bytes(&mut key);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&self.path).map_err(SubsonicError::internal)?;
-        file.write_all(&key)
-            .and_then(|_| file.sync_all())
-            .map_err(SubsonicError::internal)?;
-        Ok(key)
-    }
-
-    /// Seals `secret` for `user` (the user id is bound in, so a row copied to another user
-    /// does not open).
-    pub fn seal(&self, user: UserId, secret: &str) -> Result<SealedSecret, SubsonicError> {
-        let cipher = XChaCha20Poly1305::new(&self.key()?.into());
-        let mut nonce = [0u8; 24];
-        rand::rng().fill_bytes(&mut nonce);
-        let aad = user.0.to_le_bytes();
-        let ciphertext = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: secret.as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| SubsonicError::internal("sealing failed"))?;
-        Ok(SealedSecret {
-            nonce: nonce.to_vec(),
-            ciphertext,
-        })
-    }
-
-    pub fn open(&self, user: UserId, sealed: &SealedSecret) -> Result<String, SubsonicError> {
-        if sealed.nonce.len() != 24 {
-            return Err(SubsonicError::internal("sealed secret has a bad nonce"));
-        }
-        let cipher = XChaCha20Poly1305::new(&self.key()?.into());
-        let aad = user.0.to_le_bytes();
-        let plain = cipher
-            .decrypt(
-                XNonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| {
-                SubsonicError::internal("an app password does not open with subsonic.key")
-            })?;
-        String::from_utf8(plain).map_err(SubsonicError::internal)
-    }
-}
-
-/// Passwords verified recently, by blake3(stored hash, password): argon2 once per few minutes,
-/// not once per request. A changed password has a new stored hash, so old entries never match.
+/// Passwords verified recently, by blake3(what they matched, password): argon2 once per few
+/// minutes, not once per request. What they matched is the stored login hash or the sealed app
+/// password, so a changed or cleared password never matches an old entry.
 #[derive(Default)]
 pub struct VerifiedCache(Mutex<HashMap<[u8; 32], Instant>>);
 
 const VERIFIED_TTL: Duration = Duration::from_secs(10 * 60);
 
 impl VerifiedCache {
-    fn key(stored_hash: &str, password: &str) -> [u8; 32] {
+    fn key(matched: &[u8], password: &str) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
-        h.update(stored_hash.as_bytes());
+        h.update(matched);
         h.update(&[0]);
         h.update(password.as_bytes());
         *h.finalize().as_bytes()
     }
 
-    fn verify(&self, stored_hash: &str, password: &str) -> bool {
-        let key = Self::key(stored_hash, password);
-        {
-            let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if map.get(&key).is_some_and(|at| at.elapsed() < VERIFIED_TTL) {
-                return true;
-            }
-        }
-        if !verify_password(password, stored_hash) {
-            return false;
-        }
+    fn hit(&self, matched: &[u8], password: &str) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&Self::key(matched, password))
+            .is_some_and(|at| at.elapsed() < VERIFIED_TTL)
+    }
+
+    fn remember(&self, matched: &[u8], password: &str) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= 10_000 {
             map.retain(|_, at| at.elapsed() < VERIFIED_TTL);
         }
-        map.insert(key, Instant::now());
-        true
+        map.insert(Self::key(matched, password), Instant::now());
     }
 }
 
@@ -167,11 +71,6 @@ fn decode_password(p: &str) -> Result<String, SubsonicError> {
 
 fn md5_hex(s: &str) -> String {
     hex::encode(Md5::digest(s.as_bytes()))
-}
-
-/// Equal in time whatever the contents, for comparing secrets.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Checks `v`: any 1.x from 1.2.0 up is accepted; it may be absent.
@@ -202,11 +101,11 @@ pub fn check_version(params: &Params) -> Result<(), SubsonicError> {
     Ok(())
 }
 
-/// Resolves the request's credentials to a user. Blocking (argon2, SQLite).
-pub fn authenticate(
-    auth: &Auth,
-    store: &dyn Store,
-    state: &super::SubsonicState,
+/// Resolves the request's credentials to a user.
+pub async fn authenticate(
+    auth: &Arc<Auth>,
+    store: Arc<dyn Store>,
+    state: Arc<super::SubsonicState>,
     params: &Params,
     address: &str,
 ) -> Result<User, SubsonicError> {
@@ -223,13 +122,14 @@ pub fn authenticate(
                 "send either apiKey or u with p or t and s, not both",
             ));
         }
-        return match auth.authenticate_api_key(key) {
+        let (auth, key) = (auth.clone(), key.to_string());
+        return match blocking(move || Ok(auth.authenticate_api_key(&key))).await? {
             Ok(c) => Ok(c.user),
-            Err(crate::auth::AuthError::Storage(e)) => Err(e.into()),
+            Err(AuthError::Storage(e)) => Err(e.into()),
             Err(_) => Err(SubsonicError::new(Code::InvalidApiKey, "invalid API key")),
         };
     }
-    let u = params.required("u")?;
+    let u = params.required("u")?.to_string();
     if p.is_some() && (t.is_some() || s.is_some()) {
         return Err(SubsonicError::new(
             Code::ConflictingAuth,
@@ -238,82 +138,149 @@ pub fn authenticate(
     }
     if let Some(p) = p {
         let password = decode_password(p)?;
-        let user = auth.check_credential(u, address, |stored| match stored {
-            None => {
-                auth.verify_dummy(&password);
-                false
+        if let Some(user) = remembered(store.clone(), state.clone(), &u, &password).await? {
+            return Ok(user);
+        }
+        let verify: crate::auth::Verify = Box::new(move |auth, stored, slot| {
+            let Some(slot) = slot else { return false };
+            let Some(s) = stored else {
+                return auth.verify_dummy(slot, &password);
+            };
+            // The app password first: it costs no argon2.
+            let app = app_password_matches(store.as_ref(), &state, s, |app| {
+                crate::auth::password::constant_time_eq(app.as_bytes(), password.as_bytes())
+            });
+            if let Some(sealed) = app {
+                state.verified.remember(&sealed, &password);
+                return true;
             }
-            Some(s) => {
-                state.verified.verify(&s.password_hash, &password)
-                    || app_password_matches(store, state, s, |app| {
-                        constant_time_eq(app.as_bytes(), password.as_bytes())
-                    })
+            if slot.verify(&password, &s.password_hash) {
+                state
+                    .verified
+                    .remember(s.password_hash.as_bytes(), &password);
+                return true;
             }
-        })?;
-        return Ok(user);
+            false
+        });
+        return Ok(auth
+            .check_credential(&u, address, Mechanism::SubsonicPassword, verify)
+            .await?);
     }
-    let t = t.ok_or_else(|| SubsonicError::missing("p or t"))?;
-    let s = params.required("s")?;
-    // Unknown users get the same answer as users without an app password: no probing.
-    let no_token = || {
-        SubsonicError::new(
-            Code::TokenAuthNotSupported,
-            "token authentication needs a Subsonic app password: set one with PUT /api/v1/me/subsonic-password, or use an API key",
-        )
-    };
-    let stored = store.user_by_name(u)?.ok_or_else(no_token)?;
-    if store.subsonic_app_password(stored.user.id)?.is_none() {
-        return Err(no_token());
-    }
-    let t = t.to_ascii_lowercase();
-    Ok(auth.check_credential(u, address, |stored| {
+    let t = t
+        .ok_or_else(|| SubsonicError::missing("p or t"))?
+        .to_ascii_lowercase();
+    let s = params.required("s")?.to_string();
+    let verify: crate::auth::Verify = Box::new(move |_, stored, _| {
         stored.is_some_and(|st| {
-            app_password_matches(store, state, st, |app| {
-                constant_time_eq(md5_hex(&format!("{app}{s}")).as_bytes(), t.as_bytes())
+            app_password_matches(store.as_ref(), &state, st, |app| {
+                crate::auth::password::constant_time_eq(
+                    md5_hex(&format!("{app}{s}")).as_bytes(),
+                    t.as_bytes(),
+                )
             })
+            .is_some()
         })
-    })?)
+    });
+    // Unknown users, users without an app password and wrong tokens: one answer, throttled.
+    auth.check_credential(&u, address, Mechanism::SubsonicToken, verify)
+        .await
+        .map_err(|e| match e {
+            AuthError::BadCredentials => SubsonicError::new(
+                Code::WrongCredentials,
+                "wrong username or token (token authentication needs a Subsonic app password: set one with PUT /api/v1/me/subsonic-password, or use an API key)",
+            ),
+            other => other.into(),
+        })
 }
 
+/// The user, when `password` is one that matched recently (its login or app password).
+async fn remembered(
+    store: Arc<dyn Store>,
+    state: Arc<super::SubsonicState>,
+    username: &str,
+    password: &str,
+) -> Result<Option<User>, SubsonicError> {
+    let (username, password) = (username.to_string(), password.to_string());
+    blocking(move || {
+        let Some(stored) = store.user_by_name(&username)? else {
+            return Ok(None);
+        };
+        if state
+            .verified
+            .hit(stored.password_hash.as_bytes(), &password)
+        {
+            return Ok(Some(stored.user));
+        }
+        let sealed = store.subsonic_app_password(stored.user.id)?;
+        Ok(sealed
+            .filter(|s| state.verified.hit(&s.ciphertext, &password))
+            .map(|_| stored.user))
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SubsonicError> + Send + 'static,
+) -> Result<T, SubsonicError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(SubsonicError::internal)?
+}
+
+/// Whether the user's app password passes `check`; the sealed bytes when it does.
 fn app_password_matches(
     store: &dyn Store,
     state: &super::SubsonicState,
     stored: &StoredUser,
     check: impl FnOnce(&str) -> bool,
-) -> bool {
+) -> Option<Vec<u8>> {
     let sealed = match store.subsonic_app_password(stored.user.id) {
         Ok(Some(s)) => s,
-        Ok(None) => return false,
+        Ok(None) => return None,
         Err(e) => {
             tracing::error!(error = %e, "reading an app password");
-            return false;
+            return None;
         }
     };
-    match state.keyring.open(stored.user.id, &sealed) {
-        Ok(app) => check(&app),
-        Err(_) => false,
+    match state.keyring.open_secret(stored.user.id, &sealed) {
+        Ok(app) if check(&app) => Some(sealed.ciphertext),
+        _ => None,
     }
 }
 
-/// Sets (Some) or clears (None) the user's Subsonic app password.
+/// Why an app password was not set: the request (422) or the server (500).
+#[derive(Debug, thiserror::Error)]
+pub enum AppPasswordError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the Subsonic key ring failed: {0}")]
+    Keyring(SubsonicError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Sets (Some) or clears (None) the user's Subsonic app password. Blocking.
 pub fn set_app_password(
     store: &dyn Store,
     state: &super::SubsonicState,
     user: &User,
     password: Option<&str>,
-) -> Result<(), SubsonicError> {
+) -> Result<(), AppPasswordError> {
     let sealed = match password {
         None => None,
         Some(p) => {
-            validate_new_password(p)
-                .map_err(|e| SubsonicError::new(Code::Generic, e.to_string()))?;
+            validate_new_password(p).map_err(|e| AppPasswordError::Invalid(e.to_string()))?;
             if p.len() > MAX_APP_PASSWORD_LEN {
-                return Err(SubsonicError::new(
-                    Code::Generic,
-                    format!("app password must be at most {MAX_APP_PASSWORD_LEN} bytes"),
-                ));
+                return Err(AppPasswordError::Invalid(format!(
+                    "app password must be at most {MAX_APP_PASSWORD_LEN} bytes"
+                )));
             }
-            Some(state.keyring.seal(user.id, p)?)
+            Some(
+                state
+                    .keyring
+                    .seal(user.id, p)
+                    .map_err(AppPasswordError::Keyring)?,
+            )
         }
     };
     store.set_subsonic_app_password(user.id, sealed.as_ref(), unix_now())?;
@@ -323,30 +290,6 @@ pub fn set_app_password(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sealed_secrets_open_only_for_their_user_and_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let ring = Keyring::new(dir.path().join("subsonic.key"));
-        let sealed = ring.seal(UserId(1), "app-password").unwrap();
-        assert!(!sealed.ciphertext.windows(12).any(|w| w == b"app-password"));
-        assert_eq!(ring.open(UserId(1), &sealed).unwrap(), "app-password");
-        assert!(ring.open(UserId(2), &sealed).is_err());
-        // The key persists: a new keyring over the same file opens it.
-        let again = Keyring::new(dir.path().join("subsonic.key"));
-        assert_eq!(again.open(UserId(1), &sealed).unwrap(), "app-password");
-        let other = Keyring::new(dir.path().join("other.key"));
-        assert!(other.open(UserId(1), &sealed).is_err());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("subsonic.key"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-    }
 
     #[test]
     fn passwords_decode_from_hex_and_tokens_are_md5() {

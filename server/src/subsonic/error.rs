@@ -79,6 +79,7 @@ impl From<AuthError> for SubsonicError {
             AuthError::Invalid(m) => Self::new(Code::Generic, m),
             AuthError::Storage(s) => s.into(),
             AuthError::Hashing(_) => Self::internal(e),
+            AuthError::Busy(_) | AuthError::NotASession => Self::new(Code::Generic, e.to_string()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ids;
+pub mod keyring;
 pub mod model;
 pub mod params;
 pub mod response;
@@ -33,11 +34,15 @@ pub struct SubsonicState {
 }
 
 impl SubsonicState {
-    /// The key lives in `data_dir/subsonic.key`, created on first use.
-    pub fn new(data_dir: &std::path::Path) -> Self {
-        Self {
-            keyring: auth::Keyring::new(data_dir.join("subsonic.key")),
+    /// The key lives in `data_dir/subsonic.key`, created on first use; see `Keyring::open`
+    /// for when a missing or malformed key stops the start.
+    pub fn open(
+        data_dir: &std::path::Path,
+        store: &dyn crate::storage::Store,
+    ) -> Result<Self, keyring::KeyringError> {
+        Ok(Self {
+            keyring: auth::Keyring::open(data_dir.join("subsonic.key"), store)?,
             verified: auth::VerifiedCache::default(),
-        }
+        })
     }
 }

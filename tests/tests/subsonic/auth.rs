@@ -53,15 +53,16 @@ async fn api_keys_and_passwords_authenticate() {
 async fn token_auth_needs_an_app_password_kept_encrypted() {
     let sub = Sub::new().await;
     let token = |password: &str, salt: &str| md5_hex(&format!("{password}{salt}"));
-    // No app password yet: token auth is refused with 41, even with the login password.
+    // No app password yet: token auth is refused with 40 (as a wrong token is, so tokens
+    // cannot probe who has an app password), even with the login password.
     let t = token(ADMIN_PASSWORD, "c19b2d");
     let creds = [("u", "admin"), ("t", t.as_str()), ("s", "c19b2d")];
     failed(
         &sub.json_raw("ping", &[&creds[..], &[("f", "json")]].concat())
             .await,
-        41,
+        40,
     );
-    xml_failed(&sub.xml_raw("ping", &creds).await, 41);
+    xml_failed(&sub.xml_raw("ping", &creds).await, 40);
     // Unknown users get the same answer.
     failed(
         &sub.json_raw(
@@ -69,7 +70,7 @@ async fn token_auth_needs_an_app_password_kept_encrypted() {
             &[("u", "nobody"), ("t", &t), ("s", "c19b2d"), ("f", "json")],
         )
         .await,
-        41,
+        40,
     );
 
     let app_password = "subsonic-app-pass";
@@ -149,7 +150,7 @@ async fn token_auth_needs_an_app_password_kept_encrypted() {
         32
     );
 
-    // Cleared: back to 41.
+    // Cleared: back to 40.
     let (status, _) = sub
         .s
         .send(
@@ -167,7 +168,7 @@ async fn token_auth_needs_an_app_password_kept_encrypted() {
             &[("u", "admin"), ("t", &t), ("s", "c19b2d"), ("f", "json")],
         )
         .await,
-        41,
+        40,
     );
     // The REST endpoints need a signed-in user.
     let (status, _) = sub
@@ -201,4 +202,134 @@ async fn a_users_api_key_acts_as_that_user() {
             .await,
         44,
     );
+}
+
+/// The error of a Subsonic answer (as `json_raw` returns it): (code, message).
+fn error_of(v: &serde_json::Value) -> (u64, String) {
+    let e = &v["error"];
+    (
+        e["code"].as_u64().unwrap(),
+        e["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_answers_do_not_reveal_app_passwords_and_are_throttled() {
+    let sub = Sub::new().await;
+    let token = |password: &str, salt: &str| md5_hex(&format!("{password}{salt}"));
+    let with_app = sub.s.user("withapp").await;
+    sub.s.user("without").await;
+    let (status, _) = sub
+        .s
+        .send(
+            Method::PUT,
+            "/api/v1/me/subsonic-password",
+            &with_app,
+            serde_json::json!({"password": "the-app-password"}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let wrong = token("guess", "salt1");
+    let ping = |u: &'static str, t: String| {
+        let sub = &sub;
+        async move {
+            sub.json_raw(
+                "ping",
+                &[("u", u), ("t", &t), ("s", "salt1"), ("f", "json")],
+            )
+            .await
+        }
+    };
+    // A wrong token, no app password, no such user: one answer.
+    let answers = [
+        error_of(&ping("withapp", wrong.clone()).await),
+        error_of(&ping("without", wrong.clone()).await),
+        error_of(&ping("nobody", wrong.clone()).await),
+    ];
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(answers[0].0, 40);
+    // Each is a failed attempt: after the free ones, the client waits.
+    for _ in 0..4 {
+        ping("without", wrong.clone()).await;
+    }
+    let (code, message) = error_of(&ping("without", wrong.clone()).await);
+    assert_eq!(code, 40);
+    assert!(message.contains("too many failed attempts"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_sending_a_wrong_token_locks_out_nothing_else() {
+    let sub = Sub::new().await;
+    let owner = sub.s.user("owner").await;
+    let (status, _) = sub
+        .s
+        .send(
+            Method::PUT,
+            "/api/v1/me/subsonic-password",
+            &owner,
+            serde_json::json!({"password": "owner-app-password"}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    // The misconfigured phone, over and over.
+    let stale = md5_hex("old-app-passwordsalt9");
+    for _ in 0..12 {
+        failed(
+            &sub.json_raw(
+                "ping",
+                &[("u", "owner"), ("t", &stale), ("s", "salt9"), ("f", "json")],
+            )
+            .await,
+            40,
+        );
+    }
+    // From the same address: the terminal client's login, and an app using p.
+    sub.s.login("owner", "owner-password").await;
+    ok(&sub
+        .json_raw(
+            "ping",
+            &[("u", "owner"), ("p", "owner-app-password"), ("f", "json")],
+        )
+        .await);
+    ok(&sub
+        .json_raw(
+            "ping",
+            &[("u", "owner"), ("p", "owner-password"), ("f", "json")],
+        )
+        .await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remembered_password_is_not_held_up_by_failures() {
+    let sub = Sub::new().await;
+    sub.s.user("carol").await;
+    ok(&sub
+        .json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "carol-password"), ("f", "json")],
+        )
+        .await);
+    // Another app from the same address guesses wrong until it is throttled.
+    for _ in 0..6 {
+        sub.json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "wrong-guess"), ("f", "json")],
+        )
+        .await;
+    }
+    let (_, message) = error_of(
+        &sub.json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "wrong-guess"), ("f", "json")],
+        )
+        .await,
+    );
+    assert!(message.contains("too many failed attempts"), "{message}");
+    // The working app's password matched a moment ago: it still gets in.
+    ok(&sub
+        .json_raw(
+            "ping",
+            &[("u", "carol"), ("p", "carol-password"), ("f", "json")],
+        )
+        .await);
 }

@@ -263,6 +263,14 @@ impl Store for SqliteStore {
     fn revoke_user_tokens(&self, user: UserId) -> StorageResult<u64> {
         self.write(|tx| Ok(tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user.0])? as u64))
     }
+    fn change_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        revoke_all: bool,
+    ) -> StorageResult<bool> {
+        self.write(|tx| users::change_password(tx, id, password_hash, revoke_all))
+    }
     fn insert_api_key(
         &self,
         user: UserId,
@@ -340,6 +348,15 @@ impl Store for SqliteStore {
     // Subsonic.
     fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>> {
         self.read(|c| subsonic::app_password(c, user))
+    }
+    fn sealed_app_password_count(&self) -> StorageResult<u64> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT count(*) FROM subsonic_app_passwords", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
     }
     fn set_subsonic_app_password(
         &self,

@@ -124,3 +124,27 @@ pub fn list_api_keys(conn: &Connection, user: UserId) -> StorageResult<Vec<ApiKe
         .query_map([user.0], api_key_from_row)?
         .collect::<Result<_, _>>()?)
 }
+
+pub fn change_password(
+    tx: &Connection,
+    id: UserId,
+    password_hash: &str,
+    revoke_all: bool,
+) -> StorageResult<bool> {
+    if tx.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id.0, password_hash],
+    )? == 0
+    {
+        return Ok(false);
+    }
+    tx.execute("DELETE FROM tokens WHERE user_id = ?1", [id.0])?;
+    if revoke_all {
+        tx.execute("DELETE FROM api_keys WHERE user_id = ?1", [id.0])?;
+        tx.execute(
+            "DELETE FROM subsonic_app_passwords WHERE user_id = ?1",
+            [id.0],
+        )?;
+    }
+    Ok(true)
+}
