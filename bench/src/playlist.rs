@@ -5,9 +5,9 @@
 //! moves are pushed over HTTP and timed.
 
 use anyhow::{Context, Result, bail};
+use mixtape_server::storage::Store;
 use mixtape_shared::api::{PushOpsRequest, PushOpsResponse};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp};
-use mixtape_server::storage::Store;
 use mixtape_shared::{DeviceId, EntryId, OpId, PlaylistId, TrackId, UserId};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
