@@ -7,5 +7,6 @@ mod common;
 mod auth;
 mod catalog;
 mod library;
+mod playlist_writes;
 mod playlists;
 mod streaming;
