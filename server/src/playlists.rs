@@ -10,14 +10,15 @@ use mixtape_shared::api::{
 };
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp, PlaylistState};
 use mixtape_shared::{DeviceId, EntryId, OpId, PlaylistId, TrackId};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
 mod m3u;
 
 pub use m3u::{
     Location, MAX_IMPORT_LINES, ParsedM3u, import_m3u, parse_m3u8, resolve_location, to_m3u8,
 };
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
-use uuid::Uuid;
 
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_ENTRIES_PER_ADD: usize = 10_000;
