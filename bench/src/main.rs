@@ -5,10 +5,12 @@
 //! - `serve`: a scanned server that prints its URL and a token, for wrk (see bench/http.sh).
 //! - `mirror`: the client mirroring the catalog, idle syncs, cold start (see `client.rs`).
 //! - `offline`: the client taking a playlist of generated tracks offline, against curl.
+//! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
 //!
 //! Results are printed as Markdown rows for docs/benchmarks.md.
 
 mod client;
+mod playlist;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -69,6 +71,16 @@ enum Command {
     FirstAudio {
         #[arg(long, default_value = "assets/demo")]
         library: PathBuf,
+    },
+    /// Latency of a single-op playlist push with LOG_SIZES ops already in the playlist's log.
+    PlaylistPush {
+        #[arg(long, default_value = "assets/demo")]
+        library: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "1000,200000")]
+        log_sizes: Vec<usize>,
+        /// Single-op pushes timed at each size.
+        #[arg(long, default_value_t = 30)]
+        samples: usize,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
@@ -315,6 +327,18 @@ async fn main() -> Result<()> {
                 start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
             let base = format!("http://{}", server.addr);
             tokio::task::spawn_blocking(move || client::first_audio(&base)).await??;
+            server.shutdown().await?;
+        }
+        Command::PlaylistPush {
+            library,
+            log_sizes,
+            samples,
+        } => {
+            let (server, token) =
+                start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
+            let base = format!("http://{}", server.addr);
+            let store = server.state.store.clone();
+            playlist::playlist_push(store, &base, &token, &log_sizes, samples).await?;
             server.shutdown().await?;
         }
         Command::Serve {

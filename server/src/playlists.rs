@@ -6,12 +6,19 @@ use crate::auth::unix_now;
 use crate::storage::{OwnedPlaylist, StorageError, Store};
 use mixtape_shared::api::{
     AddEntriesRequest, CreatePlaylistRequest, Playlist, PlaylistDetail, PushOpsResponse,
-    RejectedOp, Track, UpdatePlaylistRequest, User,
+    RejectedOp, UpdatePlaylistRequest, User,
 };
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp, PlaylistState};
 use mixtape_shared::{DeviceId, EntryId, OpId, PlaylistId, TrackId};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+mod m3u;
+
+pub use m3u::{
+    Location, MAX_IMPORT_LINES, ParsedM3u, import_m3u, parse_m3u8, resolve_location, to_m3u8,
+};
 
 pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_ENTRIES_PER_ADD: usize = 10_000;
@@ -31,6 +38,14 @@ pub enum PlaylistError {
     Invalid(String),
     #[error("playlist id {0} is taken")]
     IdTaken(PlaylistId),
+    /// An entry id the playlist has held (even if removed since): ids name one entry forever.
+    #[error("entry id {0} is already used in this playlist")]
+    EntryTaken(EntryId),
+    #[error("give the playlist a name: ?name=...")]
+    NoName,
+    /// The request was dropped (the client gave up): the work stopped, nothing was written.
+    #[error("the request was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -82,14 +97,31 @@ fn apply_server_op(
     clock: u64,
     kind: OpKind,
 ) -> Result<PlaylistDetail> {
-    let op = PlaylistOp {
-        id: OpId::new_v7(),
-        playlist_id: id,
-        clock: clock + 1,
-        device: SERVER_DEVICE,
-        kind,
-    };
-    store.apply_playlist_ops(user.id, &[op], unix_now())?;
+    apply_server_ops(store, user, id, clock, vec![kind])
+}
+
+/// Applies ops the server makes, in this order, as one batch: one transaction, one materialize.
+fn apply_server_ops(
+    store: &dyn Store,
+    user: &User,
+    id: PlaylistId,
+    clock: u64,
+    kinds: Vec<OpKind>,
+) -> Result<PlaylistDetail> {
+    let ops: Vec<PlaylistOp> = kinds
+        .into_iter()
+        .zip(clock + 1..)
+        .map(|(kind, clock)| PlaylistOp {
+            id: OpId::new_v7(),
+            playlist_id: id,
+            clock,
+            device: SERVER_DEVICE,
+            kind,
+        })
+        .collect();
+    if !ops.is_empty() {
+        store.apply_playlist_ops(user.id, &ops, unix_now())?;
+    }
     get(store, user, id)
 }
 
@@ -182,6 +214,28 @@ fn check_tracks(store: &dyn Store, track_ids: &[TrackId]) -> Result<()> {
     Ok(())
 }
 
+/// Every entry id the playlist has held, removed ones included.
+fn entry_ids_of(store: &dyn Store, playlist: PlaylistId) -> Result<HashSet<EntryId>> {
+    Ok(store
+        .playlist_state(playlist)?
+        .map(|state| state.slots.iter().map(|s| s.entry).collect())
+        .unwrap_or_default())
+}
+
+/// Entry ids of a new add: distinct, and not among `taken` (the playlist's, see
+/// [`entry_ids_of`]). Other playlists' ids do not matter: ids are scoped to their playlist, so
+/// nobody can squat another user's future entries.
+fn check_entry_ids(ids: &[EntryId], taken: &HashSet<EntryId>) -> Result<()> {
+    let mut distinct = HashSet::with_capacity(ids.len());
+    if !ids.iter().all(|id| distinct.insert(*id)) {
+        return Err(PlaylistError::Invalid("entry ids must be distinct".into()));
+    }
+    match ids.iter().find(|id| taken.contains(id)) {
+        Some(id) => Err(PlaylistError::EntryTaken(*id)),
+        None => Ok(()),
+    }
+}
+
 /// Inserts tracks at `position` (appended when None); the batch stays together.
 pub fn add_entries(
     store: &dyn Store,
@@ -196,6 +250,9 @@ pub fn add_entries(
         return Err(PlaylistError::Invalid(
             "entry_ids must have one id per track".into(),
         ));
+    }
+    if let Some(ids) = &req.entry_ids {
+        check_entry_ids(ids, &entry_ids_of(store, id)?)?;
     }
     check_tracks(store, &req.track_ids)?;
     let at = match req.position {
@@ -217,6 +274,84 @@ pub fn add_entries(
         .collect();
     let clock = playlist.detail.playlist.clock;
     apply_server_op(store, user, id, clock, OpKind::Add { entries, at })
+}
+
+/// A Subsonic-style save: rename, change visibility, remove entries, append tracks.
+#[derive(Debug, Default)]
+pub struct BatchEdit {
+    pub name: Option<String>,
+    pub public: Option<bool>,
+    pub remove: Vec<EntryId>,
+    pub append: Vec<TrackId>,
+}
+
+/// Applies a [`BatchEdit`] as one batch of ops (one transaction, one materialize), so replacing
+/// a long playlist's songs costs one write, not one per entry. Nothing changes unless all of it
+/// is valid.
+pub fn edit_batch(
+    store: &dyn Store,
+    user: &User,
+    id: PlaylistId,
+    edit: &BatchEdit,
+) -> Result<PlaylistDetail> {
+    let playlist = writable(store.playlist(id)?, user)?;
+    let mut kinds = Vec::new();
+    if let Some(name) = &edit.name {
+        kinds.push(OpKind::Rename {
+            name: valid_name(name)?.into(),
+        });
+    }
+    if let Some(public) = edit.public {
+        kinds.push(OpKind::SetPublic { public });
+    }
+    let present: HashSet<EntryId> = playlist.detail.entries.iter().map(|e| e.id).collect();
+    let mut removed = HashSet::new();
+    for entry in &edit.remove {
+        if !present.contains(entry) {
+            return Err(PlaylistError::EntryNotFound);
+        }
+        if removed.insert(*entry) {
+            kinds.push(OpKind::Remove { entry: *entry });
+        }
+    }
+    kinds.extend(appends(store, &edit.append)?);
+    apply_server_ops(store, user, id, playlist.detail.playlist.clock, kinds)
+}
+
+/// Creates a private playlist holding these tracks in one transaction: the create and the adds
+/// commit together or not at all (an m3u import or a Subsonic create leaves nothing behind
+/// when its tracks are refused).
+pub fn create_with_tracks(
+    store: &dyn Store,
+    user: &User,
+    name: &str,
+    track_ids: &[TrackId],
+) -> Result<PlaylistDetail> {
+    let mut kinds = vec![OpKind::Create {
+        name: valid_name(name)?.to_string(),
+        public: false,
+    }];
+    kinds.extend(appends(store, track_ids)?);
+    apply_server_ops(store, user, PlaylistId::new_v7(), 0, kinds)
+}
+
+/// Adds at the end of these tracks, in chunks of at most `MAX_ENTRIES_PER_ADD`, each checked.
+fn appends(store: &dyn Store, track_ids: &[TrackId]) -> Result<Vec<OpKind>> {
+    let mut kinds = Vec::new();
+    for chunk in track_ids.chunks(MAX_ENTRIES_PER_ADD) {
+        check_tracks(store, chunk)?;
+        kinds.push(OpKind::Add {
+            entries: chunk
+                .iter()
+                .map(|&track_id| NewEntry {
+                    id: EntryId::new_v7(),
+                    track_id,
+                })
+                .collect(),
+            at: Anchor::End,
+        });
+    }
+    Ok(kinds)
 }
 
 pub fn remove_entry(
@@ -271,6 +406,11 @@ pub fn push_ops(store: &dyn Store, user: &User, ops: Vec<PlaylistOp>) -> Result<
     let mut accepted: Vec<PlaylistOp> = Vec::new();
     // Playlists this push creates: later ops in the same push may act on them.
     let mut created: HashSet<PlaylistId> = HashSet::new();
+    // A replayed op is a duplicate, not a conflict with the entries it added itself.
+    let op_ids: Vec<OpId> = ops.iter().map(|op| op.id).collect();
+    let known = store.known_playlist_ops(&op_ids)?;
+    // Entry ids each playlist has held, with those taken by earlier adds of this push.
+    let mut taken: HashMap<PlaylistId, HashSet<EntryId>> = HashMap::new();
     for op in ops {
         if i64::try_from(op.clock).is_err() {
             rejected.push(rejection(
@@ -293,10 +433,20 @@ pub fn push_ops(store: &dyn Store, user: &User, ops: Vec<PlaylistOp>) -> Result<
             (OpKind::Rename { name }, _) => {
                 valid_name(name).err().map(|e| ("invalid", e.to_string()))
             }
+            (OpKind::Add { .. }, _) if known.contains(&op.id) => None,
             (OpKind::Add { entries, .. }, _) => {
                 let tracks: Vec<TrackId> = entries.iter().map(|e| e.track_id).collect();
-                match check_tracks(store, &tracks) {
-                    Ok(()) => None,
+                let ids: Vec<EntryId> = entries.iter().map(|e| e.id).collect();
+                let used = match taken.entry(op.playlist_id) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => v.insert(entry_ids_of(store, op.playlist_id)?),
+                };
+                match check_entry_ids(&ids, used).and_then(|()| check_tracks(store, &tracks)) {
+                    Ok(()) => {
+                        used.extend(ids);
+                        None
+                    }
+                    Err(e @ PlaylistError::EntryTaken(_)) => Some(("conflict", e.to_string())),
                     Err(PlaylistError::Storage(e)) => return Err(e.into()),
                     Err(e @ PlaylistError::UnknownTracks(_)) => {
                         Some(("unknown_tracks", e.to_string()))
@@ -322,112 +472,4 @@ pub fn push_ops(store: &dyn Store, user: &User, ops: Vec<PlaylistOp>) -> Result<
         duplicates: (accepted.len() as u64 - new) as u32,
         rejected,
     })
-}
-
-/// An extended M3U playlist, paths relative to the library root.
-pub fn to_m3u8(
-    detail: &PlaylistDetail,
-    tracks: &[Track],
-    paths: &HashMap<TrackId, String>,
-) -> String {
-    let by_id: HashMap<TrackId, &Track> = tracks.iter().map(|t| (t.id, t)).collect();
-    let mut out = format!(
-        "#EXTM3U\n#PLAYLIST:{}\n",
-        detail.playlist.name.replace(['\r', '\n'], " ")
-    );
-    for entry in &detail.entries {
-        let (Some(track), Some(path)) = (by_id.get(&entry.track_id), paths.get(&entry.track_id))
-        else {
-            continue;
-        };
-        let artists = track
-            .artists
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let line = format!("{artists} - {}", track.title).replace(['\r', '\n'], " ");
-        out.push_str(&format!(
-            "#EXTINF:{},{line}\n{path}\n",
-            track.duration_ms.div_ceil(1000)
-        ));
-    }
-    out
-}
-
-/// The parsed lines of an m3u8: its title (if any) and each entry's location, in order.
-#[derive(Debug, PartialEq)]
-pub struct ParsedM3u {
-    pub title: Option<String>,
-    pub locations: Vec<String>,
-}
-
-pub fn parse_m3u8(text: &str) -> ParsedM3u {
-    let mut title = None;
-    let mut locations = Vec::new();
-    for line in text.trim_start_matches('\u{feff}').lines() {
-        let line = line.trim();
-        if let Some(name) = line.strip_prefix("#PLAYLIST:") {
-            title = Some(name.trim().to_string()).filter(|n| !n.is_empty());
-        } else if !line.is_empty() && !line.starts_with('#') {
-            locations.push(line.replace('\\', "/"));
-        }
-    }
-    ParsedM3u { title, locations }
-}
-
-/// A location as a library-relative path, if it can be one: our own stream URLs resolve to their
-/// track id instead; absolute paths under `library_root` lose the root.
-pub fn resolve_location(location: &str, library_root: &str) -> Location {
-    if let Some(rest) = location.split("/api/v1/tracks/").nth(1)
-        && let Some(id) = rest.split('/').next().and_then(|s| s.parse().ok())
-    {
-        return Location::Track(TrackId(id));
-    }
-    let stripped = location.strip_prefix("file://").unwrap_or(location);
-    let root = library_root.trim_end_matches('/');
-    let rel = stripped
-        .strip_prefix(&format!("{root}/"))
-        .unwrap_or(stripped);
-    Location::Path(rel.trim_start_matches("./").to_string())
-}
-
-#[derive(Debug, PartialEq)]
-pub enum Location {
-    Track(TrackId),
-    Path(String),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn m3u8_lines_parse_with_title_comments_and_windows_paths() {
-        let parsed = parse_m3u8(
-            "\u{feff}#EXTM3U\n#PLAYLIST: Road trip \n#EXTINF:31,A - B\nA\\B\\01.mp3\r\n\n# note\nC/02.flac\n",
-        );
-        assert_eq!(parsed.title.as_deref(), Some("Road trip"));
-        assert_eq!(parsed.locations, vec!["A/B/01.mp3", "C/02.flac"]);
-    }
-
-    #[test]
-    fn locations_resolve_to_paths_or_track_ids() {
-        assert_eq!(
-            resolve_location("/music/A/01.mp3", "/music/"),
-            Location::Path("A/01.mp3".into())
-        );
-        assert_eq!(
-            resolve_location("file:///music/A/01.mp3", "/music"),
-            Location::Path("A/01.mp3".into())
-        );
-        assert_eq!(
-            resolve_location("http://h:1/api/v1/tracks/42/stream", "/music"),
-            Location::Track(TrackId(42))
-        );
-        assert_eq!(
-            resolve_location("./A/01.mp3", "/music"),
-            Location::Path("A/01.mp3".into())
-        );
-    }
 }

@@ -1,9 +1,11 @@
 //! The `mixtape-server` binary as an operator runs it: flags, the bound address in the log,
-//! SIGTERM, and kill -9 in the middle of a scan.
+//! SIGTERM, and kill -9 in the middle of a scan and of heavy playlist pushes.
 
 mod common;
 
 use common::Server;
+use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp, Snapshot, materialize};
+use mixtape_shared::{DeviceId, EntryId, OpId, PlaylistId, TrackId};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -204,4 +206,177 @@ fn kill_9_during_a_scan_leaves_a_consistent_database_and_the_next_start_finishes
     );
     clean.child.kill().unwrap();
     clean.child.wait().unwrap();
+}
+
+/// One device's ops on one playlist, as the heavy pusher of finding 13 makes them.
+struct Pusher {
+    device: DeviceId,
+    playlist: PlaylistId,
+    entries: Vec<EntryId>,
+    clock: u64,
+}
+
+impl Pusher {
+    fn op(&mut self, kind: OpKind) -> PlaylistOp {
+        self.clock += 1;
+        PlaylistOp {
+            id: OpId::new_v7(),
+            playlist_id: self.playlist,
+            clock: self.clock,
+            device: self.device,
+            kind,
+        }
+    }
+
+    fn moves(&mut self, n: usize) -> Vec<PlaylistOp> {
+        (0..n)
+            .map(|_| {
+                let k = self.clock as usize;
+                let entry = self.entries[k % self.entries.len()];
+                let after = self.entries[(k * 7 + 3) % self.entries.len()];
+                self.op(OpKind::Move {
+                    entry,
+                    to: Anchor::After(after),
+                })
+            })
+            .collect()
+    }
+}
+
+fn push_ops(
+    http: &reqwest::blocking::Client,
+    base: &str,
+    token: &str,
+    ops: &[PlaylistOp],
+) -> reqwest::Result<Value> {
+    http.post(format!("{base}/api/v1/sync/ops"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "ops": ops }))
+        .send()?
+        .error_for_status()?
+        .json()
+}
+
+#[test]
+fn kill_9_during_heavy_playlist_pushes_keeps_every_acknowledged_op_and_a_consistent_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let library = tmp.path().join("lib");
+    linked_library(&library, 1);
+    let data = tmp.path().join("data");
+    let server = start(&library, &data);
+    server.wait_for_scan();
+    let tracks = server.get("/api/v1/tracks?limit=20");
+    let tracks: Vec<i64> = tracks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    let mut pusher = Pusher {
+        device: DeviceId::new_v7(),
+        playlist: PlaylistId::new_v7(),
+        entries: (0..tracks.len()).map(|_| EntryId::new_v7()).collect(),
+        clock: 0,
+    };
+    let create = pusher.op(OpKind::Create {
+        name: "heavy".into(),
+        public: false,
+    });
+    let entries = pusher
+        .entries
+        .iter()
+        .zip(&tracks)
+        .map(|(&id, &t)| NewEntry {
+            id,
+            track_id: TrackId(t),
+        })
+        .collect();
+    let add = pusher.op(OpKind::Add {
+        entries,
+        at: Anchor::End,
+    });
+    let first = vec![create, add];
+    push_ops(&server.http, &server.base, &server.token, &first).unwrap();
+
+    // Pushes of 1000 moves until the server dies; past two compactions before it does.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(first));
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (base, token) = (server.base.clone(), server.token.clone());
+    let (acked2, sent2) = (acked.clone(), sent.clone());
+    let pushing = std::thread::spawn(move || {
+        let http = reqwest::blocking::Client::new();
+        loop {
+            let batch = pusher.moves(1000);
+            sent2.lock().unwrap().extend(batch.iter().cloned());
+            match push_ops(&http, &base, &token, &batch) {
+                Ok(answer) => {
+                    assert_eq!(answer["accepted"], 1000, "{answer}");
+                    acked2.lock().unwrap().extend(batch);
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while acked.lock().unwrap().len() < 12_000 {
+        assert!(Instant::now() < deadline, "pushes too slow");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    pushing.join().unwrap();
+
+    let acked = acked.lock().unwrap().clone();
+    let sent = sent.lock().unwrap().clone();
+    {
+        let db = rusqlite::Connection::open(data.join("mixtape.db")).unwrap();
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        // The kept snapshot is what its base and the ops logged since make.
+        let (snapshot, base): (String, Option<String>) = db
+            .query_row("SELECT snapshot, base FROM playlist_snapshots", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        let snapshot: Snapshot = serde_json::from_str(&snapshot).unwrap();
+        let base: Option<Snapshot> = base.map(|b| serde_json::from_str(&b).unwrap());
+        assert!(base.is_some(), "the log was compacted");
+        let unfolded: Vec<PlaylistOp> = db
+            .prepare("SELECT body FROM playlist_ops WHERE folded = 0 ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|b| serde_json::from_str(&b.unwrap()).unwrap())
+            .collect();
+        assert_eq!(Snapshot::rebuild(base, &unfolded), Some(snapshot));
+    }
+
+    let server = start(&library, &data);
+    // Every acknowledged op is there: pushed again, each is a duplicate.
+    for chunk in acked.chunks(1000) {
+        let answer = push_ops(&server.http, &server.base, &server.token, chunk).unwrap();
+        assert_eq!(
+            (answer["accepted"].clone(), answer["duplicates"].as_u64()),
+            (serde_json::json!(0), Some(chunk.len() as u64)),
+            "{answer}"
+        );
+    }
+    // The push the kill cut short goes again too; then the playlist is the full materialize.
+    for chunk in sent[acked.len() - 2..].chunks(1000) {
+        push_ops(&server.http, &server.base, &server.token, chunk).unwrap();
+    }
+    let all: Vec<PlaylistOp> = acked.iter().chain(&sent).cloned().collect();
+    let expected = materialize(&all).unwrap();
+    let playlist = server.get(&format!("/api/v1/playlists/{}", expected.id));
+    let got: Vec<String> = playlist["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = expected.entries().map(|(e, _)| e.to_string()).collect();
+    assert_eq!(got, want);
 }

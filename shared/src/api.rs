@@ -395,7 +395,8 @@ pub struct PushOpsResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RejectedOp {
     pub id: OpId,
-    /// Stable code: `not_found`, `unknown_tracks` or `invalid`.
+    /// Stable code: `not_found`, `unknown_tracks`, `invalid` or `conflict` (an entry id the
+    /// playlist already used).
     pub code: String,
     pub message: String,
 }

@@ -90,7 +90,7 @@ pub enum Anchor {
 }
 
 /// The total order ops are applied in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct OpStamp {
     pub clock: u64,
     pub device: DeviceId,
@@ -108,7 +108,7 @@ impl PlaylistOp {
 }
 
 /// One slot of a playlist; removed slots stay as tombstones so anchors keep their place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
     pub entry: EntryId,
     pub track_id: TrackId,
@@ -116,7 +116,7 @@ pub struct Slot {
 }
 
 /// A playlist as a set of ops makes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaylistState {
     pub id: PlaylistId,
     pub name: String,
@@ -255,12 +255,21 @@ impl PlaylistState {
 /// The state of one playlist from all of its ops, in any order and with duplicates: sorted by
 /// stamp, deduplicated by id, applied from its `Create`. None when no `Create` is among them.
 pub fn materialize<'a>(ops: impl IntoIterator<Item = &'a PlaylistOp>) -> Option<PlaylistState> {
+    materialize_onto(None, ops)
+}
+
+/// [`materialize`] continued from `state`: the ops, sorted by stamp and deduplicated by id, are
+/// applied on top of it. When every op sorts after all the ops that made `state`, this equals
+/// `materialize` of all of them together.
+pub fn materialize_onto<'a>(
+    mut state: Option<PlaylistState>,
+    ops: impl IntoIterator<Item = &'a PlaylistOp>,
+) -> Option<PlaylistState> {
     let mut ops: Vec<&PlaylistOp> = ops.into_iter().collect();
     ops.sort_by_key(|op| op.stamp());
     // One op per id, however often (or under whatever stamp) it arrived.
     let mut seen = std::collections::HashSet::new();
     ops.retain(|op| seen.insert(op.id));
-    let mut state: Option<PlaylistState> = None;
     for op in ops {
         match (&mut state, &op.kind) {
             (Some(state), _) => state.apply(op),
@@ -280,5 +289,72 @@ pub fn materialize<'a>(ops: impl IntoIterator<Item = &'a PlaylistOp>) -> Option<
     state
 }
 
+/// A materialized playlist and the stamp of the last op it includes, so that ops sorting after
+/// that stamp can be applied to it without replaying the ops before (the server keeps one per
+/// playlist instead of replaying the whole log on every edit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub state: PlaylistState,
+    pub last: OpStamp,
+}
+
+impl Snapshot {
+    /// The snapshot of `materialize(ops)`; None when the ops hold no `Create`.
+    pub fn of<'a>(ops: impl IntoIterator<Item = &'a PlaylistOp>) -> Option<Self> {
+        let ops: Vec<&PlaylistOp> = ops.into_iter().collect();
+        let state = materialize(ops.iter().copied())?;
+        let last = ops.iter().map(|op| op.stamp()).max()?;
+        Some(Self { state, last })
+    }
+
+    /// Applies ops not seen before when every one of them sorts after `last`, which gives what
+    /// `materialize` of all ops would. Returns false, changing nothing, when one sorts at or
+    /// before `last` (a late op from a device that was offline): the caller must rebuild.
+    pub fn advance(&mut self, new: &[&PlaylistOp]) -> bool {
+        if new.iter().any(|op| op.stamp() <= self.last) {
+            return false;
+        }
+        let mut new = new.to_vec();
+        new.sort_by_key(|op| op.stamp());
+        let mut seen = std::collections::HashSet::new();
+        new.retain(|op| seen.insert(op.id));
+        for op in &new {
+            self.state.apply(op);
+        }
+        if let Some(op) = new.last() {
+            self.last = op.stamp();
+        }
+        true
+    }
+
+    /// Rebuilds from a compacted `base` and the ops logged after it. Ops that sort after the
+    /// base apply in stamp order, exactly as `materialize` would; ops that sort before it
+    /// arrived after their history was folded away, so they apply first, in stamp order, as if
+    /// made right after the base (a device offline across a compaction sees its moves and
+    /// inserts land relative to the playlist as it was when compacted).
+    pub fn rebuild<'a>(
+        base: Option<Snapshot>,
+        ops: impl IntoIterator<Item = &'a PlaylistOp>,
+    ) -> Option<Self> {
+        let ops: Vec<&PlaylistOp> = ops.into_iter().collect();
+        let Some(base) = base else {
+            return Self::of(ops);
+        };
+        let (late, after): (Vec<&PlaylistOp>, Vec<&PlaylistOp>) =
+            ops.iter().partition(|op| op.stamp() <= base.last);
+        let last = ops
+            .iter()
+            .map(|op| op.stamp())
+            .max()
+            .unwrap_or(base.last)
+            .max(base.last);
+        let state = materialize_onto(Some(base.state), late);
+        let state = materialize_onto(state, after)?;
+        Some(Self { state, last })
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod tests;

@@ -155,7 +155,14 @@ impl From<PlaylistError> for ApiError {
                 e.to_string(),
             ),
             PlaylistError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-            PlaylistError::IdTaken(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            PlaylistError::IdTaken(_) | PlaylistError::EntryTaken(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            PlaylistError::NoName => Self::bad_request(e.to_string()),
+            // Nobody reads this answer: the client has gone.
+            PlaylistError::Cancelled => {
+                Self::new(StatusCode::REQUEST_TIMEOUT, "cancelled", e.to_string())
+            }
             PlaylistError::Storage(s) => s.into(),
         }
     }

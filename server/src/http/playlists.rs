@@ -3,7 +3,8 @@
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use super::{AppState, blocking};
-use crate::playlists::{self, Location};
+use crate::playlists;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,8 @@ use mixtape_shared::api::{
 use mixtape_shared::{EntryId, PlaylistId, TrackId};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -210,76 +213,33 @@ pub struct ImportQuery {
     pub name: Option<String>,
 }
 
-/// Creates a playlist from an m3u8 body. Lines that match no track are reported, not fatal.
+/// Creates a playlist from an m3u8 (or Latin-1 m3u) body, in one transaction: nothing is created
+/// unless the import succeeds. Lines that match no track are reported, not fatal.
 #[utoipa::path(post, path = "/api/v1/playlists/import", params(ImportQuery), tag = "playlists",
     request_body(content = String, content_type = "audio/x-mpegurl"),
-    responses((status = 201, body = ImportPlaylistReport), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = ImportPlaylistReport), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn import(
     State(s): State<AppState>,
     AuthUser(user): AuthUser,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    body: String,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<ImportPlaylistReport>), ApiError> {
-    let report = blocking(move || -> Result<ImportPlaylistReport, ApiError> {
-        let store = s.store.as_ref();
-        let parsed = playlists::parse_m3u8(&body);
-        let name = q
-            .name
-            .or(parsed.title)
-            .ok_or_else(|| ApiError::bad_request("give the playlist a name: ?name=..."))?;
+    // Set when this future is dropped (client gone, request timeout), so the blocking work stops
+    // instead of creating a playlist nobody will hear of.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancelled.clone());
+    let report = blocking(move || {
         let root = s.library.to_string_lossy().into_owned();
-        let located: Vec<(String, Location)> = parsed
-            .locations
-            .iter()
-            .map(|l| (l.clone(), playlists::resolve_location(l, &root)))
-            .collect();
-        let paths: Vec<String> = located
-            .iter()
-            .filter_map(|(_, l)| {
-                if let Location::Path(p) = l {
-                    Some(p.clone())
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let by_path = store.track_ids_by_paths(&paths)?;
-        let mut track_ids = Vec::new();
-        let mut unmatched = Vec::new();
-        for (line, location) in located {
-            let id = match location {
-                Location::Track(id) => store.existing_track_ids(&[id])?.pop(),
-                Location::Path(p) => by_path.get(&p).copied(),
-            };
-            match id {
-                Some(id) => track_ids.push(id),
-                None => unmatched.push(line),
-            }
-        }
-        let created = playlists::create(
-            store,
-            &user,
-            &CreatePlaylistRequest {
-                id: None,
-                name,
-                public: false,
-            },
-        )?;
-        let playlist = if track_ids.is_empty() {
-            created
-        } else {
-            let req = AddEntriesRequest {
-                track_ids,
-                position: None,
-                entry_ids: None,
-            };
-            playlists::add_entries(store, &user, created.playlist.id, &req)?
-        };
-        Ok(ImportPlaylistReport {
-            playlist,
-            unmatched,
-        })
+        playlists::import_m3u(s.store.as_ref(), &user, &body, q.name, &root, &cancelled)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(report)))
+}
+
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

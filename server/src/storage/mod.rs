@@ -281,9 +281,19 @@ pub trait Store: Send + Sync + 'static {
     /// The owner of a playlist id any accepted op named, deleted playlists included.
     fn playlist_owner(&self, id: PlaylistId) -> StorageResult<Option<UserId>>;
     /// Records each op not seen before (by op id) and rewrites the playlists they touch as
-    /// `mixtape_shared::sync::materialize` makes them, in one transaction. Returns how many ops
-    /// were new.
+    /// `mixtape_shared::sync::materialize` makes them, in one transaction (so a batch of ops is
+    /// one write and one materialize). Returns how many ops were new.
     fn apply_playlist_ops(&self, user: UserId, ops: &[PlaylistOp], now: i64) -> StorageResult<u64>;
+    /// A playlist as its ops make it, tombstones included (for checks on entry ids).
+    fn playlist_state(
+        &self,
+        id: PlaylistId,
+    ) -> StorageResult<Option<mixtape_shared::sync::PlaylistState>>;
+    /// Which of these op ids were applied already.
+    fn known_playlist_ops(
+        &self,
+        ids: &[mixtape_shared::OpId],
+    ) -> StorageResult<std::collections::HashSet<mixtape_shared::OpId>>;
     fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>>;
 
     // Change feed.

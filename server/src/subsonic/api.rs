@@ -12,11 +12,8 @@ use crate::auth::unix_now;
 use crate::playlists;
 use crate::scanner::Scanner;
 use crate::storage::{AlbumList, ItemRef, PlayQueueRecord, Store, TrackQuery};
-use mixtape_shared::api::{
-    AddEntriesRequest, Album, CreatePlaylistRequest, PlayEvent, PlayEventKind, PlaylistDetail,
-    Track, UpdatePlaylistRequest, User,
-};
-use mixtape_shared::{EventId, PlaylistId, TrackId};
+use mixtape_shared::api::{Album, PlayEvent, PlayEventKind, PlaylistDetail, Track, User};
+use mixtape_shared::{EntryId, EventId, PlaylistId, TrackId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -623,21 +620,8 @@ fn track_ids(p: &Params, name: &str) -> Result<Vec<TrackId>, SubsonicError> {
         .collect()
 }
 
-fn add_tracks(ctx: &Ctx, id: PlaylistId, tracks: Vec<TrackId>) -> Result<(), SubsonicError> {
-    for chunk in tracks.chunks(playlists::MAX_ENTRIES_PER_ADD) {
-        let req = AddEntriesRequest {
-            track_ids: chunk.to_vec(),
-            position: None,
-            entry_ids: None,
-        };
-        playlists::add_entries(ctx.store, ctx.user, id, &req)?;
-    }
-    Ok(())
-}
-
-/// Removes the entries at these positions (of the playlist as it is now).
-fn remove_positions(ctx: &Ctx, id: PlaylistId, positions: &[usize]) -> Result<(), SubsonicError> {
-    let detail = playlists::get(ctx.store, ctx.user, id)?;
+/// The entries at these positions (of the playlist as it is now), each once.
+fn entries_at(detail: &PlaylistDetail, positions: &[usize]) -> Result<Vec<EntryId>, SubsonicError> {
     let mut entries = Vec::new();
     for &i in positions {
         let entry = detail
@@ -648,50 +632,31 @@ fn remove_positions(ctx: &Ctx, id: PlaylistId, positions: &[usize]) -> Result<()
             entries.push(entry.id);
         }
     }
-    for entry in entries {
-        playlists::remove_entry(ctx.store, ctx.user, id, entry)?;
-    }
-    Ok(())
+    Ok(entries)
 }
 
 fn create_playlist(ctx: &Ctx, p: &Params) -> Answer {
     let songs = track_ids(p, "songId")?;
-    let id = match p.get("playlistId") {
-        // Replaces the songs of an existing playlist.
+    let detail = match p.get("playlistId") {
+        // Replaces the songs of an existing playlist, as one batch of ops.
         Some(_) => {
             let id = playlist_id(p, "playlistId")?;
             let detail = playlists::get(ctx.store, ctx.user, id)?;
-            if let Some(name) = p.get("name") {
-                playlists::update(
-                    ctx.store,
-                    ctx.user,
-                    id,
-                    &UpdatePlaylistRequest {
-                        name: Some(name.into()),
-                        public: None,
-                    },
-                )?;
-            }
-            let all: Vec<usize> = (0..detail.entries.len()).collect();
-            remove_positions(ctx, id, &all)?;
-            id
+            let edit = playlists::BatchEdit {
+                name: p.get("name").map(str::to_string),
+                remove: detail.entries.iter().map(|e| e.id).collect(),
+                append: songs,
+                ..Default::default()
+            };
+            playlists::edit_batch(ctx.store, ctx.user, id, &edit)?
         }
         None => {
             let name = p
                 .get("name")
                 .ok_or_else(|| SubsonicError::missing("name or playlistId"))?;
-            let req = CreatePlaylistRequest {
-                id: None,
-                name: name.into(),
-                public: false,
-            };
-            playlists::create(ctx.store, ctx.user, &req)?.playlist.id
+            playlists::create_with_tracks(ctx.store, ctx.user, name, &songs)?
         }
     };
-    if !songs.is_empty() {
-        add_tracks(ctx, id, songs)?;
-    }
-    let detail = playlists::get(ctx.store, ctx.user, id)?;
     playlist_answer(ctx, &detail)
 }
 
@@ -707,22 +672,14 @@ fn update_playlist(ctx: &Ctx, p: &Params) -> Answer {
             "only the owner can change this playlist",
         ));
     }
-    let name = p.get("name").map(str::to_string);
-    let public = p.boolean("public")?;
-    if name.is_some() || public.is_some() {
-        playlists::update(
-            ctx.store,
-            ctx.user,
-            id,
-            &UpdatePlaylistRequest { name, public },
-        )?;
-    }
-    if !remove.is_empty() {
-        remove_positions(ctx, id, &remove)?;
-    }
-    if !add.is_empty() {
-        add_tracks(ctx, id, add)?;
-    }
+    // Every change of the request in one batch: one transaction, one materialize.
+    let edit = playlists::BatchEdit {
+        name: p.get("name").map(str::to_string),
+        public: p.boolean("public")?,
+        remove: entries_at(&detail, &remove)?,
+        append: add,
+    };
+    playlists::edit_batch(ctx.store, ctx.user, id, &edit)?;
     Ok(Payload::empty())
 }
 

@@ -93,7 +93,10 @@ impl From<PlaylistError> for SubsonicError {
             PlaylistError::UnknownTracks(_) => Self::new(Code::NotFound, e.to_string()),
             PlaylistError::Forbidden => Self::new(Code::NotAuthorized, e.to_string()),
             PlaylistError::Invalid(m) => Self::new(Code::Generic, m),
-            PlaylistError::IdTaken(_) => Self::new(Code::Generic, e.to_string()),
+            PlaylistError::IdTaken(_)
+            | PlaylistError::EntryTaken(_)
+            | PlaylistError::NoName
+            | PlaylistError::Cancelled => Self::new(Code::Generic, e.to_string()),
             PlaylistError::Storage(s) => s.into(),
         }
     }

@@ -1041,7 +1041,7 @@ fn a_create_without_public_defaults_to_private() {
 // Convergence: devices edit offline, push (shuffled, duplicated, partial) and pull.
 
 #[derive(Debug, Clone)]
-enum Edit {
+pub(super) enum Edit {
     Add { count: usize, position: usize },
     Remove { pick: usize },
     Move { pick: usize, position: usize },
@@ -1051,7 +1051,7 @@ enum Edit {
 }
 
 #[derive(Debug, Clone)]
-enum Step {
+pub(super) enum Step {
     Edit {
         device: usize,
         edit: Edit,
@@ -1084,7 +1084,7 @@ fn edit_strategy() -> impl Strategy<Value = Edit> {
     ]
 }
 
-fn step_strategy() -> impl Strategy<Value = Step> {
+pub(super) fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
         5 => (0..4usize, edit_strategy()).prop_map(|(device, edit)| Step::Edit { device, edit }),
         2 => (
@@ -1141,18 +1141,20 @@ impl Device {
     }
 }
 
-struct Sim {
+pub(super) struct Sim {
     devices: Vec<Device>,
     /// Every delivery the server got, duplicates included, in arrival order. The server's
     /// playlist is `materialize` of it, so its dedup is tested too.
-    server: Vec<PlaylistOp>,
+    pub(super) server: Vec<PlaylistOp>,
+    /// The same ops, one push per element, for replaying them the way the server's store does.
+    pub(super) pushes: Vec<Vec<PlaylistOp>>,
     next_op: u128,
     next_entry: u128,
     batches: Vec<Vec<EntryId>>,
 }
 
 impl Sim {
-    fn new(devices: usize) -> Self {
+    pub(super) fn new(devices: usize) -> Self {
         let mut sim = Sim {
             devices: (0..devices)
                 .map(|i| Device {
@@ -1165,6 +1167,7 @@ impl Sim {
                 })
                 .collect(),
             server: Vec::new(),
+            pushes: Vec::new(),
             next_op: 1,
             next_entry: 1,
             batches: Vec::new(),
@@ -1266,10 +1269,12 @@ impl Sim {
         shuffle(&mut sent, seed);
         let kept = sent.split_off(sent.len() - keep_back.min(sent.len()));
         self.server.extend(sent.iter().cloned());
+        self.pushes.push(sent.clone());
         if twice {
             let mut again = sent.clone();
             shuffle(&mut again, seed.rotate_left(17) ^ 0x5555);
-            self.server.extend(again);
+            self.server.extend(again.iter().cloned());
+            self.pushes.push(again);
         }
         device.outbox = if ack_lost {
             sent.into_iter().chain(kept).collect()
@@ -1280,7 +1285,8 @@ impl Sim {
 
     fn push_all(&mut self, d: usize) {
         let sent = std::mem::take(&mut self.devices[d].outbox);
-        self.server.extend(sent);
+        self.server.extend(sent.iter().cloned());
+        self.pushes.push(sent);
     }
 
     fn pull(&mut self, d: usize) {
@@ -1290,7 +1296,7 @@ impl Sim {
         }
     }
 
-    fn run(&mut self, steps: &[Step]) -> TestCaseResult {
+    pub(super) fn run(&mut self, steps: &[Step]) -> TestCaseResult {
         let n = self.devices.len();
         for step in steps {
             match step {

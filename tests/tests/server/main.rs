@@ -8,5 +8,6 @@ mod auth;
 mod catalog;
 mod errors;
 mod library;
+mod playlist_writes;
 mod playlists;
 mod streaming;

@@ -149,3 +149,82 @@ async fn subsonic_playlist_edits_reach_our_api_and_change_feed() {
     assert_eq!(r.status(), 404);
     failed(&sub.json("getPlaylist", &[("id", &id)]).await, 70);
 }
+
+/// The change sequence the playlist was last written at: one more per write transaction.
+async fn revision(sub: &Sub, id: &str) -> i64 {
+    sub.s.admin_get(&format!("/api/v1/playlists/{id}")).await["revision"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replacing_or_removing_many_songs_is_one_write() {
+    let sub = Sub::new().await;
+    let tracks = sub.s.track_ids().await;
+    let songs: Vec<i64> = tracks.iter().cycle().take(600).copied().collect();
+    let (status, p) = sub
+        .s
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/playlists",
+            &sub.s.admin_token,
+            serde_json::json!({"name": "long"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = p["id"].as_str().unwrap().to_string();
+    let (status, _) = sub
+        .s
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/playlists/{id}/entries"),
+            &sub.s.admin_token,
+            serde_json::json!({"track_ids": songs}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // "Save" from a Subsonic client: replace 600 songs by two, and rename, in one batch.
+    let before = revision(&sub, &id).await;
+    let first = format!("tr-{}", tracks[0]);
+    let second = format!("tr-{}", tracks[1]);
+    let v = sub
+        .json(
+            "createPlaylist",
+            &[
+                ("playlistId", &id),
+                ("name", "short"),
+                ("songId", &first),
+                ("songId", &second),
+            ],
+        )
+        .await;
+    assert_eq!(
+        ids(&ok(&v)["playlist"]["entry"]),
+        vec![first.clone(), second.clone()]
+    );
+    assert_eq!(ok(&v)["playlist"]["name"], "short");
+    assert_eq!(revision(&sub, &id).await, before + 1, "one transaction");
+
+    // Many indexes to remove, an add and a rename: one batch too.
+    let (_, _) = sub
+        .s
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/playlists/{id}/entries"),
+            &sub.s.admin_token,
+            serde_json::json!({"track_ids": songs}),
+        )
+        .await;
+    let before = revision(&sub, &id).await;
+    let indexes: Vec<String> = (0..400).map(|i| i.to_string()).collect();
+    let mut params: Vec<(&str, &str)> = vec![("playlistId", &id), ("name", "trimmed")];
+    params.extend(indexes.iter().map(|i| ("songIndexToRemove", i.as_str())));
+    params.push(("songIdToAdd", &first));
+    ok(&sub.json("updatePlaylist", &params).await);
+    assert_eq!(revision(&sub, &id).await, before + 1, "one transaction");
+    let v = sub.json("getPlaylist", &[("id", &id)]).await;
+    assert_eq!(v["playlist"]["name"], "trimmed");
+    assert_eq!(v["playlist"]["songCount"], 602 - 400 + 1);
+    assert_eq!(ids(&v["playlist"]["entry"]).last(), Some(&first));
+}

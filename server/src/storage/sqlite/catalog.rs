@@ -6,6 +6,7 @@ use crate::storage::*;
 use mixtape_shared::api::{AlbumRef, ArtistRef, MusicBrainzIds, ReplayGain};
 use mixtape_shared::{AlbumId, ArtistId};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use std::collections::HashSet;
 
 pub(super) const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, t.album_id, al.title,
     t.album_artist_id, aa.name, t.track_number, t.track_total, t.disc_number, t.year, t.genre_names,
@@ -275,32 +276,46 @@ pub fn track_ids_by_paths(
     paths: &[String],
 ) -> StorageResult<HashMap<String, TrackId>> {
     let mut exact = conn.prepare_cached("SELECT id FROM tracks WHERE path = ?1")?;
-    // Playlists written elsewhere carry other roots: fall back to the longest matching suffix.
-    let mut suffix =
-        conn.prepare_cached("SELECT id, path FROM tracks WHERE path LIKE ?1 ESCAPE '\\'")?;
     let mut out = HashMap::new();
+    let mut unmatched: Vec<&String> = Vec::new();
+    let mut seen = HashSet::new();
     for p in paths {
-        if let Some(id) = exact.query_row([p], |r| r.get::<_, i64>(0)).optional()? {
-            out.insert(p.clone(), TrackId(id));
+        if !seen.insert(p) {
             continue;
         }
-        let file_name = p.rsplit('/').next().unwrap_or(p);
-        let pattern = format!(
-            "%{}",
-            file_name
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let candidates: Vec<(i64, String)> = suffix
-            .query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let best = candidates
+        match exact.query_row([p], |r| r.get::<_, i64>(0)).optional()? {
+            Some(id) => {
+                out.insert(p.clone(), TrackId(id));
+            }
+            None => unmatched.push(p),
+        }
+    }
+    if unmatched.is_empty() {
+        return Ok(out);
+    }
+    // Playlists written elsewhere carry other roots: fall back to the longest matching suffix.
+    // One pass over the paths for all of them (not a LIKE scan per line), keeping only the
+    // tracks whose file name some line asks for.
+    let file_name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let wanted: HashSet<String> = unmatched.iter().map(|p| file_name(p)).collect();
+    let mut by_name: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    let mut all = conn.prepare_cached("SELECT id, path FROM tracks ORDER BY id")?;
+    let mut rows = all.query([])?;
+    while let Some(r) = rows.next()? {
+        let path: String = r.get(1)?;
+        let name = file_name(&path);
+        if wanted.contains(&name) {
+            by_name.entry(name).or_default().push((r.get(0)?, path));
+        }
+    }
+    for p in unmatched {
+        let best = by_name
+            .get(&file_name(p))
             .into_iter()
-            .filter(|(_, path)| path == file_name || path.ends_with(&format!("/{file_name}")))
+            .flatten()
             .max_by_key(|(_, path)| common_suffix_len(path, p));
         if let Some((id, _)) = best {
-            out.insert(p.clone(), TrackId(id));
+            out.insert(p.clone(), TrackId(*id));
         }
     }
     Ok(out)

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v5.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
@@ -319,6 +320,18 @@ impl Store for SqliteStore {
     }
     fn apply_playlist_ops(&self, user: UserId, ops: &[PlaylistOp], now: i64) -> StorageResult<u64> {
         self.write(|tx| playlists::apply_ops(tx, user, ops, now))
+    }
+    fn playlist_state(
+        &self,
+        id: PlaylistId,
+    ) -> StorageResult<Option<mixtape_shared::sync::PlaylistState>> {
+        self.read(|c| playlists::state(c, id))
+    }
+    fn known_playlist_ops(
+        &self,
+        ids: &[mixtape_shared::OpId],
+    ) -> StorageResult<std::collections::HashSet<mixtape_shared::OpId>> {
+        self.read(|c| playlists::known_ops(c, ids))
     }
     fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>> {
         self.read(|c| catalog::existing_track_ids(c, ids))

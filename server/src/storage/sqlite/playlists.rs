@@ -1,13 +1,14 @@
 //! Playlists, their entries and the op log they are made from. Applying ops rewrites each touched
-//! playlist as `mixtape_shared::sync::materialize` gives it and records it in the change feed.
+//! playlist as `mixtape_shared::sync::materialize` gives it and records it in the change feed;
+//! a snapshot per playlist (`mixtape_shared::sync::Snapshot`) spares replaying the whole log.
 
 use super::record_change;
 use crate::storage::*;
 use mixtape_shared::api::{Playlist, PlaylistEntry};
-use mixtape_shared::sync::{PlaylistOp, PlaylistState, materialize};
-use mixtape_shared::{EntryId, order_key};
+use mixtape_shared::sync::{PlaylistOp, PlaylistState, Snapshot};
+use mixtape_shared::{EntryId, OpId, order_key};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashSet};
 
 const PLAYLIST_SELECT: &str = "SELECT p.id, u.username, p.name, p.public,
     (SELECT count(*) FROM playlist_entries e WHERE e.playlist_id = p.id),
@@ -75,27 +76,134 @@ pub fn owner(conn: &Connection, id: PlaylistId) -> StorageResult<Option<UserId>>
         .optional()?)
 }
 
-fn ops_of(conn: &Connection, id: PlaylistId) -> StorageResult<Vec<PlaylistOp>> {
-    conn.prepare_cached("SELECT body FROM playlist_ops WHERE playlist_id = ?1")?
-        .query_map([id.to_string()], |r| r.get::<_, String>(0))?
-        .map(|body| {
-            let body = body?;
-            serde_json::from_str(&body)
-                .map_err(|e| StorageError::Corrupt(format!("playlist op {body}: {e}")))
-        })
-        .collect()
+/// Ops logged since the last compaction before the next one folds them into a base: bounds what
+/// a rebuild (for a late op) replays, and the log's growth from moves and renames.
+pub(crate) const COMPACT_AFTER: u64 = 5_000;
+
+/// The ops of a playlist not folded into its base, in the order they were logged.
+fn unfolded_ops(conn: &Connection, id: PlaylistId) -> StorageResult<Vec<PlaylistOp>> {
+    conn.prepare_cached(
+        "SELECT body FROM playlist_ops WHERE playlist_id = ?1 AND folded = 0 ORDER BY rowid",
+    )?
+    .query_map([id.to_string()], |r| r.get::<_, String>(0))?
+    .map(|body| {
+        let body = body?;
+        serde_json::from_str(&body)
+            .map_err(|e| StorageError::Corrupt(format!("playlist op {body}: {e}")))
+    })
+    .collect()
+}
+
+/// A playlist's kept snapshot, its compacted base and how many ops were logged since that base.
+struct Kept {
+    snapshot: Snapshot,
+    base: Option<Snapshot>,
+    unfolded: u64,
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StorageResult<T> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(what: &str, value: &T) -> StorageResult<String> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+fn kept(conn: &Connection, id: PlaylistId) -> StorageResult<Option<Kept>> {
+    let row: Option<(String, Option<String>, i64)> = conn
+        .prepare_cached(
+            "SELECT snapshot, base, unfolded FROM playlist_snapshots WHERE playlist_id = ?1",
+        )?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((snapshot, base, unfolded)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Kept {
+        snapshot: from_json("playlist snapshot", &snapshot)?,
+        base: base.map(|b| from_json("playlist base", &b)).transpose()?,
+        unfolded: unfolded.max(0) as u64,
+    }))
+}
+
+fn save(tx: &Connection, id: PlaylistId, kept: &Kept) -> StorageResult<()> {
+    let base = kept
+        .base
+        .as_ref()
+        .map(|b| to_json("playlist base", b))
+        .transpose()?;
+    tx.prepare_cached(
+        "INSERT INTO playlist_snapshots (playlist_id, snapshot, base, unfolded) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (playlist_id) DO UPDATE SET snapshot = excluded.snapshot, base = excluded.base,
+             unfolded = excluded.unfolded",
+    )?
+    .execute(params![
+        id.to_string(),
+        to_json("playlist snapshot", &kept.snapshot)?,
+        base,
+        i64::try_from(kept.unfolded).unwrap_or(i64::MAX)
+    ])?;
+    Ok(())
+}
+
+/// The playlist as its ops make it, tombstones included (None before its create).
+pub fn state(conn: &Connection, id: PlaylistId) -> StorageResult<Option<PlaylistState>> {
+    if let Some(kept) = kept(conn, id)? {
+        return Ok(Some(kept.snapshot.state));
+    }
+    Ok(Snapshot::rebuild(None, &unfolded_ops(conn, id)?).map(|s| s.state))
+}
+
+/// The op ids of `ids` already applied, folded ones included.
+pub fn known_ops(conn: &Connection, ids: &[OpId]) -> StorageResult<HashSet<OpId>> {
+    let mut logged = conn.prepare_cached("SELECT 1 FROM playlist_ops WHERE id = ?1")?;
+    let mut folded = conn.prepare_cached("SELECT 1 FROM playlist_folded_op_ids WHERE id = ?1")?;
+    let mut known = HashSet::new();
+    for id in ids {
+        let key = id.to_string();
+        if logged.exists([&key])? || folded.exists([&key])? {
+            known.insert(*id);
+        }
+    }
+    Ok(known)
+}
+
+/// Folds the unfolded ops into `kept.snapshot`, which becomes the base. Moves, removes, renames
+/// and visibility changes leave the log (their ids stay, for dedup); the rest stay, marked.
+fn compact(tx: &Connection, id: PlaylistId, kept: &mut Kept) -> StorageResult<()> {
+    let id = id.to_string();
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO playlist_folded_op_ids (id, playlist_id)
+         SELECT id, playlist_id FROM playlist_ops WHERE playlist_id = ?1 AND folded = 0
+             AND json_extract(body, '$.kind.type') NOT IN ('create', 'add', 'delete')",
+    )?
+    .execute([&id])?;
+    tx.prepare_cached(
+        "DELETE FROM playlist_ops WHERE playlist_id = ?1 AND folded = 0
+             AND json_extract(body, '$.kind.type') NOT IN ('create', 'add', 'delete')",
+    )?
+    .execute([&id])?;
+    tx.prepare_cached("UPDATE playlist_ops SET folded = 1 WHERE playlist_id = ?1 AND folded = 0")?
+        .execute([&id])?;
+    kept.base = Some(kept.snapshot.clone());
+    kept.unfolded = 0;
+    Ok(())
 }
 
 /// Records each op not seen before and rewrites the playlists they touch. Returns how many ops
 /// were new. Ops on a playlist another user owns are refused as a conflict (the domain checks
 /// first; this keeps two racing requests from sharing an id).
+///
+/// A playlist's new ops are applied to its kept snapshot when they all sort after it (the usual
+/// case: one device editing, or devices that were online); an op that sorts earlier (made
+/// offline) makes a rebuild from the base and the ops logged since, at most `COMPACT_AFTER`.
 pub fn apply_ops(
     tx: &Connection,
     user: UserId,
     ops: &[PlaylistOp],
     now: i64,
 ) -> StorageResult<u64> {
-    let mut touched = BTreeSet::new();
+    let mut new_ops: BTreeMap<PlaylistId, Vec<&PlaylistOp>> = BTreeMap::new();
     let mut inserted = 0;
     for op in ops {
         if let Some(owner) = owner(tx, op.playlist_id)?
@@ -110,6 +218,12 @@ pub fn apply_ops(
             .map_err(|e| StorageError::Corrupt(format!("playlist op: {e}")))?;
         let clock = i64::try_from(op.clock)
             .map_err(|_| StorageError::Corrupt(format!("op clock {}", op.clock)))?;
+        if tx
+            .prepare_cached("SELECT 1 FROM playlist_folded_op_ids WHERE id = ?1")?
+            .exists([op.id.to_string()])?
+        {
+            continue;
+        }
         let new = tx
             .prepare_cached(
                 "INSERT INTO playlist_ops (id, playlist_id, user_id, clock, body, received_at)
@@ -125,16 +239,42 @@ pub fn apply_ops(
             ])?;
         if new > 0 {
             inserted += 1;
-            touched.insert(op.playlist_id);
+            new_ops.entry(op.playlist_id).or_default().push(op);
             // The outbox: additions reach the recommender's queue in this transaction.
             super::recs::enqueue_op(tx, op, super::queue::now_ms())?;
         }
     }
-    for id in touched {
-        let ops = ops_of(tx, id)?;
-        if let Some(state) = materialize(&ops) {
-            write_state(tx, user, &state, now)?;
+    for (id, new) in new_ops {
+        let kept = match kept(tx, id)? {
+            Some(mut kept) => {
+                if kept.snapshot.advance(&new) {
+                    kept.unfolded += new.len() as u64;
+                    Some(kept)
+                } else {
+                    let ops = unfolded_ops(tx, id)?;
+                    Snapshot::rebuild(kept.base.clone(), &ops).map(|snapshot| Kept {
+                        snapshot,
+                        base: kept.base,
+                        unfolded: ops.len() as u64,
+                    })
+                }
+            }
+            None => {
+                let ops = unfolded_ops(tx, id)?;
+                Snapshot::rebuild(None, &ops).map(|snapshot| Kept {
+                    snapshot,
+                    base: None,
+                    unfolded: ops.len() as u64,
+                })
+            }
+        };
+        // No create among the ops yet: nothing to show (the domain refuses such ops).
+        let Some(mut kept) = kept else { continue };
+        write_state(tx, user, &kept.snapshot.state, now)?;
+        if kept.unfolded >= COMPACT_AFTER {
+            compact(tx, id, &mut kept)?;
         }
+        save(tx, id, &kept)?;
     }
     Ok(inserted)
 }
