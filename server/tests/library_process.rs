@@ -140,9 +140,8 @@ fn an_unmounted_library_is_held_back_and_comes_back_with_the_same_ids() {
     let library = tmp.path().join("lib");
     let data = tmp.path().join("data");
     let (pid, picked, before) = library_with_playlist(&library, &data);
-    let all_available = |entries: &[(i64, bool)], available: bool| {
-        entries.iter().all(|&(_, a)| a == available)
-    };
+    let all_available =
+        |entries: &[(i64, bool)], available: bool| entries.iter().all(|&(_, a)| a == available);
 
     // The disk is not mounted at start: an empty folder.
     let away = unmount(&library);

@@ -254,7 +254,11 @@ impl Scanner {
         Ok(())
     }
 
-    fn run_phases(&self, scope: Option<&[String]>, confirm_removals: bool) -> Result<(), ScanError> {
+    fn run_phases(
+        &self,
+        scope: Option<&[String]>,
+        confirm_removals: bool,
+    ) -> Result<(), ScanError> {
         // Phase 1: walk.
         let walked =
             walk(&self.root, scope).map_err(|e| ScanError::Library(self.root.clone(), e))?;
@@ -460,7 +464,11 @@ fn top_folder(rel: &str) -> Option<&str> {
 /// Why removing `gone` looks like a disk that is not mounted rather than deleted files, if it
 /// does: the whole library, more than half of it, or every track of a top-level folder that now
 /// holds no audio file (a mount point is usually such a folder, or the library itself).
-fn mass_removal(gone: &[String], census: &Census, seen_folders: &HashSet<String>) -> Option<String> {
+fn mass_removal(
+    gone: &[String],
+    census: &Census,
+    seen_folders: &HashSet<String>,
+) -> Option<String> {
     if gone.is_empty() {
         return None;
     }
@@ -711,15 +719,25 @@ mod tests {
         let everything = mass_removal(&library, &census, &seen(&[]));
         assert!(everything.unwrap().contains("all 23 tracks"));
         let most: Vec<String> = library[..12].to_vec();
-        assert!(mass_removal(&most, &census, &seen(&["Local"])).unwrap().contains("more than half"));
+        assert!(
+            mass_removal(&most, &census, &seen(&["Local"]))
+                .unwrap()
+                .contains("more than half")
+        );
         let nas: Vec<String> = library[..10].to_vec();
         let held = mass_removal(&nas, &census, &seen(&["Local"])).unwrap();
         assert!(held.contains("\"NAS\""), "{held}");
         // The folder still holds audio (new files being read): a reorganisation, not a mount.
         assert_eq!(mass_removal(&nas, &census, &seen(&["Local", "NAS"])), None);
         // Part of a folder, or a few files, go without asking.
-        assert_eq!(mass_removal(&library[..9], &census, &seen(&["Local"])), None);
-        assert_eq!(mass_removal(&library[..4], &census, &seen(&["Local"])), None);
+        assert_eq!(
+            mass_removal(&library[..9], &census, &seen(&["Local"])),
+            None
+        );
+        assert_eq!(
+            mass_removal(&library[..4], &census, &seen(&["Local"])),
+            None
+        );
         assert_eq!(mass_removal(&[], &census, &seen(&[])), None);
     }
 

@@ -79,11 +79,11 @@ fn the_v4_migration_keeps_a_v3_database_and_never_reuses_its_freed_ids() {
     let store = SqliteStore::open(&path, 2).unwrap();
 
     let db = Connection::open(&path).unwrap();
+    assert_eq!(count(&db, "PRAGMA user_version"), MIGRATIONS.len() as i64);
     assert_eq!(
-        count(&db, "PRAGMA user_version"),
-        MIGRATIONS.len() as i64
+        count(&db, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
     );
-    assert_eq!(count(&db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
     for (table, rows) in [
         ("tracks", 2),
         ("track_artists", 2),
@@ -102,12 +102,21 @@ fn the_v4_migration_keeps_a_v3_database_and_never_reuses_its_freed_ids() {
         );
     }
     // What the v3 schema left of the deleted user 5 is gone; bob's rows stay.
-    assert_eq!(count(&db, "SELECT count(*) FROM changes WHERE user_id = 5"), 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM changes WHERE user_id = 5"),
+        0
+    );
     assert_eq!(count(&db, "SELECT count(*) FROM recs_plays"), 1);
 
     let bob = store.user_by_id(UserId(2)).unwrap().unwrap();
-    assert_eq!((bob.user.username.as_str(), bob.password_hash.as_str()), ("bob", "h2"));
-    assert_eq!(store.token("token-hash", 0).unwrap().unwrap().user.id, UserId(2));
+    assert_eq!(
+        (bob.user.username.as_str(), bob.password_hash.as_str()),
+        ("bob", "h2")
+    );
+    assert_eq!(
+        store.token("token-hash", 0).unwrap().unwrap().user.id,
+        UserId(2)
+    );
     let a = store.track(TrackId(1)).unwrap().unwrap();
     assert_eq!((a.title.as_str(), a.available), ("A", true));
     assert_eq!(store.search("b", 10).unwrap().tracks[0].id, TrackId(2));
@@ -130,9 +139,14 @@ fn the_v4_migration_keeps_a_v3_database_and_never_reuses_its_freed_ids() {
     assert_eq!(count(&db, "SELECT count(*) FROM playlists"), 0);
     assert!(store.delete_user(UserId(6)).unwrap());
     store
-        .apply_scan_batch(vec![ScanWrite::Remove { path: "b.mp3".into() }])
+        .apply_scan_batch(vec![ScanWrite::Remove {
+            path: "b.mp3".into(),
+        }])
         .unwrap();
-    assert_eq!(count(&db, "SELECT count(*) FROM track_artists WHERE track_id = 2"), 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM track_artists WHERE track_id = 2"),
+        0
+    );
 }
 
 #[test]
@@ -150,12 +164,22 @@ fn a_deleted_users_id_feed_and_plays_are_not_inherited() {
         .apply_playlist_ops(
             erin.id,
             &[
-                op(playlist, 1, OpKind::Create { name: "mine".into(), public: false }),
+                op(
+                    playlist,
+                    1,
+                    OpKind::Create {
+                        name: "mine".into(),
+                        public: false,
+                    },
+                ),
                 op(
                     playlist,
                     2,
                     OpKind::Add {
-                        entries: vec![NewEntry { id: EntryId::new_v7(), track_id: track }],
+                        entries: vec![NewEntry {
+                            id: EntryId::new_v7(),
+                            track_id: track,
+                        }],
                         at: mixtape_shared::sync::Anchor::End,
                     },
                 ),
@@ -164,7 +188,12 @@ fn a_deleted_users_id_feed_and_plays_are_not_inherited() {
         )
         .unwrap();
     let erins_feed = store.changes(erin.id, 0, 100).unwrap();
-    assert!(erins_feed.changes.iter().any(|c| matches!(c, mixtape_shared::api::Change::Playlist { .. })));
+    assert!(
+        erins_feed
+            .changes
+            .iter()
+            .any(|c| matches!(c, mixtape_shared::api::Change::Playlist { .. }))
+    );
     {
         let db = store.writer.lock().unwrap();
         db.execute(
@@ -176,18 +205,28 @@ fn a_deleted_users_id_feed_and_plays_are_not_inherited() {
 
     assert!(store.delete_user(erin.id).unwrap());
     let frank = store.create_user("frank", "h", false).unwrap();
-    assert_ne!(frank.id, erin.id, "a deleted user's id is not handed out again");
+    assert_ne!(
+        frank.id, erin.id,
+        "a deleted user's id is not handed out again"
+    );
     let franks_feed = store.changes(frank.id, 0, 100).unwrap();
     assert!(
         franks_feed.changes.iter().all(|c| !matches!(
             c,
-            mixtape_shared::api::Change::Playlist { .. } | mixtape_shared::api::Change::PlaylistDeleted { .. }
+            mixtape_shared::api::Change::Playlist { .. }
+                | mixtape_shared::api::Change::PlaylistDeleted { .. }
         )),
         "{:?}",
         franks_feed.changes
     );
     let db = store.writer.lock().unwrap();
-    assert_eq!(count(&db, "SELECT count(*) FROM changes WHERE user_id IS NOT NULL"), 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM changes WHERE user_id IS NOT NULL"
+        ),
+        0
+    );
     assert_eq!(count(&db, "SELECT count(*) FROM recs_plays"), 0);
 }
 
@@ -202,14 +241,21 @@ fn a_removed_track_gets_its_id_back_when_its_file_returns() {
         ])
         .unwrap();
     let ids = |s: &SqliteStore| -> Vec<(String, TrackId)> {
-        let mut v: Vec<_> = s.indexed_files().unwrap().into_iter().map(|(p, f)| (p, f.track_id)).collect();
+        let mut v: Vec<_> = s
+            .indexed_files()
+            .unwrap()
+            .into_iter()
+            .map(|(p, f)| (p, f.track_id))
+            .collect();
         v.sort();
         v
     };
     let before = ids(&store);
     let b = before[1].1;
     store
-        .apply_scan_batch(vec![ScanWrite::Remove { path: "b.mp3".into() }])
+        .apply_scan_batch(vec![ScanWrite::Remove {
+            path: "b.mp3".into(),
+        }])
         .unwrap();
     store
         .apply_scan_batch(vec![ScanWrite::Upsert(record("c.mp3", "hash-c"))])
@@ -224,7 +270,9 @@ fn a_removed_track_gets_its_id_back_when_its_file_returns() {
 
     // A held-back track stays, unavailable, and comes back.
     let outcome = store
-        .apply_scan_batch(vec![ScanWrite::Hold { path: "a.mp3".into() }])
+        .apply_scan_batch(vec![ScanWrite::Hold {
+            path: "a.mp3".into(),
+        }])
         .unwrap();
     assert_eq!(outcome.held, 1);
     assert_eq!(store.unavailable_track_count().unwrap(), 1);
@@ -232,7 +280,9 @@ fn a_removed_track_gets_its_id_back_when_its_file_returns() {
     assert!(!store.track(a).unwrap().unwrap().available);
     assert!(!store.track_file(a).unwrap().unwrap().available);
     let outcome = store
-        .apply_scan_batch(vec![ScanWrite::Restore { path: "a.mp3".into() }])
+        .apply_scan_batch(vec![ScanWrite::Restore {
+            path: "a.mp3".into(),
+        }])
         .unwrap();
     assert_eq!(outcome.restored, 1);
     assert!(store.track(a).unwrap().unwrap().available);

@@ -232,9 +232,11 @@ impl Store for SqliteStore {
     }
     fn unavailable_track_count(&self) -> StorageResult<u64> {
         self.read(|c| {
-            Ok(c.query_row("SELECT count(*) FROM tracks WHERE available = 0", [], |r| {
-                r.get::<_, i64>(0)
-            })? as u64)
+            Ok(
+                c.query_row("SELECT count(*) FROM tracks WHERE available = 0", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
         })
     }
 

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn indexed_files(conn: &Connection) -> StorageResult<HashMap<String, IndexedFile>> {
-    let mut stmt = conn.prepare("SELECT path, id, size, mtime_ns, content_hash, available FROM tracks")?;
+    let mut stmt =
+        conn.prepare("SELECT path, id, size, mtime_ns, content_hash, available FROM tracks")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
