@@ -28,6 +28,9 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A track as the tests compare it: (id, content hash, title, available).
+type TrackRow = (i64, String, String, bool);
+
 impl Server {
     fn wait_for_scan(&self) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -42,7 +45,7 @@ impl Server {
     }
 
     /// Every track as (id, content hash, title, available), in id order.
-    fn tracks(&self) -> Vec<(i64, String, String, bool)> {
+    fn tracks(&self) -> Vec<TrackRow> {
         let page = self.get("/api/v1/tracks?limit=500");
         let mut out: Vec<_> = page["items"]
             .as_array()
@@ -95,10 +98,7 @@ fn start(library: &Path, data: &Path) -> Server {
 }
 
 /// A library, a playlist of several of its tracks (some twice), and the tracks as scanned.
-fn library_with_playlist(
-    library: &Path,
-    data: &Path,
-) -> (String, Vec<i64>, Vec<(i64, String, String, bool)>) {
+fn library_with_playlist(library: &Path, data: &Path) -> (String, Vec<i64>, Vec<TrackRow>) {
     copy_dir(&demo_dir(), library);
     let server = start(library, data);
     server.wait_for_scan();
