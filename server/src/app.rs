@@ -197,7 +197,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .expect("auth task")?
     };
     let (auth, generated_admin_password) = auth;
-    let scanner = Arc::new(Scanner::new(config.library.clone(), store.clone()));
+    let scanner = Arc::new(
+        Scanner::new(config.library.clone(), store.clone())
+            .with_mass_removal_allowed(config.allow_mass_removal),
+    );
     if config.initial_scan {
         // A scan at every start also finishes whatever a crash interrupted.
         let _ = scanner.spawn_full();

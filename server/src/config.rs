@@ -56,6 +56,10 @@ pub struct Args {
     /// Do not scan at start.
     #[arg(long, env = "MIXTAPE_NO_INITIAL_SCAN")]
     pub no_initial_scan: bool,
+    /// Remove missing tracks even when most of the library (or a whole top-level folder) is gone;
+    /// by default such a scan holds the removal back until an admin confirms it.
+    #[arg(long, env = "MIXTAPE_ALLOW_MASS_REMOVAL")]
+    pub allow_mass_removal: bool,
     /// Log filter, e.g. `info` or `mixtape_server=debug`.
     #[arg(long, env = "MIXTAPE_LOG")]
     pub log: Option<String>,
@@ -79,6 +83,7 @@ pub struct FileConfig {
     pub admin_password: Option<String>,
     pub watch: Option<bool>,
     pub initial_scan: Option<bool>,
+    pub allow_mass_removal: Option<bool>,
     pub log: Option<String>,
     pub token_ttl_days: Option<u64>,
     pub reader_connections: Option<u32>,
@@ -95,6 +100,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     pub watch: bool,
     pub initial_scan: bool,
+    /// Carry out removals that look like a missing disk without holding them back.
+    pub allow_mass_removal: bool,
     pub log: String,
     /// How long a login token lasts, in seconds.
     pub token_ttl_secs: u64,
@@ -144,6 +151,7 @@ impl Config {
             admin_password: None,
             watch: false,
             initial_scan: true,
+            allow_mass_removal: false,
             log: "info".into(),
             token_ttl_secs: 30 * 86_400,
             header_timeout_secs: 10,
@@ -205,6 +213,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         admin_password: args.admin_password.or(file.admin_password),
         watch: !args.no_watch && file.watch.unwrap_or(true),
         initial_scan: !args.no_initial_scan && file.initial_scan.unwrap_or(true),
+        allow_mass_removal: args.allow_mass_removal || file.allow_mass_removal.unwrap_or(false),
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         token_ttl_secs: file.token_ttl_days.unwrap_or(30).max(1) * 86_400,
         header_timeout_secs: 10,

@@ -46,6 +46,11 @@ pub fn open_by_hash(
 }
 
 fn open_file(library: &Path, info: TrackFile) -> Result<OpenTrack, StreamError> {
+    // A track held back by a scan (its file went missing) is not served even if a file has
+    // reappeared at its path: the next scan checks it first.
+    if !info.available {
+        return Err(StreamError::FileGone);
+    }
     let root: PathBuf = library.canonicalize().map_err(|_| StreamError::FileGone)?;
     let path = root
         .join(&info.path)

@@ -74,6 +74,15 @@ pub struct Track {
     pub musicbrainz: MusicBrainzIds,
     /// Cover art id (a blake3 hex of the image), if the track has any art.
     pub cover_art: Option<String>,
+    /// False while the track's file is missing and a scan holds back its removal (see
+    /// `ScanStatus::held_removals`); its stream answers 410 `file_gone` until the file returns.
+    #[serde(default = "available_default")]
+    pub available: bool,
+}
+
+/// Answers of servers that predate the `available` fields only had available items.
+fn available_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
@@ -242,6 +251,10 @@ pub struct PlaylistEntry {
     pub track_id: TrackId,
     /// Sorts entries in playlist order (see `order_key`).
     pub order_key: String,
+    /// False when the entry's track is unavailable or was removed from the library: the entry
+    /// stays in the playlist and plays again when the file returns (it gets its id back).
+    #[serde(default = "available_default")]
+    pub available: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -358,7 +371,32 @@ pub struct ScanStatus {
     pub tracks_updated: u64,
     pub tracks_removed: u64,
     pub tracks_moved: u64,
+    /// Held-back tracks whose files were found again (same ids).
+    #[serde(default)]
+    pub tracks_restored: u64,
     pub failures: Vec<ScanFailure>,
+    /// Set while removals are held back: the tracks stay, unavailable, until their files return
+    /// or an admin confirms the removal (`POST /api/v1/scan` with `confirm_removals`).
+    #[serde(default)]
+    pub held_removals: Option<HeldRemovals>,
+}
+
+/// A mass removal the scanner refused to carry out on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HeldRemovals {
+    /// Tracks now unavailable.
+    pub count: u64,
+    /// Why the removal looked like a missing disk rather than deleted files.
+    pub reason: String,
+}
+
+/// Body of `POST /api/v1/scan` (optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct StartScanRequest {
+    /// Carry out removals even if they look like a missing disk (most of the library or a
+    /// whole top-level folder gone).
+    #[serde(default)]
+    pub confirm_removals: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -34,6 +34,7 @@ fn track(id: i64, title: &str, artist: &str, album: &str) -> Track {
         replay_gain: ReplayGain::default(),
         musicbrainz: MusicBrainzIds::default(),
         cover_art: None,
+        available: true,
     }
 }
 
@@ -137,6 +138,7 @@ fn server_playlist(id: PlaylistId, entries: &[(EntryId, i64)], clock: u64) -> Ch
                     id: *e,
                     track_id: TrackId(*t),
                     order_key: String::new(),
+                    available: true,
                 })
                 .collect(),
         }),

@@ -8,7 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use mixtape_shared::api::{ChangesPage, ChangesQuery, ErrorBody, Health, ScanStatus};
+use mixtape_shared::api::{
+    ChangesPage, ChangesQuery, ErrorBody, Health, ScanStatus, StartScanRequest,
+};
 use utoipa::OpenApi;
 
 pub fn router() -> Router<AppState> {
@@ -80,14 +82,26 @@ pub async fn scan_status(State(s): State<AppState>, _: AuthUser) -> Json<ScanSta
     Json(s.scanner.status())
 }
 
-/// Starts a full rescan (admin); 409 while one runs.
-#[utoipa::path(post, path = "/api/v1/scan", tag = "library",
-    responses((status = 202, body = ScanStatus), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+/// Starts a full rescan (admin); 409 while one runs. The body is optional: with
+/// `confirm_removals` the scan removes missing tracks even when that looks like a missing disk.
+#[utoipa::path(post, path = "/api/v1/scan", tag = "library", request_body(content = Option<StartScanRequest>),
+    responses((status = 202, body = ScanStatus), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn start_scan(
     State(s): State<AppState>,
     _: AdminUser,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<ScanStatus>), ApiError> {
-    s.scanner.spawn_full()?;
+    // No body (the form every client used so far) is a plain rescan.
+    let request: StartScanRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartScanRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?
+    };
+    if request.confirm_removals {
+        s.scanner.spawn_full_confirming_removals()?;
+    } else {
+        s.scanner.spawn_full()?;
+    }
     Ok((StatusCode::ACCEPTED, Json(s.scanner.status())))
 }
 

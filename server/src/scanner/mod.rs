@@ -6,7 +6,9 @@
 //! 3. **read** changed and new files in parallel (tags + blake3), while one writer thread commits
 //!    results in short batches. A new file whose hash matches a vanished one is a move: the track
 //!    keeps its id;
-//! 4. **remove** what vanished and was not moved, then prune orphan albums and artists.
+//! 4. **remove** what vanished and was not moved, then prune orphan albums and artists. A
+//!    removal that looks like a missing disk (`mass_removal`) is held back instead: the tracks
+//!    stay, unavailable, until their files return or an admin confirms it.
 //!
 //! Every batch is its own transaction and a scan is idempotent, so a crash mid-scan leaves a
 //! consistent database and the next scan (run at every start) finishes the work.
@@ -17,9 +19,9 @@ pub mod watch;
 pub use tags::{ReadError, is_audio_path};
 
 use crate::storage::{ArtRecord, ArtSource, IndexedFile, ScanWrite, StorageError, Store};
-use mixtape_shared::api::{ScanFailure, ScanStatus};
+use mixtape_shared::api::{HeldRemovals, ScanFailure, ScanStatus};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,9 @@ const BATCH_MAX_WAIT: Duration = Duration::from_millis(250);
 const MAX_REPORTED_FAILURES: usize = 10_000;
 const ART_NAMES: &[&str] = &["cover", "folder", "front"];
 const ART_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
+/// Fewer missing tracks than this are removed without asking (unless they are the whole
+/// library): deleting an album is routine, a disk that is not mounted takes many more with it.
+const MASS_REMOVAL_FLOOR: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -51,6 +56,10 @@ pub struct Scanner {
     store: Arc<dyn Store>,
     status: Mutex<ScanStatus>,
     running: AtomicBool,
+    /// Carry out mass removals without asking (`--allow-mass-removal`).
+    allow_mass_removal: bool,
+    /// Why the last held-back removal was held, reported while tracks stay unavailable.
+    held_reason: Mutex<Option<String>>,
 }
 
 fn unix_now() -> i64 {
@@ -75,7 +84,9 @@ fn idle_status() -> ScanStatus {
         tracks_updated: 0,
         tracks_removed: 0,
         tracks_moved: 0,
+        tracks_restored: 0,
         failures: Vec::new(),
+        held_removals: None,
     }
 }
 
@@ -94,7 +105,15 @@ impl Scanner {
             store,
             status: Mutex::new(idle_status()),
             running: AtomicBool::new(false),
+            allow_mass_removal: false,
+            held_reason: Mutex::new(None),
         }
+    }
+
+    /// Carry out removals that look like a missing disk without holding them back.
+    pub fn with_mass_removal_allowed(mut self, allowed: bool) -> Self {
+        self.allow_mass_removal = allowed;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -121,8 +140,22 @@ impl Scanner {
         self.spawn(None)
     }
 
+    /// Starts a full scan that carries out removals even if they look like a missing disk: the
+    /// admin's confirmation of a held-back removal.
+    pub fn spawn_full_confirming_removals(self: &Arc<Self>) -> Result<(), ScanError> {
+        self.spawn_with(None, true)
+    }
+
     /// Starts a scan of some folders (relative paths) on its own thread.
     pub fn spawn(self: &Arc<Self>, scope: Option<Vec<String>>) -> Result<(), ScanError> {
+        self.spawn_with(scope, false)
+    }
+
+    fn spawn_with(
+        self: &Arc<Self>,
+        scope: Option<Vec<String>>,
+        confirm_removals: bool,
+    ) -> Result<(), ScanError> {
         let scope = scope.and_then(minimal_scope);
         if self.running.swap(true, Ordering::AcqRel) {
             return Err(ScanError::AlreadyRunning);
@@ -132,7 +165,7 @@ impl Scanner {
         std::thread::Builder::new()
             .name("scanner".into())
             .spawn(move || {
-                if let Err(e) = this.run_claimed(scope.as_deref()) {
+                if let Err(e) = this.run_claimed(scope.as_deref(), confirm_removals) {
                     tracing::error!(error = %e, "scan failed");
                 }
             })
@@ -146,7 +179,7 @@ impl Scanner {
             return Err(ScanError::AlreadyRunning);
         }
         self.begin();
-        self.run_claimed(scope)?;
+        self.run_claimed(scope, false)?;
         Ok(self.status())
     }
 
@@ -161,13 +194,19 @@ impl Scanner {
         });
     }
 
-    fn run_claimed(&self, scope: Option<&[String]>) -> Result<(), ScanError> {
+    fn run_claimed(
+        &self,
+        scope: Option<&[String]>,
+        confirm_removals: bool,
+    ) -> Result<(), ScanError> {
         let _guard = RunningGuard(&self.running);
         let started = Instant::now();
         let span =
             tracing::info_span!("scan", root = %self.root.display(), scoped = scope.is_some());
         let _enter = span.enter();
-        let result = self.run_phases(scope);
+        let result = self
+            .run_phases(scope, confirm_removals)
+            .and_then(|()| self.report_held());
         let elapsed = started.elapsed();
         self.update(|s| {
             s.state = "idle".into();
@@ -190,13 +229,36 @@ impl Scanner {
             updated = status.tracks_updated,
             moved = status.tracks_moved,
             removed = status.tracks_removed,
+            restored = status.tracks_restored,
+            held = status.held_removals.as_ref().map_or(0, |h| h.count),
             failed = status.failures.len(),
             "scan finished"
         );
         result
     }
 
-    fn run_phases(&self, scope: Option<&[String]>) -> Result<(), ScanError> {
+    /// Reports the tracks that stay unavailable, whichever scan held them back.
+    fn report_held(&self) -> Result<(), ScanError> {
+        let count = self.store.unavailable_track_count()?;
+        let mut reason = self.held_reason.lock().unwrap_or_else(|e| e.into_inner());
+        if count == 0 {
+            *reason = None;
+        }
+        let held = (count > 0).then(|| HeldRemovals {
+            count,
+            reason: reason.clone().unwrap_or_else(|| {
+                "files of these tracks went missing; their removal was held back".into()
+            }),
+        });
+        self.update(|s| s.held_removals = held);
+        Ok(())
+    }
+
+    fn run_phases(
+        &self,
+        scope: Option<&[String]>,
+        confirm_removals: bool,
+    ) -> Result<(), ScanError> {
         // Phase 1: walk.
         let walked =
             walk(&self.root, scope).map_err(|e| ScanError::Library(self.root.clone(), e))?;
@@ -210,18 +272,35 @@ impl Scanner {
 
         // Phase 2: classify.
         let mut indexed = self.store.indexed_files()?;
+        // Mass removals are judged against the whole library, also in a scoped scan.
+        let census = Census::of(indexed.keys());
+        let seen_folders: HashSet<String> = walked
+            .files
+            .iter()
+            .filter_map(|f| top_folder(&f.rel_path))
+            .map(str::to_string)
+            .collect();
         if let Some(scope) = scope {
             indexed.retain(|path, _| in_scope(path, scope));
         }
         let mut to_read = Vec::new();
+        let mut returned = Vec::new();
         let mut unchanged = 0u64;
         for facts in walked.files {
             match indexed.remove(&facts.rel_path) {
                 Some(known) if known.size == facts.size && known.mtime_ns == facts.mtime_ns => {
-                    unchanged += 1
+                    unchanged += 1;
+                    if !known.available {
+                        returned.push(ScanWrite::Restore {
+                            path: facts.rel_path,
+                        });
+                    }
                 }
                 _ => to_read.push(facts),
             }
+        }
+        for chunk in returned.chunks(BATCH_SIZE) {
+            self.flush(&mut chunk.to_vec())?;
         }
         // What is left in `indexed` was not seen: vanished, unless it reappears elsewhere.
         let mut vanished_by_hash: HashMap<String, Vec<String>> = HashMap::new();
@@ -297,12 +376,35 @@ impl Scanner {
         }
         let _ = reader.join();
 
-        // Phase 4: remove what vanished, then prune.
+        // Phase 4: remove what vanished (or hold it back), then prune.
         self.update(|s| s.phase = "removing".into());
-        let gone: Vec<ScanWrite> = vanished_by_hash
-            .into_values()
-            .flatten()
-            .map(|path| ScanWrite::Remove { path })
+        let gone: Vec<String> = vanished_by_hash.into_values().flatten().collect();
+        let hold = match mass_removal(&gone, &census, &seen_folders) {
+            Some(reason) if !(confirm_removals || self.allow_mass_removal) => {
+                tracing::error!(
+                    tracks = gone.len(),
+                    reason = %reason,
+                    "removal held back: the tracks stay, unavailable; if the files are really gone, \
+                     confirm with POST /api/v1/scan {{\"confirm_removals\": true}} or start with --allow-mass-removal"
+                );
+                *self.held_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                true
+            }
+            Some(reason) => {
+                tracing::warn!(tracks = gone.len(), reason = %reason, "mass removal carried out as allowed");
+                false
+            }
+            None => false,
+        };
+        let gone: Vec<ScanWrite> = gone
+            .into_iter()
+            .map(|path| {
+                if hold {
+                    ScanWrite::Hold { path }
+                } else {
+                    ScanWrite::Remove { path }
+                }
+            })
             .collect();
         for chunk in gone.chunks(BATCH_SIZE) {
             self.flush(&mut chunk.to_vec())?;
@@ -328,9 +430,81 @@ impl Scanner {
             s.tracks_updated += outcome.updated;
             s.tracks_moved += outcome.moved;
             s.tracks_removed += outcome.removed;
+            s.tracks_restored += outcome.restored;
         });
         Ok(())
     }
+}
+
+/// How many tracks the library has, in all and per top-level folder.
+#[derive(Debug, Default)]
+struct Census {
+    total: usize,
+    per_top_folder: HashMap<String, usize>,
+}
+
+impl Census {
+    fn of<'a>(paths: impl Iterator<Item = &'a String>) -> Self {
+        let mut census = Self::default();
+        for path in paths {
+            census.total += 1;
+            if let Some(top) = top_folder(path) {
+                *census.per_top_folder.entry(top.to_string()).or_default() += 1;
+            }
+        }
+        census
+    }
+}
+
+/// The first folder of a library-relative path (None for files at the root).
+fn top_folder(rel: &str) -> Option<&str> {
+    rel.split_once('/').map(|(top, _)| top)
+}
+
+/// Why removing `gone` looks like a disk that is not mounted rather than deleted files, if it
+/// does: the whole library, more than half of it, or every track of a top-level folder that now
+/// holds no audio file (a mount point is usually such a folder, or the library itself).
+fn mass_removal(
+    gone: &[String],
+    census: &Census,
+    seen_folders: &HashSet<String>,
+) -> Option<String> {
+    if gone.is_empty() {
+        return None;
+    }
+    if gone.len() == census.total {
+        return Some(format!(
+            "all {} tracks of the library are missing: is the library folder mounted?",
+            gone.len()
+        ));
+    }
+    if gone.len() < MASS_REMOVAL_FLOOR {
+        return None;
+    }
+    if gone.len() * 2 > census.total {
+        return Some(format!(
+            "{} of {} tracks are missing (more than half the library)",
+            gone.len(),
+            census.total
+        ));
+    }
+    let mut gone_per_folder: HashMap<&str, usize> = HashMap::new();
+    for top in gone.iter().filter_map(|p| top_folder(p)) {
+        *gone_per_folder.entry(top).or_default() += 1;
+    }
+    let mut emptied: Vec<(&str, usize)> = gone_per_folder
+        .into_iter()
+        .filter(|(top, n)| {
+            *n >= MASS_REMOVAL_FLOOR
+                && census.per_top_folder.get(*top) == Some(n)
+                && !seen_folders.contains(*top)
+        })
+        .collect();
+    emptied.sort();
+    let (top, n) = emptied.first()?;
+    Some(format!(
+        "all {n} tracks under the top-level folder {top:?} are missing and the folder is missing or empty"
+    ))
 }
 
 fn push_failure(s: &mut ScanStatus, path: String, reason: String) {
@@ -526,6 +700,45 @@ mod tests {
         );
         assert!(art_rank(Path::new("a/front.png")).is_some());
         assert_eq!(art_rank(Path::new("a/back.jpg")), None);
+    }
+
+    fn paths(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_missing_disk_is_told_from_deleted_files() {
+        let library: Vec<String> = (0..10)
+            .map(|i| format!("NAS/Album/{i:02}.mp3"))
+            .chain((0..12).map(|i| format!("Local/Album/{i:02}.mp3")))
+            .chain(paths(&["loose.mp3"]))
+            .collect();
+        let census = Census::of(library.iter());
+        let seen = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+
+        let everything = mass_removal(&library, &census, &seen(&[]));
+        assert!(everything.unwrap().contains("all 23 tracks"));
+        let most: Vec<String> = library[..12].to_vec();
+        assert!(
+            mass_removal(&most, &census, &seen(&["Local"]))
+                .unwrap()
+                .contains("more than half")
+        );
+        let nas: Vec<String> = library[..10].to_vec();
+        let held = mass_removal(&nas, &census, &seen(&["Local"])).unwrap();
+        assert!(held.contains("\"NAS\""), "{held}");
+        // The folder still holds audio (new files being read): a reorganisation, not a mount.
+        assert_eq!(mass_removal(&nas, &census, &seen(&["Local", "NAS"])), None);
+        // Part of a folder, or a few files, go without asking.
+        assert_eq!(
+            mass_removal(&library[..9], &census, &seen(&["Local"])),
+            None
+        );
+        assert_eq!(
+            mass_removal(&library[..4], &census, &seen(&["Local"])),
+            None
+        );
+        assert_eq!(mass_removal(&[], &census, &seen(&[])), None);
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub struct IndexedFile {
     pub size: u64,
     pub mtime_ns: i64,
     pub content_hash: String,
+    /// False while a scan holds back its removal (the file was missing).
+    pub available: bool,
 }
 
 /// Everything the scanner read from one audio file.
@@ -156,6 +158,10 @@ pub enum ScanWrite {
     Move { from: String, record: TrackRecord },
     /// The file is gone.
     Remove { path: String },
+    /// The file is missing, but its removal is held back: the track stays, unavailable.
+    Hold { path: String },
+    /// A held-back track's file is there again, unchanged: the track is available again.
+    Restore { path: String },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -164,6 +170,8 @@ pub struct BatchOutcome {
     pub updated: u64,
     pub moved: u64,
     pub removed: u64,
+    pub held: u64,
+    pub restored: u64,
 }
 
 /// A stored login token or API key, resolved.
@@ -193,6 +201,7 @@ pub struct TrackFile {
     pub size: u64,
     pub content_hash: String,
     pub content_type: String,
+    pub available: bool,
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -229,6 +238,8 @@ pub trait Store: Send + Sync + 'static {
     fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome>;
     /// Drops albums, artists, genres and art that no track refers to any more.
     fn prune_orphans(&self) -> StorageResult<()>;
+    /// Tracks whose removal a scan holds back (see `ScanWrite::Hold`).
+    fn unavailable_track_count(&self) -> StorageResult<u64>;
 
     // Users and credentials.
     fn user_count(&self) -> StorageResult<u64>;

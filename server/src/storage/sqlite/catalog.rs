@@ -12,9 +12,10 @@ pub(super) const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.art
     t.album_artist_id, aa.name, t.track_number, t.track_total, t.disc_number, t.year, t.genre_names,
     t.duration_ms, t.bitrate_kbps, t.sample_rate, t.channels, t.format, t.content_type, t.size,
     t.content_hash, t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, t.rg_album_peak,
-    t.mb_track_id, t.mb_recording_id, t.mb_album_id, t.mb_artist_id, t.mb_album_artist_id, t.cover_art
+    t.mb_track_id, t.mb_recording_id, t.mb_album_id, t.mb_artist_id, t.mb_album_artist_id, t.cover_art,
+    t.available
     FROM tracks t LEFT JOIN albums al ON al.id = t.album_id LEFT JOIN artists aa ON aa.id = t.album_artist_id";
-const TRACK_COLUMNS: usize = 31;
+const TRACK_COLUMNS: usize = 32;
 
 pub(super) const ALBUM_SELECT: &str = "SELECT al.id, al.title, al.album_artist_id, ar.name, al.year, al.genre_names,
     al.track_count, al.duration_ms, al.cover_art FROM albums al JOIN artists ar ON ar.id = al.album_artist_id";
@@ -97,6 +98,7 @@ pub(super) fn track_from_row(r: &Row) -> rusqlite::Result<Track> {
             album_artist_id: r.get(29)?,
         },
         cover_art: r.get(30)?,
+        available: r.get(31)?,
     })
 }
 
@@ -258,7 +260,7 @@ pub fn track_file_where(
 ) -> StorageResult<Option<TrackFile>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT path, size, content_hash, content_type FROM tracks WHERE {condition} LIMIT 1"
+            "SELECT path, size, content_hash, content_type, available FROM tracks WHERE {condition} LIMIT 1"
         ))?
         .query_row([value], |r| {
             Ok(TrackFile {
@@ -266,6 +268,7 @@ pub fn track_file_where(
                 size: r.get::<_, i64>(1)?.max(0) as u64,
                 content_hash: r.get(2)?,
                 content_type: r.get(3)?,
+                available: r.get(4)?,
             })
         })
         .optional()?)

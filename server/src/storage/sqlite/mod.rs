@@ -4,6 +4,8 @@
 mod catalog;
 mod changes;
 mod events;
+#[cfg(test)]
+mod id_tests;
 mod playlists;
 mod queue;
 mod recs;
@@ -24,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
 ];
 
@@ -106,10 +109,34 @@ fn migrate(conn: &mut Connection) -> StorageResult<()> {
             MIGRATIONS.len()
         )));
     }
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    // Table rebuilds (v4) drop and recreate tables others reference: with foreign keys on, the
+    // drop would cascade. The pragma is a no-op inside a transaction, so it is switched here and
+    // each step checks the keys itself before it commits (SQLite's documented procedure).
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = run_migrations(conn, version);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
+}
+
+fn run_migrations(conn: &mut Connection, version: usize) -> StorageResult<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let step = |e: rusqlite::Error| StorageError::Migration(format!("step {}: {e}", i + 1));
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .map_err(|e| StorageError::Migration(format!("step {}: {e}", i + 1)))?;
+        tx.execute_batch(sql).map_err(step)?;
+        let dangling: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(step)?;
+        if dangling > 0 {
+            return Err(StorageError::Migration(format!(
+                "step {}: {dangling} rows break a foreign key",
+                i + 1
+            )));
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
@@ -204,6 +231,15 @@ impl Store for SqliteStore {
         self.catalog_generation.fetch_add(1, Ordering::SeqCst);
         pruned
     }
+    fn unavailable_track_count(&self) -> StorageResult<u64> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT count(*) FROM tracks WHERE available = 0", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+    }
 
     fn user_count(&self) -> StorageResult<u64> {
         self.read(|c| {
@@ -228,7 +264,7 @@ impl Store for SqliteStore {
         self.read(users::list_users)
     }
     fn delete_user(&self, id: UserId) -> StorageResult<bool> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id.0])? > 0))
+        self.write(|tx| users::delete_user(tx, id))
     }
     fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool> {
         self.write(|tx| {

@@ -57,9 +57,17 @@ pub fn playlist(conn: &Connection, id: PlaylistId) -> StorageResult<Option<Owned
         return Ok(None);
     };
     let entries = conn
-        .prepare_cached("SELECT id, track_id, order_key FROM playlist_entries WHERE playlist_id = ?1 ORDER BY order_key, id")?
+        .prepare_cached(
+            "SELECT e.id, e.track_id, e.order_key, coalesce(t.available, 0) FROM playlist_entries e
+             LEFT JOIN tracks t ON t.id = e.track_id WHERE e.playlist_id = ?1 ORDER BY e.order_key, e.id",
+        )?
         .query_map([id.to_string()], |r| {
-            Ok(PlaylistEntry { id: EntryId(uuid_col(r, 0)?), track_id: TrackId(r.get(1)?), order_key: r.get(2)? })
+            Ok(PlaylistEntry {
+                id: EntryId(uuid_col(r, 0)?),
+                track_id: TrackId(r.get(1)?),
+                order_key: r.get(2)?,
+                available: r.get(3)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(Some(OwnedPlaylist {

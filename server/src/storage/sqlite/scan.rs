@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn indexed_files(conn: &Connection) -> StorageResult<HashMap<String, IndexedFile>> {
-    let mut stmt = conn.prepare("SELECT path, id, size, mtime_ns, content_hash FROM tracks")?;
+    let mut stmt =
+        conn.prepare("SELECT path, id, size, mtime_ns, content_hash, available FROM tracks")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -18,6 +19,7 @@ pub fn indexed_files(conn: &Connection) -> StorageResult<HashMap<String, Indexed
                 size: r.get::<_, i64>(2)? as u64,
                 mtime_ns: r.get(3)?,
                 content_hash: r.get(4)?,
+                available: r.get(5)?,
             },
         ))
     })?;
@@ -256,7 +258,7 @@ fn write_track(
                 .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
                 .collect::<Vec<_>>();
             tx.prepare_cached(&format!(
-                "UPDATE tracks SET {} WHERE id = ?33",
+                "UPDATE tracks SET {}, available = 1 WHERE id = ?33",
                 assignments.join(", ")
             ))?
             .execute(rusqlite::params_from_iter(
@@ -273,20 +275,25 @@ fn write_track(
             id
         }
         None => {
+            // A file that was once removed gets its old id back (NULL: a new one).
+            let retired: Option<i64> = tx
+                .prepare_cached(
+                    "DELETE FROM retired_track_ids WHERE content_hash = ?1 RETURNING track_id",
+                )?
+                .query_row([&record.content_hash], |r| r.get(0))
+                .optional()?;
             let placeholders = (1..=32)
                 .map(|i| format!("?{i}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             tx.prepare_cached(&format!(
-                "INSERT INTO tracks ({COLUMNS}, added_at) VALUES ({placeholders}, ?33) RETURNING id"
+                "INSERT INTO tracks ({COLUMNS}, added_at, id) VALUES ({placeholders}, ?33, ?34) RETURNING id"
             ))?
             .query_row(
-                rusqlite::params_from_iter(
-                    values
-                        .iter()
-                        .copied()
-                        .chain(std::iter::once(&now() as &dyn rusqlite::ToSql)),
-                ),
+                rusqlite::params_from_iter(values.iter().copied().chain([
+                    &now() as &dyn rusqlite::ToSql,
+                    &retired as &dyn rusqlite::ToSql,
+                ])),
                 |r| r.get(0),
             )?
         }
@@ -339,23 +346,51 @@ fn remove_track(tx: &Connection, id: i64, batch: &mut Batch) -> StorageResult<()
     batch
         .artists
         .extend(artists.split(SEP).filter_map(|s| s.parse::<i64>().ok()));
-    // Entries of a vanished track leave their playlists, and those playlists' owners hear of it.
+    // Entries of a vanished track stay in their playlists (the op log names the track; the
+    // entry is listed as unavailable) and the id stays with the content: if the file returns,
+    // the entries play again.
+    touch_playlists_with(tx, id)?;
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO retired_track_ids (content_hash, track_id)
+         SELECT content_hash, id FROM tracks WHERE id = ?1",
+    )?
+    .execute([id])?;
+    stage_search_delete(tx, id)?;
+    tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?
+        .execute([id])?;
+    record_change(tx, "track", &id.to_string(), None, true)?;
+    Ok(())
+}
+
+/// Tells the owners of playlists holding track `id` that their playlist changed (its entries'
+/// availability did).
+fn touch_playlists_with(tx: &Connection, id: i64) -> StorageResult<()> {
     let affected: Vec<(String, i64)> = tx
         .prepare_cached(
             "SELECT DISTINCT p.id, p.owner_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id WHERE e.track_id = ?1",
         )?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    tx.prepare_cached("DELETE FROM playlist_entries WHERE track_id = ?1")?
-        .execute([id])?;
     for (playlist, owner) in affected {
         record_change(tx, "playlist", &playlist, Some(UserId(owner)), false)?;
     }
-    stage_search_delete(tx, id)?;
-    tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?
-        .execute([id])?;
-    record_change(tx, "track", &id.to_string(), None, true)?;
     Ok(())
+}
+
+/// Marks the track at `path` available or not; true if that changed it.
+fn set_available(tx: &Connection, path: &str, available: bool) -> StorageResult<bool> {
+    let Some(id) = tx
+        .prepare_cached(
+            "UPDATE tracks SET available = ?2 WHERE path = ?1 AND available != ?2 RETURNING id",
+        )?
+        .query_row(params![path, available], |r| r.get::<_, i64>(0))
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    record_change(tx, "track", &id.to_string(), None, false)?;
+    touch_playlists_with(tx, id)?;
+    Ok(true)
 }
 
 /// What one batch has touched (for the denormalized counts) and looked up (so each artist,
@@ -462,6 +497,16 @@ pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<Bat
                 if let Some(id) = track_id_at(tx, &path)? {
                     remove_track(tx, id, &mut batch)?;
                     outcome.removed += 1;
+                }
+            }
+            ScanWrite::Hold { path } => {
+                if set_available(tx, &path, false)? {
+                    outcome.held += 1;
+                }
+            }
+            ScanWrite::Restore { path } => {
+                if set_available(tx, &path, true)? {
+                    outcome.restored += 1;
                 }
             }
         }

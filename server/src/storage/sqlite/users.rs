@@ -42,6 +42,19 @@ pub fn create_user(
     })
 }
 
+/// Deletes a user and everything of theirs. Tables with a foreign key cascade; the change feed
+/// and the recommender's per-user rows have none (they outlive tracks and playlists), so they
+/// are deleted here, in the same transaction.
+pub fn delete_user(tx: &Connection, id: UserId) -> StorageResult<bool> {
+    tx.execute(
+        "DELETE FROM recs_playlist_items WHERE playlist_id IN (SELECT id FROM playlists WHERE owner_id = ?1)",
+        [id.0],
+    )?;
+    tx.execute("DELETE FROM recs_plays WHERE user_id = ?1", [id.0])?;
+    tx.execute("DELETE FROM changes WHERE user_id = ?1", [id.0])?;
+    Ok(tx.execute("DELETE FROM users WHERE id = ?1", [id.0])? > 0)
+}
+
 pub fn user_where(
     conn: &Connection,
     condition: &str,
