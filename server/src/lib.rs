@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod library_fs;
 pub mod pages;
 pub mod playlists;
 pub mod recs;
