@@ -176,3 +176,39 @@ fn a_symlinked_folder_is_not_indexed_with_the_watcher_on() {
         "files behind the symlinked folder entered the catalog"
     );
 }
+
+fn rescan(server: &Server) {
+    server.post("/api/v1/scan", &serde_json::json!({})).unwrap();
+    wait_for_scan(server);
+}
+
+#[test]
+fn art_found_in_two_folders_keeps_serving_when_one_copy_is_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let library = tmp.path().join("lib");
+    copy_dir(&demo_dir(), &library);
+    let album = library.join("Marble & Moss/Small Hours");
+    let hash = blake3::hash(&std::fs::read(album.join("folder.png")).unwrap())
+        .to_hex()
+        .to_string();
+    let server = common::start(&library, &tmp.path().join("data"), PASSWORD, &[]);
+    wait_for_scan(&server);
+    assert_eq!(fetch(&server, &format!("/api/v1/art/{hash}")).0, 200);
+    // The report's case: a copied album is scanned (its folder becomes the latest source of
+    // the image), then removed again.
+    let copy = library.join("Marble & Moss/Small Hours (copy)");
+    copy_dir(&album, &copy);
+    rescan(&server);
+    assert_eq!(fetch(&server, &format!("/api/v1/art/{hash}")).0, 200);
+    std::fs::remove_dir_all(&copy).unwrap();
+    rescan(&server);
+    let (status, body) = fetch(&server, &format!("/api/v1/art/{hash}"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(blake3::hash(&body).to_hex().as_str(), hash);
+    // The same when the copy was the one scanned first and the original goes.
+    copy_dir(&album, &copy);
+    rescan(&server);
+    std::fs::remove_dir_all(&album).unwrap();
+    rescan(&server);
+    assert_eq!(fetch(&server, &format!("/api/v1/art/{hash}")).0, 200);
+}

@@ -91,7 +91,8 @@ impl ThumbCache {
         })
     }
 
-    /// Bytes the cache holds now (for tests and the log).
+    /// Bytes the cache holds now.
+    #[cfg(test)]
     pub fn total_bytes(&self) -> u64 {
         self.with_index(|index| index.total)
     }
