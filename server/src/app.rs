@@ -220,6 +220,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         store.clone(),
         config.library.clone(),
         config.art_cache_dir(),
+        config.art_cache_max_mb.saturating_mul(1 << 20),
     ));
     let recs = Arc::new(crate::recs::Recs {
         store: store.clone(),

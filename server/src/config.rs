@@ -44,6 +44,9 @@ pub struct Args {
     /// Where the database and caches live (default: the XDG data folder, e.g. ~/.local/share/mixtape).
     #[arg(long, env = "MIXTAPE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Cap of the thumbnail cache (data-dir/art-cache) in MiB; least recently used go first.
+    #[arg(long, env = "MIXTAPE_ART_CACHE_MAX_MB")]
+    pub art_cache_max_mb: Option<u64>,
     /// TOML config file (default: $XDG_CONFIG_HOME/mixtape/server.toml when it exists).
     #[arg(long, env = "MIXTAPE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -80,6 +83,7 @@ pub struct FileConfig {
     pub library: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub art_cache_max_mb: Option<u64>,
     pub admin_password: Option<String>,
     pub watch: Option<bool>,
     pub initial_scan: Option<bool>,
@@ -96,6 +100,8 @@ pub struct Config {
     pub library: PathBuf,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Cap of the thumbnail cache, in MiB.
+    pub art_cache_max_mb: u64,
     #[serde(skip)]
     pub admin_password: Option<String>,
     pub watch: bool,
@@ -124,10 +130,11 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}]",
+            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={}",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
+            self.art_cache_max_mb,
             if self.admin_password.is_some() {
                 "<redacted>"
             } else {
@@ -139,6 +146,7 @@ impl Config {
             self.token_ttl_secs,
             self.reader_connections,
             self.trusted_proxies.join(","),
+            self.allow_mass_removal,
         )
     }
 
@@ -148,6 +156,7 @@ impl Config {
             library,
             listen: "127.0.0.1:0".parse().expect("valid address"),
             data_dir,
+            art_cache_max_mb: crate::art::DEFAULT_CACHE_MAX_MB,
             admin_password: None,
             watch: false,
             initial_scan: true,
@@ -210,6 +219,10 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             .or(file.data_dir)
             .or_else(default_data_dir)
             .ok_or(ConfigError::NoDataDir)?,
+        art_cache_max_mb: args
+            .art_cache_max_mb
+            .or(file.art_cache_max_mb)
+            .unwrap_or(crate::art::DEFAULT_CACHE_MAX_MB),
         admin_password: args.admin_password.or(file.admin_password),
         watch: !args.no_watch && file.watch.unwrap_or(true),
         initial_scan: !args.no_initial_scan && file.initial_scan.unwrap_or(true),

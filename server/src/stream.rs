@@ -1,9 +1,10 @@
 //! Resolving a track to the bytes to stream. No request path reaches the filesystem except
 //! through the track table, and a path that resolves outside the library is refused.
 
+use crate::library_fs::LibraryFsError;
 use crate::storage::{StorageError, Store, TrackFile};
 use mixtape_shared::TrackId;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -23,8 +24,8 @@ pub struct OpenTrack {
     pub len: u64,
 }
 
-/// Opens the file behind `id`, checking that it still lies inside the library (a symlink swapped
-/// in after the scan must not leak other files).
+/// Opens the file behind `id` through `library_fs::open`: a symlink swapped in after the scan
+/// must not leak other files.
 pub fn open(store: &dyn Store, library: &Path, id: TrackId) -> Result<OpenTrack, StreamError> {
     let info = store.track_file(id)?.ok_or(StreamError::NotFound)?;
     open_file(library, info)
@@ -51,16 +52,14 @@ fn open_file(library: &Path, info: TrackFile) -> Result<OpenTrack, StreamError> 
     if !info.available {
         return Err(StreamError::FileGone);
     }
-    let root: PathBuf = library.canonicalize().map_err(|_| StreamError::FileGone)?;
-    let path = root
-        .join(&info.path)
-        .canonicalize()
-        .map_err(|_| StreamError::FileGone)?;
-    if !path.starts_with(&root) {
-        tracing::warn!(path = %info.path, "track path resolves outside the library; refused");
-        return Err(StreamError::FileGone);
-    }
-    let file = std::fs::File::open(&path).map_err(|_| StreamError::FileGone)?;
+    let file = match crate::library_fs::open(library, &info.path) {
+        Ok(file) => file,
+        Err(LibraryFsError::Refused) => {
+            tracing::warn!(path = %info.path, "track path crosses a symlink or is not a plain file; refused");
+            return Err(StreamError::FileGone);
+        }
+        Err(_) => return Err(StreamError::FileGone),
+    };
     let len = file.metadata().map_err(|_| StreamError::FileGone)?.len();
     // The ETag is the content hash taken at scan time: never send other bytes under it.
     if len != info.size {

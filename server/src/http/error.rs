@@ -198,6 +198,15 @@ impl From<ArtError> for ApiError {
                 "art_unreadable",
                 e.to_string(),
             ),
+            ArtError::TooLarge { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "art_too_large",
+                e.to_string(),
+            ),
+            ArtError::Busy => Self {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            },
             ArtError::Storage(s) => s.into(),
             ArtError::Cache(_) => Self::internal(e),
         }

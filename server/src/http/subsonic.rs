@@ -187,6 +187,9 @@ async fn cover_art(s: &AppState, params: &Params) -> Result<Response, SubsonicEr
         art.get(&hash, size).map_err(|e| match e {
             crate::art::ArtError::Storage(e) => e.into(),
             crate::art::ArtError::Cache(e) => SubsonicError::internal(e),
+            busy @ crate::art::ArtError::Busy => {
+                SubsonicError::new(Code::Generic, busy.to_string())
+            }
             other => SubsonicError::new(Code::NotFound, other.to_string()),
         })
     })

@@ -570,16 +570,21 @@ fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Walked> {
         None => vec![root.to_path_buf()],
         Some(dirs) => dirs
             .iter()
+            .filter(|d| plain_folder_in(root, d))
             .map(|d| root.join(d))
-            .filter(|p| p.is_dir())
             .collect(),
     };
     let mut files = Vec::new();
     let mut art_candidates: HashMap<String, Vec<(usize, PathBuf)>> = HashMap::new();
     let mut failures = Vec::new();
     for start in starts {
-        // Symlinks are not followed: a link could point outside the library.
-        for entry in walkdir::WalkDir::new(&start).follow_links(false) {
+        // Symlinks are not followed: a link could point outside the library. The start of a
+        // scoped walk was checked above; `follow_root_links(false)` keeps it so even if it is
+        // swapped for a link meanwhile. The library root itself is the configured folder.
+        let walker = walkdir::WalkDir::new(&start)
+            .follow_links(false)
+            .follow_root_links(start.as_path() == root);
+        for entry in walker {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
@@ -644,6 +649,27 @@ fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Walked> {
     })
 }
 
+/// Whether `rel` (a scoped scan's folder) is a real folder under `root`, reached without
+/// crossing a symlink: a symlinked folder would bring files from outside into the catalog.
+fn plain_folder_in(root: &Path, rel: &str) -> bool {
+    let mut path = root.to_path_buf();
+    for part in rel.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return false;
+        }
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(_) => {
+                tracing::warn!(folder = %rel, "scan scope crosses a symlink or a file; skipped");
+                return false;
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 /// Lower is preferred: cover before folder before front, jpg before png.
 fn art_rank(path: &Path) -> Option<usize> {
     let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
@@ -690,6 +716,45 @@ mod tests {
         );
         assert_eq!(minimal_scope(s(&["A", ""])), None);
         assert_eq!(minimal_scope(s(&["AB", "A"])), Some(s(&["A", "AB"])));
+    }
+
+    #[test]
+    fn a_scoped_walk_does_not_enter_a_symlinked_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("lib");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(root.join("Real/Album")).unwrap();
+        std::fs::create_dir_all(outside.join("Deeper")).unwrap();
+        std::fs::write(root.join("Real/Album/01.mp3"), b"x").unwrap();
+        std::fs::write(outside.join("secret.mp3"), b"x").unwrap();
+        std::fs::write(outside.join("Deeper/secret2.mp3"), b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("Linked")).unwrap();
+        std::os::unix::fs::symlink(root.join("Real"), root.join("Alias")).unwrap();
+        let scoped = |dirs: &[&str]| {
+            let dirs: Vec<String> = dirs.iter().map(|d| d.to_string()).collect();
+            let mut paths: Vec<String> = walk(&root, Some(&dirs))
+                .unwrap()
+                .files
+                .into_iter()
+                .map(|f| f.rel_path)
+                .collect();
+            paths.sort();
+            paths
+        };
+        assert!(scoped(&["Linked"]).is_empty());
+        assert!(scoped(&["Linked/Deeper"]).is_empty());
+        assert!(scoped(&["Alias/Album"]).is_empty());
+        assert!(scoped(&["../outside"]).is_empty());
+        assert_eq!(scoped(&["Real", "Linked"]), ["Real/Album/01.mp3"]);
+        // A full walk skips the links too.
+        let mut all: Vec<String> = walk(&root, None)
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|f| f.rel_path)
+            .collect();
+        all.sort();
+        assert_eq!(all, ["Real/Album/01.mp3"]);
     }
 
     #[test]

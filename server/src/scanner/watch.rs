@@ -17,7 +17,10 @@ pub struct LibraryWatcher {
 
 pub fn watch(scanner: Arc<Scanner>) -> notify::Result<LibraryWatcher> {
     let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(tx)?;
+    // Not following symlinks: a linked folder would report (and so rescan) files outside the
+    // library; the scanner refuses such scopes anyway.
+    let mut watcher =
+        notify::RecommendedWatcher::new(tx, notify::Config::default().with_follow_symlinks(false))?;
     watcher.watch(scanner.root(), RecursiveMode::Recursive)?;
     let root = scanner.root().to_path_buf();
     std::thread::Builder::new()

@@ -141,6 +141,15 @@ pub struct ArtRecord {
     pub source: ArtSource,
 }
 
+/// A piece of cover art as stored: one image can sit in several places.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredArt {
+    pub hash: String,
+    pub mime: String,
+    /// Most recently seen first.
+    pub sources: Vec<ArtSource>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArtSource {
     /// An image file in the library (folder art), relative path.
@@ -226,7 +235,8 @@ pub trait Store: Send + Sync + 'static {
     fn artist(&self, id: mixtape_shared::ArtistId) -> StorageResult<Option<ArtistDetail>>;
     fn genres(&self) -> StorageResult<Vec<Genre>>;
     fn search(&self, query: &str, limit: u32) -> StorageResult<SearchResults>;
-    fn art(&self, hash: &str) -> StorageResult<Option<ArtRecord>>;
+    /// The image and every place it was found, most recently seen first.
+    fn art(&self, hash: &str) -> StorageResult<Option<StoredArt>>;
     fn track_count(&self) -> StorageResult<u64>;
     /// Connection pool size and idle connections, for `/metrics`.
     fn pool_stats(&self) -> Option<(u32, u32)> {

@@ -28,6 +28,21 @@ impl Drop for Server {
 /// Starts the server on `library` with its data in `data`; `env` adds (or, with an empty
 /// value, removes) environment variables.
 pub fn start(library: &Path, data: &Path, password: &str, env: &[(&str, &str)]) -> Server {
+    launch(library, data, password, env, &["--no-watch"])
+}
+
+/// Same as `start`, with the library watcher on.
+pub fn start_watching(library: &Path, data: &Path, password: &str) -> Server {
+    launch(library, data, password, &[], &[])
+}
+
+fn launch(
+    library: &Path,
+    data: &Path,
+    password: &str,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mixtape-server"));
     cmd.args([
         "--library",
@@ -36,8 +51,8 @@ pub fn start(library: &Path, data: &Path, password: &str, env: &[(&str, &str)]) 
         data.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
-        "--no-watch",
     ])
+    .args(flags)
     .env("MIXTAPE_ADMIN_PASSWORD", password)
     .env("MIXTAPE_LOG", "info")
     .env("NO_COLOR", "1")

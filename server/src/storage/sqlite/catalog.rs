@@ -413,23 +413,33 @@ pub fn genres(conn: &Connection) -> StorageResult<Vec<Genre>> {
         .collect::<Result<_, _>>()?)
 }
 
-pub fn art(conn: &Connection, hash: &str) -> StorageResult<Option<ArtRecord>> {
-    Ok(conn
-        .prepare_cached("SELECT hash, mime, kind, path FROM art WHERE hash = ?1")?
-        .query_row([hash], |r| {
-            let kind: String = r.get(2)?;
-            let path: String = r.get(3)?;
-            Ok(ArtRecord {
-                hash: r.get(0)?,
-                mime: r.get(1)?,
-                source: if kind == "file" {
-                    ArtSource::File(path)
-                } else {
-                    ArtSource::Embedded(path)
-                },
+pub fn art(conn: &Connection, hash: &str) -> StorageResult<Option<StoredArt>> {
+    let Some(mime) = conn
+        .prepare_cached("SELECT mime FROM art WHERE hash = ?1")?
+        .query_row([hash], |r| r.get::<_, String>(0))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let sources = conn
+        .prepare_cached(
+            "SELECT kind, path FROM art_sources WHERE hash = ?1 ORDER BY seen_at DESC, path",
+        )?
+        .query_map([hash], |r| {
+            let kind: String = r.get(0)?;
+            let path: String = r.get(1)?;
+            Ok(if kind == "file" {
+                ArtSource::File(path)
+            } else {
+                ArtSource::Embedded(path)
             })
-        })
-        .optional()?)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(StoredArt {
+        hash: hash.to_string(),
+        mime,
+        sources,
+    }))
 }
 
 /// How well a candidate matched, best first: exact field, field prefix, word prefix, substring, fuzzy.

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
@@ -204,7 +205,7 @@ impl Store for SqliteStore {
     fn search(&self, query: &str, limit: u32) -> StorageResult<SearchResults> {
         self.read(|c| catalog::search(c, query, limit))
     }
-    fn art(&self, hash: &str) -> StorageResult<Option<ArtRecord>> {
+    fn art(&self, hash: &str) -> StorageResult<Option<StoredArt>> {
         self.read(|c| catalog::art(c, hash))
     }
     fn track_count(&self) -> StorageResult<u64> {

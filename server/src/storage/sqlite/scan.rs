@@ -177,18 +177,26 @@ fn write_track(
             genre_names.push(g);
         }
     }
-    // The latest place an image was seen wins: an earlier one may have moved away.
-    if let Some(art) = &record.cover_art
-        && batch.art.insert(art.hash.clone())
-    {
+    // Every place an image is seen is kept (art_sources), the latest first: an earlier one
+    // may have moved away, and the others serve when one copy is removed.
+    if let Some(art) = &record.cover_art {
         let (kind, path) = match &art.source {
             ArtSource::File(p) => ("file", p),
             ArtSource::Embedded(p) => ("embedded", p),
         };
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO art (hash, mime, kind, path) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![art.hash, art.mime, kind, path])?;
+        if batch
+            .art
+            .insert(format!("{}{SEP}{kind}{SEP}{path}", art.hash))
+        {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO art (hash, mime, kind, path) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![art.hash, art.mime, kind, path])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO art_sources (hash, kind, path, seen_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![art.hash, kind, path, now()])?;
+        }
     }
     let joined_ids = artist_ids
         .iter()
@@ -538,6 +546,14 @@ pub fn prune_orphans(tx: &rusqlite::Transaction<'_>) -> StorageResult<()> {
          DELETE FROM genres WHERE NOT EXISTS (SELECT 1 FROM track_genres WHERE genre_id = genres.id);
          DELETE FROM art WHERE hash NOT IN (SELECT cover_art FROM tracks WHERE cover_art IS NOT NULL)
              AND hash NOT IN (SELECT cover_art FROM albums WHERE cover_art IS NOT NULL);
+         DELETE FROM art_sources WHERE hash NOT IN (SELECT hash FROM art);
+         DELETE FROM art_sources WHERE kind = 'embedded' AND NOT EXISTS
+             (SELECT 1 FROM tracks t WHERE t.path = art_sources.path AND t.cover_art = art_sources.hash);
+         -- A folder image's folder is its path up to the last '/' (rtrim drops the file name).
+         DELETE FROM art_sources WHERE kind = 'file' AND NOT EXISTS
+             (SELECT 1 FROM tracks t WHERE t.cover_art = art_sources.hash
+                 AND substr(t.path, 1, length(rtrim(art_sources.path, replace(art_sources.path, '/', ''))))
+                     = rtrim(art_sources.path, replace(art_sources.path, '/', '')));
          UPDATE artists SET album_count = (SELECT count(*) FROM albums WHERE album_artist_id = artists.id);",
     )?;
     Ok(())
