@@ -51,7 +51,7 @@ fn fill(path: &Path) {
 fn a_full_data_disk_answers_507_and_readiness_says_why_then_recovers() {
     let tmp = tempfile::tempdir().unwrap();
     let library = tmp.path().join("lib");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo"),
         &library,
     );
@@ -113,17 +113,4 @@ fn a_full_data_disk_answers_507_and_readiness_says_why_then_recovers() {
         ["after", "before"],
         "nothing half-written while full"
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }

@@ -15,20 +15,6 @@ fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo")
 }
 
-/// A copy of the demo library (real copies: the test replaces files in it).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn wait_for_scan(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -77,7 +63,7 @@ fn cover_art_is_never_read_through_a_symlink_or_served_under_another_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let library = tmp.path().join("lib");
     let data = tmp.path().join("data");
-    copy_dir(&demo_dir(), &library);
+    common::copy_dir(&demo_dir(), &library);
     let folder_png = library.join("Marble & Moss/Small Hours/folder.png");
     let hash = blake3::hash(&std::fs::read(&folder_png).unwrap())
         .to_hex()
@@ -132,10 +118,10 @@ fn a_symlinked_folder_is_not_indexed_with_the_watcher_on() {
     let tmp = tempfile::tempdir().unwrap();
     let library = tmp.path().join("lib");
     let data = tmp.path().join("data");
-    copy_dir(&demo_dir(), &library);
+    common::copy_dir(&demo_dir(), &library);
     let outside = tmp.path().join("outside");
     let demo_album = demo_dir().join("The Paper Lanterns/Café Nocturne");
-    copy_dir(&demo_album, &outside);
+    common::copy_dir(&demo_album, &outside);
     std::os::unix::fs::symlink(&outside, library.join("Linked")).unwrap();
 
     // A first start indexes the library, then a restart with the link already there (the
@@ -186,7 +172,7 @@ fn rescan(server: &Server) {
 fn art_found_in_two_folders_keeps_serving_when_one_copy_is_removed() {
     let tmp = tempfile::tempdir().unwrap();
     let library = tmp.path().join("lib");
-    copy_dir(&demo_dir(), &library);
+    common::copy_dir(&demo_dir(), &library);
     let album = library.join("Marble & Moss/Small Hours");
     let hash = blake3::hash(&std::fs::read(album.join("folder.png")).unwrap())
         .to_hex()
@@ -197,7 +183,7 @@ fn art_found_in_two_folders_keeps_serving_when_one_copy_is_removed() {
     // The report's case: a copied album is scanned (its folder becomes the latest source of
     // the image), then removed again.
     let copy = library.join("Marble & Moss/Small Hours (copy)");
-    copy_dir(&album, &copy);
+    common::copy_dir(&album, &copy);
     rescan(&server);
     assert_eq!(fetch(&server, &format!("/api/v1/art/{hash}")).0, 200);
     std::fs::remove_dir_all(&copy).unwrap();
@@ -206,7 +192,7 @@ fn art_found_in_two_folders_keeps_serving_when_one_copy_is_removed() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(blake3::hash(&body).to_hex().as_str(), hash);
     // The same when the copy was the one scanned first and the original goes.
-    copy_dir(&album, &copy);
+    common::copy_dir(&album, &copy);
     rescan(&server);
     std::fs::remove_dir_all(&album).unwrap();
     rescan(&server);

@@ -15,19 +15,6 @@ fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
-}
-
 /// A track as the tests compare it: (id, content hash, title, available).
 type TrackRow = (i64, String, String, bool);
 
@@ -99,7 +86,7 @@ fn start(library: &Path, data: &Path) -> Server {
 
 /// A library, a playlist of several of its tracks (some twice), and the tracks as scanned.
 fn library_with_playlist(library: &Path, data: &Path) -> (String, Vec<i64>, Vec<TrackRow>) {
-    copy_dir(&demo_dir(), library);
+    common::copy_dir(&demo_dir(), library);
     let server = start(library, data);
     server.wait_for_scan();
     let tracks = server.tracks();

@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn an_m3u_past_the_line_or_track_cap_is_refused() {
-        let junk = "x\n".repeat(MAX_IMPORT_LINES + 1);
+        let junk = "#junk\n".repeat(MAX_IMPORT_LINES + 1);
         let err = parse_m3u8(&junk).unwrap_err().to_string();
         assert!(err.contains("lines"), "{err}");
         let tracks = "a.mp3\n".repeat(MAX_ENTRIES_PER_ADD + 1);
