@@ -13,8 +13,13 @@
 //! Every batch is its own transaction and a scan is idempotent, so a crash mid-scan leaves a
 //! consistent database and the next scan (run at every start) finishes the work.
 
+mod removals;
 mod tags;
+mod walk;
 pub mod watch;
+
+use removals::*;
+use walk::*;
 
 pub use tags::{ReadError, is_audio_path};
 
@@ -36,9 +41,6 @@ const BATCH_MAX_WAIT: Duration = Duration::from_millis(250);
 const MAX_REPORTED_FAILURES: usize = 10_000;
 const ART_NAMES: &[&str] = &["cover", "folder", "front"];
 const ART_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
-/// Fewer missing tracks than this are removed without asking (unless they are the whole
-/// library): deleting an album is routine, a disk that is not mounted takes many more with it.
-const MASS_REMOVAL_FLOOR: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -436,77 +438,6 @@ impl Scanner {
     }
 }
 
-/// How many tracks the library has, in all and per top-level folder.
-#[derive(Debug, Default)]
-struct Census {
-    total: usize,
-    per_top_folder: HashMap<String, usize>,
-}
-
-impl Census {
-    fn of<'a>(paths: impl Iterator<Item = &'a String>) -> Self {
-        let mut census = Self::default();
-        for path in paths {
-            census.total += 1;
-            if let Some(top) = top_folder(path) {
-                *census.per_top_folder.entry(top.to_string()).or_default() += 1;
-            }
-        }
-        census
-    }
-}
-
-/// The first folder of a library-relative path (None for files at the root).
-fn top_folder(rel: &str) -> Option<&str> {
-    rel.split_once('/').map(|(top, _)| top)
-}
-
-/// Why removing `gone` looks like a disk that is not mounted rather than deleted files, if it
-/// does: the whole library, more than half of it, or every track of a top-level folder that now
-/// holds no audio file (a mount point is usually such a folder, or the library itself).
-fn mass_removal(
-    gone: &[String],
-    census: &Census,
-    seen_folders: &HashSet<String>,
-) -> Option<String> {
-    if gone.is_empty() {
-        return None;
-    }
-    if gone.len() == census.total {
-        return Some(format!(
-            "all {} tracks of the library are missing: is the library folder mounted?",
-            gone.len()
-        ));
-    }
-    if gone.len() < MASS_REMOVAL_FLOOR {
-        return None;
-    }
-    if gone.len() * 2 > census.total {
-        return Some(format!(
-            "{} of {} tracks are missing (more than half the library)",
-            gone.len(),
-            census.total
-        ));
-    }
-    let mut gone_per_folder: HashMap<&str, usize> = HashMap::new();
-    for top in gone.iter().filter_map(|p| top_folder(p)) {
-        *gone_per_folder.entry(top).or_default() += 1;
-    }
-    let mut emptied: Vec<(&str, usize)> = gone_per_folder
-        .into_iter()
-        .filter(|(top, n)| {
-            *n >= MASS_REMOVAL_FLOOR
-                && census.per_top_folder.get(*top) == Some(n)
-                && !seen_folders.contains(*top)
-        })
-        .collect();
-    emptied.sort();
-    let (top, n) = emptied.first()?;
-    Some(format!(
-        "all {n} tracks under the top-level folder {top:?} are missing and the folder is missing or empty"
-    ))
-}
-
 fn push_failure(s: &mut ScanStatus, path: String, reason: String) {
     if s.failures.len() < MAX_REPORTED_FAILURES {
         s.failures.push(ScanFailure { path, reason });
@@ -520,179 +451,6 @@ fn take_vanished(vanished: &mut HashMap<String, Vec<String>>, hash: &str) -> Opt
         vanished.remove(hash);
     }
     from
-}
-
-/// The folders to walk so that each file is seen once: nested folders fold into their
-/// ancestors, and the library root (`""`) means a full scan (`None`).
-fn minimal_scope(mut dirs: Vec<String>) -> Option<Vec<String>> {
-    dirs.sort();
-    dirs.dedup();
-    let mut kept: Vec<String> = Vec::new();
-    for dir in dirs {
-        if dir.is_empty() {
-            return None;
-        }
-        if !kept.iter().any(|k| in_scope(&dir, std::slice::from_ref(k))) {
-            kept.push(dir);
-        }
-    }
-    Some(kept)
-}
-
-fn parent_of(rel: &str) -> &str {
-    rel.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
-}
-
-fn in_scope(rel: &str, scope: &[String]) -> bool {
-    scope
-        .iter()
-        .any(|dir| dir.is_empty() || rel == dir || rel.starts_with(&format!("{dir}/")))
-}
-
-struct Walked {
-    files: Vec<FileFacts>,
-    /// Folder (relative) → its cover art file.
-    folder_art: HashMap<String, ArtRecord>,
-    failures: Vec<(String, String)>,
-}
-
-/// Library-relative, `/`-separated form of a path under `root`; None for paths that are not
-/// valid UTF-8 (reported as failures rather than mangled).
-fn relative(root: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(root).ok()?;
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    Some(parts?.join("/"))
-}
-
-fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Walked> {
-    std::fs::read_dir(root)?;
-    let starts: Vec<PathBuf> = match scope {
-        None => vec![root.to_path_buf()],
-        Some(dirs) => dirs
-            .iter()
-            .filter(|d| plain_folder_in(root, d))
-            .map(|d| root.join(d))
-            .collect(),
-    };
-    let mut files = Vec::new();
-    let mut art_candidates: HashMap<String, Vec<(usize, PathBuf)>> = HashMap::new();
-    let mut failures = Vec::new();
-    for start in starts {
-        // Symlinks are not followed: a link could point outside the library. The start of a
-        // scoped walk was checked above; `follow_root_links(false)` keeps it so even if it is
-        // swapped for a link meanwhile. The library root itself is the configured folder.
-        let walker = walkdir::WalkDir::new(&start)
-            .follow_links(false)
-            .follow_root_links(start.as_path() == root);
-        for entry in walker {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    let path = e.path().and_then(|p| relative(root, p)).unwrap_or_default();
-                    failures.push((path, format!("cannot read: {e}")));
-                    continue;
-                }
-            };
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let path = entry.path();
-            let Some(rel) = relative(root, path) else {
-                failures.push((
-                    path.to_string_lossy().into_owned(),
-                    "file name is not valid UTF-8".into(),
-                ));
-                continue;
-            };
-            if let Some(rank) = art_rank(path) {
-                art_candidates
-                    .entry(parent_of(&rel).to_string())
-                    .or_default()
-                    .push((rank, path.to_path_buf()));
-                continue;
-            }
-            if !is_audio_path(path) {
-                continue;
-            }
-            match entry.metadata() {
-                Ok(meta) => {
-                    let mtime_ns = meta
-                        .modified()
-                        .ok()
-                        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-                        .map(|d| d.as_nanos() as i64)
-                        .unwrap_or(0);
-                    files.push(FileFacts {
-                        rel_path: rel,
-                        size: meta.len(),
-                        mtime_ns,
-                    });
-                }
-                Err(e) => failures.push((rel, format!("cannot stat: {e}"))),
-            }
-        }
-    }
-    let mut folder_art = HashMap::new();
-    for (dir, mut candidates) in art_candidates {
-        candidates.sort();
-        for (_, path) in candidates {
-            if let Some(art) = folder_art_record(root, &path) {
-                folder_art.insert(dir, art);
-                break;
-            }
-        }
-    }
-    Ok(Walked {
-        files,
-        folder_art,
-        failures,
-    })
-}
-
-/// Whether `rel` (a scoped scan's folder) is a real folder under `root`, reached without
-/// crossing a symlink: a symlinked folder would bring files from outside into the catalog.
-fn plain_folder_in(root: &Path, rel: &str) -> bool {
-    let mut path = root.to_path_buf();
-    for part in rel.split('/') {
-        if part.is_empty() || part == "." || part == ".." {
-            return false;
-        }
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_dir() => {}
-            Ok(_) => {
-                tracing::warn!(folder = %rel, "scan scope crosses a symlink or a file; skipped");
-                return false;
-            }
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-/// Lower is preferred: cover before folder before front, jpg before png.
-fn art_rank(path: &Path) -> Option<usize> {
-    let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    let name_rank = ART_NAMES.iter().position(|n| *n == stem)?;
-    let ext_rank = ART_EXTENSIONS.iter().position(|e| *e == ext)?;
-    Some(name_rank * ART_EXTENSIONS.len() + ext_rank)
-}
-
-fn folder_art_record(root: &Path, path: &Path) -> Option<ArtRecord> {
-    let bytes = std::fs::read(path).ok()?;
-    let mime = if bytes.starts_with(&[0x89, b'P', b'N', b'G']) {
-        "image/png"
-    } else if bytes.starts_with(&[0xFF, 0xD8]) {
-        "image/jpeg"
-    } else {
-        return None;
-    };
-    Some(ArtRecord {
-        hash: blake3::hash(&bytes).to_hex().to_string(),
-        mime: mime.to_string(),
-        source: ArtSource::File(relative(root, path)?),
-    })
 }
 
 #[cfg(test)]
