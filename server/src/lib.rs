@@ -14,6 +14,7 @@ pub mod http;
 pub mod library_fs;
 pub mod pages;
 pub mod playlists;
+pub mod recommender;
 pub mod recs;
 pub mod scanner;
 pub mod storage;

@@ -8,7 +8,8 @@
 //!
 //! This module reads the model's rows through the `Store` and ranks; it knows no HTTP.
 
-pub mod model;
+/// The recommender itself is pure and lives in `crate::recommender`; storage backends run it.
+pub use crate::recommender as model;
 pub mod queue;
 pub mod worker;
 
@@ -45,15 +46,7 @@ pub enum RecsError {
     Storage(#[from] StorageError),
 }
 
-/// Counts and a digest of the recommender's state: equal digests, equal states.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RecsSummary {
-    pub items: u64,
-    pub pairs: u64,
-    /// Events taken in.
-    pub applied: u64,
-    pub digest: String,
-}
+pub use crate::storage::RecsSummary;
 
 /// Why a track is recommended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

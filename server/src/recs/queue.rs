@@ -7,7 +7,7 @@
 //! a crash between the work's commit and the acknowledgement redelivers, and the key makes the
 //! redelivery change nothing.
 //!
-//! The embedded implementation is `storage::sqlite::queue` (tables `recs_queue` and
+//! The trait is `storage::queue`; the embedded implementation is `storage::sqlite::queue` (tables `recs_queue` and
 //! `recs_dead_letters`). A broker slots in behind the same trait:
 //!
 //! | trait | NATS JetStream | RabbitMQ |
@@ -22,68 +22,4 @@
 //! Redelivery after a consumer dies is the broker's (AckWait / channel close); the embedded queue
 //! has one consumer, which starts from the oldest unacknowledged message after a restart.
 
-use crate::storage::StorageResult;
-
-/// A message as the queue keeps it: `key` is the id consumers deduplicate on (the event or op
-/// id), `payload` the JSON of a [`super::model::Event`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub kind: String,
-    pub key: String,
-    pub payload: String,
-}
-
-/// One delivery of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The queue's handle for ack/retry (the row's sequence in SQLite, a stream sequence or a
-    /// delivery tag in a broker).
-    pub tag: i64,
-    pub message: Message,
-    /// Failed deliveries before this one.
-    pub attempts: u32,
-    pub enqueued_at_ms: i64,
-}
-
-/// A message that failed every retry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct DeadLetter {
-    pub tag: i64,
-    pub kind: String,
-    pub key: String,
-    pub payload: String,
-    pub attempts: u32,
-    pub last_error: String,
-    pub enqueued_at_ms: i64,
-    pub dead_at_ms: i64,
-}
-
-/// How far behind the consumer is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct QueueStats {
-    /// Messages not yet acknowledged (retries waiting included).
-    pub depth: u64,
-    /// Of those, messages waiting for a retry.
-    pub retrying: u64,
-    /// When the oldest unacknowledged message was enqueued (Unix ms).
-    pub oldest_enqueued_at_ms: Option<i64>,
-    pub dead_letters: u64,
-}
-
-pub trait EventQueue: Send + Sync + 'static {
-    /// Enqueues outside an event's transaction (events normally come through the outbox).
-    fn publish(&self, message: &Message, now_ms: i64) -> StorageResult<i64>;
-    /// Up to `max` messages due at `now_ms`, oldest first.
-    fn fetch(&self, max: usize, now_ms: i64) -> StorageResult<Vec<Delivery>>;
-    /// Removes messages whose work has committed.
-    fn ack(&self, tags: &[i64]) -> StorageResult<()>;
-    /// Redelivers a failed message no sooner than `not_before_ms`.
-    fn retry(&self, tag: i64, error: &str, not_before_ms: i64) -> StorageResult<()>;
-    /// Moves a message that keeps failing to the dead letters.
-    fn dead_letter(&self, tag: i64, error: &str, now_ms: i64) -> StorageResult<()>;
-    fn stats(&self) -> StorageResult<QueueStats>;
-    /// The newest dead letters first.
-    fn dead_letters(&self, limit: u32) -> StorageResult<Vec<DeadLetter>>;
-    /// Puts dead letters back in the queue (after a fix); returns how many.
-    fn requeue_dead_letters(&self, now_ms: i64) -> StorageResult<u64>;
-}
+pub use crate::storage::queue::{DeadLetter, Delivery, EventQueue, Message, QueueStats};

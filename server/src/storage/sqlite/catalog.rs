@@ -1,8 +1,8 @@
 //! Catalog reads: keyset-paginated lists, details and search.
 
 use super::SEP;
+use super::*;
 use crate::catalog::fold;
-use crate::storage::*;
 use mixtape_shared::api::{AlbumRef, ArtistRef, MusicBrainzIds, ReplayGain};
 use mixtape_shared::{AlbumId, ArtistId};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};

@@ -1,7 +1,7 @@
 //! The change feed: compacted rows ordered by sequence number, joined to current state.
 
+use super::*;
 use super::{catalog, playlists};
-use crate::storage::*;
 use mixtape_shared::api::{Change, Track};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! Play events, stored once per client-made id.
 
-use crate::storage::*;
+use super::*;
 use mixtape_shared::api::{PlayEvent, PlayEventKind};
 use mixtape_shared::{DeviceId, EventId};
 use rusqlite::{Connection, params};

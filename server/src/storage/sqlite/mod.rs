@@ -14,8 +14,15 @@ mod subsonic;
 mod users;
 
 use super::*;
+use mixtape_shared::api::{
+    Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Page, PlayEvent,
+    PlaylistDetail, SearchResults, Track, User,
+};
+use mixtape_shared::sync::PlaylistOp;
+use mixtape_shared::{PlaylistId, TrackId, UserId};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,7 +172,7 @@ pub(crate) fn record_change(
     Ok(seq)
 }
 
-impl Store for SqliteStore {
+impl CatalogStore for SqliteStore {
     fn catalog_generation(&self) -> u64 {
         self.catalog_generation.load(Ordering::SeqCst)
     }
@@ -213,12 +220,10 @@ impl Store for SqliteStore {
             Ok(c.query_row("SELECT count(*) FROM tracks", [], |r| r.get::<_, i64>(0))? as u64)
         })
     }
-
     fn pool_stats(&self) -> Option<(u32, u32)> {
         let s = self.readers.state();
         Some((s.connections, s.idle_connections))
     }
-
     fn indexed_files(&self) -> StorageResult<HashMap<String, IndexedFile>> {
         self.read(scan::indexed_files)
     }
@@ -241,7 +246,22 @@ impl Store for SqliteStore {
             )
         })
     }
+    fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>> {
+        self.read(|c| catalog::existing_track_ids(c, ids))
+    }
+    fn track_list(&self, query: &TrackQuery, offset: u32, count: u32) -> StorageResult<Vec<Track>> {
+        self.read(|c| subsonic::track_list(c, query, offset, count))
+    }
+    fn artist_page(&self, offset: u32, count: u32) -> StorageResult<Vec<Artist>> {
+        self.read(|c| subsonic::artist_page(c, offset, count))
+    }
+    fn artist_by_name(&self, name: &str) -> StorageResult<Option<Artist>> {
+        let folded = crate::catalog::fold(name);
+        self.read(|c| subsonic::artist_by_name(c, &folded))
+    }
+}
 
+impl AccountStore for SqliteStore {
     fn user_count(&self) -> StorageResult<u64> {
         self.read(|c| {
             Ok(c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
@@ -342,7 +362,29 @@ impl Store for SqliteStore {
             )? > 0)
         })
     }
+    fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>> {
+        self.read(|c| subsonic::app_password(c, user))
+    }
+    fn sealed_app_password_count(&self) -> StorageResult<u64> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT count(*) FROM subsonic_app_passwords", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+    }
+    fn set_subsonic_app_password(
+        &self,
+        user: UserId,
+        sealed: Option<&SealedSecret>,
+        now: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| subsonic::set_app_password(tx, user, sealed, now))
+    }
+}
 
+impl PlaylistStore for SqliteStore {
     fn playlists_visible_to(
         &self,
         user: UserId,
@@ -370,14 +412,12 @@ impl Store for SqliteStore {
     ) -> StorageResult<std::collections::HashSet<mixtape_shared::OpId>> {
         self.read(|c| playlists::known_ops(c, ids))
     }
-    fn existing_track_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<TrackId>> {
-        self.read(|c| catalog::existing_track_ids(c, ids))
-    }
-
     fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
         self.read(|c| changes::page(c, user, since, limit))
     }
+}
 
+impl ActivityStore for SqliteStore {
     fn insert_play_events(
         &self,
         user: UserId,
@@ -395,27 +435,6 @@ impl Store for SqliteStore {
         self.read(|c| events::history(c, user, before_ms, limit))
     }
 
-    // Subsonic.
-    fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>> {
-        self.read(|c| subsonic::app_password(c, user))
-    }
-    fn sealed_app_password_count(&self) -> StorageResult<u64> {
-        self.read(|c| {
-            Ok(
-                c.query_row("SELECT count(*) FROM subsonic_app_passwords", [], |r| {
-                    r.get::<_, i64>(0)
-                })? as u64,
-            )
-        })
-    }
-    fn set_subsonic_app_password(
-        &self,
-        user: UserId,
-        sealed: Option<&SealedSecret>,
-        now: i64,
-    ) -> StorageResult<()> {
-        self.write(|tx| subsonic::set_app_password(tx, user, sealed, now))
-    }
     fn set_starred(
         &self,
         user: UserId,
@@ -453,30 +472,21 @@ impl Store for SqliteStore {
     ) -> StorageResult<Vec<Album>> {
         self.read(|c| subsonic::album_list(c, user, list, offset, size))
     }
-    fn track_list(&self, query: &TrackQuery, offset: u32, count: u32) -> StorageResult<Vec<Track>> {
-        self.read(|c| subsonic::track_list(c, query, offset, count))
-    }
-    fn artist_page(&self, offset: u32, count: u32) -> StorageResult<Vec<Artist>> {
-        self.read(|c| subsonic::artist_page(c, offset, count))
-    }
-    fn artist_by_name(&self, name: &str) -> StorageResult<Option<Artist>> {
-        let folded = crate::catalog::fold(name);
-        self.read(|c| subsonic::artist_by_name(c, &folded))
-    }
+}
 
-    // Recommendations and queue.
+impl RecsStore for SqliteStore {
     fn recs_apply(
         &self,
-        batch: &[(String, i64, crate::recs::model::Event)],
-        params: &crate::recs::model::Params,
+        batch: &[(String, i64, crate::recommender::Event)],
+        params: &crate::recommender::Params,
         now_ms: i64,
     ) -> StorageResult<u64> {
         self.write(|tx| recs::apply(tx, batch, params, now_ms))
     }
-    fn recs_rebuild(&self, params: &crate::recs::model::Params, now_ms: i64) -> StorageResult<u64> {
+    fn recs_rebuild(&self, params: &crate::recommender::Params, now_ms: i64) -> StorageResult<u64> {
         self.write(|tx| recs::rebuild(tx, params, now_ms))
     }
-    fn recs_rows(&self, items: &[i64]) -> StorageResult<crate::recs::model::Rows> {
+    fn recs_rows(&self, items: &[i64]) -> StorageResult<crate::recommender::Rows> {
         self.read(|c| recs::rows(c, items))
     }
     fn recs_popular(&self, limit: u32) -> StorageResult<Vec<(i64, i64)>> {
@@ -485,20 +495,20 @@ impl Store for SqliteStore {
     fn recs_content_info(
         &self,
         ids: &[i64],
-    ) -> StorageResult<Vec<crate::recs::model::ContentInfo>> {
+    ) -> StorageResult<Vec<crate::recommender::ContentInfo>> {
         self.read(|c| recs::content_info(c, ids))
     }
     fn recs_content_candidates(
         &self,
-        seed: &crate::recs::model::ContentInfo,
+        seed: &crate::recommender::ContentInfo,
         per_kind: u32,
-    ) -> StorageResult<Vec<crate::recs::model::ContentInfo>> {
+    ) -> StorageResult<Vec<crate::recommender::ContentInfo>> {
         self.read(|c| recs::content_candidates(c, seed, per_kind))
     }
     fn recs_artist_tracks(&self, artist: i64, limit: u32) -> StorageResult<Vec<i64>> {
         self.read(|c| recs::artist_tracks(c, artist, limit))
     }
-    fn recs_summary(&self) -> StorageResult<crate::recs::RecsSummary> {
+    fn recs_summary(&self) -> StorageResult<RecsSummary> {
         self.read(recs::summary)
     }
 }

@@ -3,7 +3,7 @@
 //! a snapshot per playlist (`mixtape_shared::sync::Snapshot`) spares replaying the whole log.
 
 use super::record_change;
-use crate::storage::*;
+use super::*;
 use mixtape_shared::api::{Playlist, PlaylistEntry};
 use mixtape_shared::sync::{PlaylistOp, PlaylistState, Snapshot};
 use mixtape_shared::{EntryId, OpId, order_key};

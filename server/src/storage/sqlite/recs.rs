@@ -4,10 +4,10 @@
 
 use super::SEP;
 use super::queue::enqueue;
+use super::*;
 use crate::recs::RecsSummary;
 use crate::recs::model::{self, ContentInfo, Delta, Event, Neighbour, Params, Play, Rows};
 use crate::recs::queue::Message;
-use crate::storage::*;
 use mixtape_shared::api::PlayEvent;
 use mixtape_shared::sync::{OpKind, PlaylistOp};
 use rusqlite::{Connection, OptionalExtension, params};

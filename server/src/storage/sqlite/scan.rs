@@ -1,9 +1,9 @@
 //! Scanner writes: each batch is one short IMMEDIATE transaction, so readers never wait and a
 //! crash loses at most the batch in flight (the next scan redoes it).
 
+use super::*;
 use super::{SEP, record_change};
 use crate::catalog::fold;
-use crate::storage::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};

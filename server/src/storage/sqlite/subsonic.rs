@@ -4,7 +4,7 @@
 use super::catalog::{
     ALBUM_SELECT, ARTIST_SELECT, TRACK_SELECT, album_from_row, artist_from_row, track_from_row,
 };
-use crate::storage::*;
+use super::*;
 use mixtape_shared::{AlbumId, ArtistId};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};

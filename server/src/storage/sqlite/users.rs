@@ -1,6 +1,6 @@
 //! Users, login tokens and API keys. Only hashes of secrets are stored.
 
-use crate::storage::*;
+use super::*;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 fn user_from_row(r: &rusqlite::Row) -> rusqlite::Result<StoredUser> {

@@ -1,5 +1,5 @@
-//! The recommender's model, pure: no SQL, no IO. The server's worker (through
-//! `storage::sqlite::recs`) and the offline evaluation (`tools/receval`) both run it.
+//! The recommender's model, pure: no SQL, no IO. The storage backends (applying queued events)
+//! and the offline evaluation (`tools/receval`) both run it; `crate::recs` is the service around it.
 //!
 //! State is integers only: each item's weight (the sum of its events' squared weights) and each
 //! pair's co-occurrence weight (the sum of the products of the paired events' weights). Updates
