@@ -233,7 +233,9 @@ impl AccountStore for PgStore {
         self.read_primary(|c| {
             let sql = "SELECT u.id, u.username, u.is_admin FROM api_keys k
                  JOIN users u ON u.id = k.user_id WHERE k.hash = $1";
-            let found = c.query_opt(sql, &[&key_hash])?.map(|r| credential(&r, None));
+            let found = c
+                .query_opt(sql, &[&key_hash])?
+                .map(|r| credential(&r, None));
             if found.is_some() {
                 // Last use is best effort, as on SQLite: a row another request is updating is
                 // skipped (SKIP LOCKED), and a failure never fails the authentication.
@@ -286,9 +288,11 @@ impl AccountStore for PgStore {
 
     fn sealed_app_password_count(&self) -> StorageResult<u64> {
         self.read_primary(|c| {
-            Ok(c.query_one("SELECT count(*) FROM subsonic_app_passwords", &[])?
-                .get::<_, i64>(0)
-                .max(0) as u64)
+            Ok(
+                c.query_one("SELECT count(*) FROM subsonic_app_passwords", &[])?
+                    .get::<_, i64>(0)
+                    .max(0) as u64,
+            )
         })
     }
 

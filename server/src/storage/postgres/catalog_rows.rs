@@ -125,8 +125,11 @@ pub(super) fn tracks_by_ids(
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = ids.iter().map(|t| t.0).collect();
-    Ok(c.query(&format!("{TRACK_SELECT} WHERE t.id = ANY($1::int8[])"), &[&ids])?
-        .iter()
-        .map(track_from_row)
-        .collect())
+    Ok(c.query(
+        &format!("{TRACK_SELECT} WHERE t.id = ANY($1::int8[])"),
+        &[&ids],
+    )?
+    .iter()
+    .map(track_from_row)
+    .collect())
 }

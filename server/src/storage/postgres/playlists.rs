@@ -376,7 +376,10 @@ fn write_state(
     )?;
     // Entries are rewritten whole: order keys follow the materialized order, so they stay short
     // however many moves happened.
-    tx.execute("DELETE FROM playlist_entries WHERE playlist_id = $1", &[&id])?;
+    tx.execute(
+        "DELETE FROM playlist_entries WHERE playlist_id = $1",
+        &[&id],
+    )?;
     let entries: Vec<_> = state.entries().collect();
     let keys = order_key::n_between(None, None, entries.len());
     let entry_ids: Vec<String> = entries.iter().map(|(e, _)| e.to_string()).collect();

@@ -14,7 +14,10 @@ fn users_are_unique_by_name_in_any_case(store: &dyn Store) {
     assert!(!bob.is_admin);
     assert_eq!(store.user_count().unwrap(), 3);
 
-    let found = store.user_by_name("ALICE").unwrap().expect("found in any case");
+    let found = store
+        .user_by_name("ALICE")
+        .unwrap()
+        .expect("found in any case");
     assert_eq!(found.user, alice);
     assert_eq!(found.password_hash, "hash-a");
     assert_eq!(store.user_by_id(carol.id).unwrap().unwrap().user, carol);
@@ -116,7 +119,9 @@ fn change_password_revokes_sessions_and_optionally_everything(store: &dyn Store)
     };
     store.insert_token(u, "t", 100, 10_000).unwrap();
     store.insert_api_key(u, "k", "key", 100).unwrap();
-    store.set_subsonic_app_password(u, Some(&sealed), 100).unwrap();
+    store
+        .set_subsonic_app_password(u, Some(&sealed), 100)
+        .unwrap();
 
     assert!(store.change_password(u, "h2", false).unwrap());
     assert_eq!(store.user_by_id(u).unwrap().unwrap().password_hash, "h2");
@@ -186,7 +191,9 @@ fn app_passwords_are_set_replaced_cleared_and_counted(store: &dyn Store) {
     store.set_subsonic_app_password(v, Some(&first), 1).unwrap();
     assert_eq!(store.subsonic_app_password(u).unwrap(), Some(first.clone()));
     assert_eq!(store.sealed_app_password_count().unwrap(), 2);
-    store.set_subsonic_app_password(u, Some(&second), 2).unwrap();
+    store
+        .set_subsonic_app_password(u, Some(&second), 2)
+        .unwrap();
     assert_eq!(store.subsonic_app_password(u).unwrap(), Some(second));
     assert_eq!(store.sealed_app_password_count().unwrap(), 2);
     store.set_subsonic_app_password(u, None, 3).unwrap();

@@ -63,7 +63,9 @@ fn play_events_are_stored_once_and_history_pages_newest_first(store: &dyn Store)
     let w = fixtures::user(store, "ties");
     let a = event(5, PlayEventKind::Start, 50);
     let b = event(6, PlayEventKind::Start, 50);
-    store.insert_play_events(w, &[a.clone(), b.clone()], 4).unwrap();
+    store
+        .insert_play_events(w, &[a.clone(), b.clone()], 4)
+        .unwrap();
     let (_, tied) = store.play_history(w, None, 10).unwrap();
     let mut expected = vec![a.id, b.id];
     expected.sort_by_key(|id| std::cmp::Reverse(id.to_string()));
@@ -76,8 +78,12 @@ fn new_events_and_playlist_additions_reach_the_recs_queue(store: &dyn Store) {
     let u = fixtures::user(store, "outbox");
     let e1 = event(1, PlayEventKind::Finish, 10);
     let e2 = event(2, PlayEventKind::Skip, 20);
-    store.insert_play_events(u, &[e1.clone(), e2.clone()], 1).unwrap();
-    store.insert_play_events(u, &[e1.clone()], 2).unwrap();
+    store
+        .insert_play_events(u, &[e1.clone(), e2.clone()], 1)
+        .unwrap();
+    store
+        .insert_play_events(u, std::slice::from_ref(&e1), 2)
+        .unwrap();
     let create = fixtures::create_op("recs");
     let add = PlaylistOp {
         id: OpId::new_v7(),
@@ -212,7 +218,11 @@ fn the_play_queue_is_saved_replaced_and_cleared(store: &dyn Store) {
             },
         )
         .unwrap();
-    assert_eq!(store.play_queue(u).unwrap(), None, "an empty queue clears it");
+    assert_eq!(
+        store.play_queue(u).unwrap(),
+        None,
+        "an empty queue clears it"
+    );
     assert_eq!(store.play_queue(v).unwrap(), Some(q));
 }
 
@@ -224,8 +234,11 @@ const ALBUMS: [(&str, &str, Option<i32>, &str); 4] = [
     ("Delta", "Wu", Some(2010), "Rock"),
 ];
 
+/// Ids by album title.
+type ByTitle<T> = Vec<(String, T)>;
+
 /// Scans [`ALBUMS`]; returns (title -> album id, title -> track id).
-fn library(store: &dyn Store) -> (Vec<(String, AlbumId)>, Vec<(String, TrackId)>) {
+fn library(store: &dyn Store) -> (ByTitle<AlbumId>, ByTitle<TrackId>) {
     let records = ALBUMS
         .iter()
         .map(|(title, artist, year, genre)| {
@@ -314,8 +327,14 @@ fn album_lists_order_filter_and_page(store: &dyn Store) {
     };
     let all = |list: AlbumList| titles(u, list, 0, 100);
 
-    assert_eq!(all(AlbumList::ByName), ["Alpha", "Bravo", "Charlie", "Delta"]);
-    assert_eq!(all(AlbumList::ByArtist), ["Delta", "Charlie", "Alpha", "Bravo"]);
+    assert_eq!(
+        all(AlbumList::ByName),
+        ["Alpha", "Bravo", "Charlie", "Delta"]
+    );
+    assert_eq!(
+        all(AlbumList::ByArtist),
+        ["Delta", "Charlie", "Alpha", "Bravo"]
+    );
     assert_eq!(titles(u, AlbumList::ByName, 1, 2), ["Bravo", "Charlie"]);
     assert_eq!(titles(u, AlbumList::ByName, 4, 2), Vec::<String>::new());
     let year = |from, to| all(AlbumList::ByYear { from, to });
@@ -323,7 +342,10 @@ fn album_lists_order_filter_and_page(store: &dyn Store) {
     assert_eq!(year(2010, 1990), ["Delta", "Bravo", "Alpha"], "descending");
     assert_eq!(year(2000, 2020), ["Bravo", "Delta"]);
     assert_eq!(year(2005, 2005), ["Bravo"]);
-    assert_eq!(all(AlbumList::ByGenre("Rock".into())), ["Bravo", "Charlie", "Delta"]);
+    assert_eq!(
+        all(AlbumList::ByGenre("Rock".into())),
+        ["Bravo", "Charlie", "Delta"]
+    );
     assert_eq!(all(AlbumList::ByGenre("jazz".into())), ["Alpha"]);
     assert!(all(AlbumList::ByGenre("Polka".into())).is_empty());
 
@@ -360,7 +382,9 @@ fn album_lists_order_filter_and_page(store: &dyn Store) {
     store.set_rating(u, album("Bravo"), 5, 1).unwrap();
     store.set_rating(u, album("Alpha"), 3, 1).unwrap();
     store.set_rating(u, album("Charlie"), 5, 2).unwrap();
-    store.set_rating(u, ItemRef::Track(TrackId(track("Delta"))), 5, 3).unwrap();
+    store
+        .set_rating(u, ItemRef::Track(TrackId(track("Delta"))), 5, 3)
+        .unwrap();
     store.set_rating(v, album("Delta"), 5, 3).unwrap();
     store.set_starred(u, &[album("Delta")], true, 10).unwrap();
     store.set_starred(u, &[album("Alpha")], true, 20).unwrap();
@@ -368,7 +392,11 @@ fn album_lists_order_filter_and_page(store: &dyn Store) {
 
     assert_eq!(all(AlbumList::Recent), ["Delta", "Bravo", "Alpha"]);
     assert_eq!(titles(u, AlbumList::Recent, 1, 1), ["Bravo"]);
-    assert_eq!(all(AlbumList::Frequent), ["Alpha", "Bravo"], "finished plays only");
+    assert_eq!(
+        all(AlbumList::Frequent),
+        ["Alpha", "Bravo"],
+        "finished plays only"
+    );
     assert_eq!(all(AlbumList::Highest), ["Charlie", "Bravo", "Alpha"]);
     assert_eq!(all(AlbumList::Starred), ["Alpha", "Delta"]);
     assert_eq!(titles(v, AlbumList::Recent, 0, 10), ["Charlie"]);

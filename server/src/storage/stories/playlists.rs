@@ -114,7 +114,11 @@ fn playlists_are_visible_to_their_owner_and_public_ones_to_all(store: &dyn Store
 
     // Making it private hides it from bob.
     store
-        .apply_playlist_ops(alice, &[d.op(a_pub, OpKind::SetPublic { public: false })], 20)
+        .apply_playlist_ops(
+            alice,
+            &[d.op(a_pub, OpKind::SetPublic { public: false })],
+            20,
+        )
         .unwrap();
     assert_eq!(names(bob), ["bee"]);
 }
@@ -148,7 +152,9 @@ fn ops_apply_once_and_are_known_by_id(store: &dyn Store) {
         [101, 102]
     );
     assert!(
-        p.entries.windows(2).all(|w| w[0].order_key < w[1].order_key),
+        p.entries
+            .windows(2)
+            .all(|w| w[0].order_key < w[1].order_key),
         "order keys sort in playlist order"
     );
     let unknown = OpId::new_v7();
@@ -171,15 +177,26 @@ fn ops_on_another_users_playlist_conflict_and_apply_nothing(store: &dyn Store) {
     let own = PlaylistId::new_v7();
     let batch = [
         d.create(own, "mallory's", false),
-        d.op(id, OpKind::Rename { name: "pwned".into() }),
+        d.op(
+            id,
+            OpKind::Rename {
+                name: "pwned".into(),
+            },
+        ),
     ];
     let result = store.apply_playlist_ops(mallory, &batch, 2);
     assert!(
         matches!(result, Err(StorageError::Conflict(_))),
         "{result:?}"
     );
-    assert_eq!(store.playlist(id).unwrap().unwrap().detail.playlist.name, "mine");
-    assert!(store.playlist(own).unwrap().is_none(), "the batch is atomic");
+    assert_eq!(
+        store.playlist(id).unwrap().unwrap().detail.playlist.name,
+        "mine"
+    );
+    assert!(
+        store.playlist(own).unwrap().is_none(),
+        "the batch is atomic"
+    );
     assert!(store.known_playlist_ops(&[batch[0].id]).unwrap().is_empty());
 }
 
@@ -195,7 +212,10 @@ fn removed_entries_are_tombstones_and_missing_tracks_stay_unavailable(store: &dy
             u,
             &[
                 d.create(id, "t", false),
-                d.op(id, add(&[(e[0], 900_001), (e[1], 900_002), (e[2], 900_003)])),
+                d.op(
+                    id,
+                    add(&[(e[0], 900_001), (e[1], 900_002), (e[2], 900_003)]),
+                ),
                 d.op(id, OpKind::Remove { entry: e[1] }),
             ],
             1,
@@ -206,10 +226,18 @@ fn removed_entries_are_tombstones_and_missing_tracks_stay_unavailable(store: &dy
     assert!(state.slots.iter().any(|s| s.entry == e[1] && s.removed));
     assert_eq!(live(&state), [e[0], e[2]]);
     let p = store.playlist(id).unwrap().unwrap().detail;
-    assert_eq!(p.entries.iter().map(|x| x.id).collect::<Vec<_>>(), [e[0], e[2]]);
+    assert_eq!(
+        p.entries.iter().map(|x| x.id).collect::<Vec<_>>(),
+        [e[0], e[2]]
+    );
     assert!(p.entries.iter().all(|x| !x.available), "no such tracks");
     assert_eq!((p.playlist.entry_count, p.playlist.duration_ms), (2, 0));
-    assert!(store.playlist_state(PlaylistId::new_v7()).unwrap().is_none());
+    assert!(
+        store
+            .playlist_state(PlaylistId::new_v7())
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A deleted playlist is gone for everyone, keeps its owner and its ops (a late op is accepted
@@ -238,11 +266,26 @@ fn deleted_playlists_stay_deleted(store: &dyn Store) {
         "{:?}",
         page.changes
     );
-    let late = d.op(id, OpKind::Rename { name: "back?".into() });
-    assert_eq!(store.apply_playlist_ops(u, &[late.clone()], 3).unwrap(), 1);
+    let late = d.op(
+        id,
+        OpKind::Rename {
+            name: "back?".into(),
+        },
+    );
+    assert_eq!(
+        store
+            .apply_playlist_ops(u, std::slice::from_ref(&late), 3)
+            .unwrap(),
+        1
+    );
     assert!(store.playlist(id).unwrap().is_none(), "delete wins");
     assert_eq!(store.apply_playlist_ops(u, &[late], 4).unwrap(), 0);
-    let other_op = d.op(id, OpKind::Rename { name: "mine".into() });
+    let other_op = d.op(
+        id,
+        OpKind::Rename {
+            name: "mine".into(),
+        },
+    );
     assert!(matches!(
         store.apply_playlist_ops(other, &[other_op], 5),
         Err(StorageError::Conflict(_))
@@ -311,13 +354,20 @@ fn late_ops_and_compaction_keep_the_merge_rules(store: &dyn Store) {
     log.extend(offline.iter().cloned());
     let expected = materialize(&log).unwrap();
     assert_eq!(entry_ids(store, id), live(&expected));
-    assert!(!entry_ids(store, id).contains(&entries[2]), "remove beats move");
+    assert!(
+        !entry_ids(store, id).contains(&entries[2]),
+        "remove beats move"
+    );
 
     push_moves(store, u, &mut phone, id, &entries, 5_000, &mut log);
     let base = Snapshot::of(&log).unwrap();
     assert_eq!(entry_ids(store, id), live(&base.state));
     let replay = &log[2..1000];
-    assert_eq!(store.apply_playlist_ops(u, replay, 1).unwrap(), 0, "folded ops stay known");
+    assert_eq!(
+        store.apply_playlist_ops(u, replay, 1).unwrap(),
+        0,
+        "folded ops stay known"
+    );
     let ids: Vec<OpId> = replay.iter().map(|op| op.id).collect();
     assert_eq!(store.known_playlist_ops(&ids).unwrap().len(), ids.len());
     assert_eq!(entry_ids(store, id), live(&base.state));
@@ -333,7 +383,12 @@ fn late_ops_and_compaction_keep_the_merge_rules(store: &dyn Store) {
             to: Anchor::Start,
         },
     );
-    let after = phone.op(id, OpKind::Rename { name: "after".into() });
+    let after = phone.op(
+        id,
+        OpKind::Rename {
+            name: "after".into(),
+        },
+    );
     store
         .apply_playlist_ops(u, &[late.clone(), after.clone()], 1)
         .unwrap();
@@ -391,7 +446,12 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
             u,
             &[
                 d.create(both, "draft", false),
-                d.op(both, OpKind::Rename { name: "final".into() }),
+                d.op(
+                    both,
+                    OpKind::Rename {
+                        name: "final".into(),
+                    },
+                ),
             ],
             1,
         )
@@ -402,7 +462,16 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
     let other_rev = store.changes(other, 0, 100).unwrap().revision;
     // Renaming p0 moves its row past the others.
     store
-        .apply_playlist_ops(u, &[d.op(ids[0], OpKind::Rename { name: "p0 again".into() })], 2)
+        .apply_playlist_ops(
+            u,
+            &[d.op(
+                ids[0],
+                OpKind::Rename {
+                    name: "p0 again".into(),
+                },
+            )],
+            2,
+        )
         .unwrap();
 
     let full = store.changes(u, 0, 100).unwrap();
@@ -423,7 +492,10 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
         .iter()
         .map(|c| match c {
             Change::Playlist { rev, playlist } => {
-                assert_eq!(*rev, playlist.playlist.revision, "a playlist's revision is its row's");
+                assert_eq!(
+                    *rev, playlist.playlist.revision,
+                    "a playlist's revision is its row's"
+                );
                 *rev
             }
             _ => unreachable!(),
@@ -479,9 +551,7 @@ fn the_feed_carries_library_tracks(store: &dyn Store) {
         .collect();
     titles.sort();
     assert_eq!(titles, ["Song A", "Song B"]);
-    let ids = store
-        .track_ids_by_paths(&["A/a.flac".to_string()])
-        .unwrap();
+    let ids = store.track_ids_by_paths(&["A/a.flac".to_string()]).unwrap();
     let track = ids["A/a.flac"];
     let mut d = Device::new();
     let id = PlaylistId::new_v7();
@@ -490,7 +560,10 @@ fn the_feed_carries_library_tracks(store: &dyn Store) {
             u,
             &[
                 d.create(id, "lib", false),
-                d.op(id, add(&[(EntryId::new_v7(), track.0), (EntryId::new_v7(), 999_999)])),
+                d.op(
+                    id,
+                    add(&[(EntryId::new_v7(), track.0), (EntryId::new_v7(), 999_999)]),
+                ),
             ],
             1,
         )
