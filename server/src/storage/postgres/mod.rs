@@ -14,8 +14,11 @@
 
 mod accounts;
 mod activity;
+mod album_list;
 mod catalog;
+mod catalog_rows;
 mod changes;
+mod feed;
 mod playlists;
 mod queue;
 mod recs;
@@ -38,7 +41,12 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// The schema, applied as one migration step per entry under an advisory lock. Each domain owns
 /// its part; the order follows the foreign keys.
-const MIGRATIONS: &[&[&str]] = &[&[include_str!("schema/base.sql")]];
+const MIGRATIONS: &[&[&str]] = &[&[
+    include_str!("schema/base.sql"),
+    include_str!("schema/accounts.sql"),
+    include_str!("schema/playlists.sql"),
+    include_str!("schema/activity.sql"),
+]];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
 pub const MIGRATION_LOCK: i64 = 0x6d69_7874_0001;

@@ -57,5 +57,8 @@ macro_rules! stories {
 }
 pub(crate) use stories;
 
+mod accounts;
+mod activity;
 mod feed;
 mod fixtures;
+mod playlists;
