@@ -48,7 +48,7 @@ async fn nodes(dir: &std::path::Path, n: usize, redis: Option<(&str, &str)>) -> 
         let throttle = redis.map(|(url, ns)| RedisThrottle::new(SharedState::connect(url, ns).unwrap()));
         let store = store.clone();
         let auth = tokio::task::spawn_blocking(move || {
-            let mut auth = Auth::new(store, Duration::from_secs(3600), TrustedProxies::parse(&[]).unwrap()).unwrap();
+            let mut auth = Auth::new(store, Duration::from_secs(3600), TrustedProxies::parse::<String>(&[]).unwrap()).unwrap();
             if let Some(t) = throttle {
                 auth = auth.with_shared_throttle(t);
             }
