@@ -4,16 +4,16 @@
 use crate::art::ArtService;
 use crate::auth::{Auth, AuthError};
 use crate::config::Config;
+use crate::config::Database;
 use crate::http::{self, AppState};
 use crate::scanner::{Scanner, watch};
-use crate::config::Database;
 use crate::shared_state::SharedState;
 use crate::storage::postgres::{LocalWriteMarks, PgOptions, PgStore, WriteMarks};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{StorageError, Store};
-use std::sync::atomic::Ordering;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -226,8 +226,7 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
             );
             let store: Arc<dyn Store> = sqlite.clone();
             // Before anything else starts: a lost key must stop the start, not break app passwords.
-            let subsonic =
-                crate::subsonic::SubsonicState::open(&config.data_dir, store.as_ref())?;
+            let subsonic = crate::subsonic::SubsonicState::open(&config.data_dir, store.as_ref())?;
             Ok(Opened {
                 store,
                 queue: sqlite,

@@ -6,6 +6,7 @@ pub mod address;
 pub mod password;
 pub mod throttle;
 
+use crate::shared_state::throttle::{RedisAttempt, RedisThrottle};
 use crate::storage::{Credential, StorageError, Store, StoredUser};
 use address::TrustedProxies;
 use base64::Engine;
@@ -16,7 +17,6 @@ use rand::RngCore;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use crate::shared_state::throttle::{RedisAttempt, RedisThrottle};
 use throttle::{Mechanism, Throttle};
 
 pub const ADMIN_USERNAME: &str = "admin";

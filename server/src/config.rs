@@ -30,9 +30,7 @@ pub enum ConfigError {
     NoDataDir,
     #[error("trusted proxy {0}")]
     BadProxy(#[from] crate::auth::address::BadProxy),
-    #[error(
-        "database {0:?} is neither `sqlite:PATH` nor a `postgres://` (or `postgresql://`) URL"
-    )]
+    #[error("database {0:?} is neither `sqlite:PATH` nor a `postgres://` (or `postgresql://`) URL")]
     BadDatabase(String),
     #[error("database URL {0}: {1}")]
     BadDatabaseUrl(String, String),
@@ -478,7 +476,9 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
     let node_id = match args.node_id.or(file.node_id) {
         Some(id) => {
             let ok = (1..=128).contains(&id.chars().count())
-                && id.chars().all(|c| c.is_ascii_graphic() || c.is_alphanumeric());
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() || c.is_alphanumeric());
             if !ok {
                 return Err(ConfigError::BadNodeId);
             }

@@ -107,7 +107,10 @@ fn postgres_needs_a_secret_file_of_32_bytes() {
     for secret in ["hunter22", "s3cret", "redispw"] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
-    assert!(shown.contains("node_id=node-a") && shown.contains("127.0.0.1:5433"), "{shown}");
+    assert!(
+        shown.contains("node_id=node-a") && shown.contains("127.0.0.1:5433"),
+        "{shown}"
+    );
     assert!(!format!("{c:?}").contains("\\u{7}"));
 }
 
@@ -126,7 +129,12 @@ fn bad_urls_are_clear_start_errors() {
         resolve(&["--database", "sqlite:"]),
         ConfigError::BadDatabase(_)
     ));
-    let err = resolve(&["--database", "postgres://u:pw@host:notaport/db", "--secret-file", secret]);
+    let err = resolve(&[
+        "--database",
+        "postgres://u:pw@host:notaport/db",
+        "--secret-file",
+        secret,
+    ]);
     assert!(matches!(err, ConfigError::BadDatabaseUrl(..)), "{err}");
     assert!(!err.to_string().contains(":pw@"), "{err}");
     assert!(matches!(
@@ -134,7 +142,14 @@ fn bad_urls_are_clear_start_errors() {
         ConfigError::ReplicasWithoutPostgres
     ));
     assert!(matches!(
-        resolve(&["--database", PG, "--secret-file", secret, "--read-replica", "http://x"]),
+        resolve(&[
+            "--database",
+            PG,
+            "--secret-file",
+            secret,
+            "--read-replica",
+            "http://x"
+        ]),
         ConfigError::BadReplicaUrl(..)
     ));
     assert!(matches!(
@@ -172,7 +187,10 @@ fn the_config_file_takes_the_same_settings() {
     assert!(c.database.is_postgres());
     assert_eq!(c.read_replicas, ["postgres://127.0.0.1:5433/m"]);
     assert_eq!(c.redis.as_deref(), Some("redis://127.0.0.1:6379"));
-    assert_eq!((c.node_id.as_str(), c.drain_secs, c.shutdown_grace_secs), ("n1", 2, 3));
+    assert_eq!(
+        (c.node_id.as_str(), c.drain_secs, c.shutdown_grace_secs),
+        ("n1", 2, 3)
+    );
     // A flag overrides the file.
     let mut argv = argv.to_vec();
     argv.extend(["--drain-secs", "0", "--node-id", "n2"]);
@@ -220,9 +238,16 @@ fn app_passwords_sealed_on_one_node_open_on_another() {
     );
     let user = mixtape_shared::UserId(3);
     let sealed = a.keyring.seal(user, "app-password-1").unwrap();
-    assert_eq!(b.keyring.open_secret(user, &sealed).unwrap(), "app-password-1");
+    assert_eq!(
+        b.keyring.open_secret(user, &sealed).unwrap(),
+        "app-password-1"
+    );
     // Bound to the user, and to the secret.
-    assert!(b.keyring.open_secret(mixtape_shared::UserId(4), &sealed).is_err());
+    assert!(
+        b.keyring
+            .open_secret(mixtape_shared::UserId(4), &sealed)
+            .is_err()
+    );
     let other = SubsonicState::with_secret(&DeploySecret::from_bytes(vec![9; 32]).unwrap());
     assert!(other.keyring.open_secret(user, &sealed).is_err());
 }
@@ -279,7 +304,9 @@ async fn media_fetched_with_a_bearer_is_private_to_caches() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let hash = track["content_hash"].as_str().expect("the demo library scanned");
+    let hash = track["content_hash"]
+        .as_str()
+        .expect("the demo library scanned");
     let id = track["id"].as_i64().unwrap();
     for path in [
         format!("/api/v1/media/{hash}"),
@@ -303,7 +330,10 @@ async fn media_fetched_with_a_bearer_is_private_to_caches() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["cache-control"], "private, max-age=31536000, immutable");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "private, max-age=31536000, immutable"
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -324,7 +354,14 @@ async fn readyz_says_draining_until_the_node_stops() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "draining", "{body}");
     // Still serving while the load balancer moves away.
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let me = http
         .get(format!("{base}/api/v1/tracks?limit=1"))
         .bearer_auth(&token)
@@ -339,7 +376,10 @@ async fn readyz_says_draining_until_the_node_stops() {
         .unwrap()
         .unwrap();
     let fresh = reqwest::Client::new();
-    assert!(fresh.get(format!("{base}/healthz")).send().await.is_err(), "stopped accepting");
+    assert!(
+        fresh.get(format!("{base}/healthz")).send().await.is_err(),
+        "stopped accepting"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -349,7 +389,13 @@ async fn the_change_feed_takes_an_opaque_since() {
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
     let token = login(&http, &base).await;
-    for (since, status) in [("0", 200), ("12", 200), ("-1", 400), ("abc", 400), ("1.5", 400)] {
+    for (since, status) in [
+        ("0", 200),
+        ("12", 200),
+        ("-1", 400),
+        ("abc", 400),
+        ("1.5", 400),
+    ] {
         let r = http
             .get(format!("{base}/api/v1/changes?since={since}"))
             .bearer_auth(&token)

@@ -45,10 +45,16 @@ async fn nodes(dir: &std::path::Path, n: usize, redis: Option<(&str, &str)>) -> 
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("m.db"), 2).unwrap());
     let mut out = Vec::new();
     for i in 0..n {
-        let throttle = redis.map(|(url, ns)| RedisThrottle::new(SharedState::connect(url, ns).unwrap()));
+        let throttle =
+            redis.map(|(url, ns)| RedisThrottle::new(SharedState::connect(url, ns).unwrap()));
         let store = store.clone();
         let auth = tokio::task::spawn_blocking(move || {
-            let mut auth = Auth::new(store, Duration::from_secs(3600), TrustedProxies::parse::<String>(&[]).unwrap()).unwrap();
+            let mut auth = Auth::new(
+                store,
+                Duration::from_secs(3600),
+                TrustedProxies::parse::<String>(&[]).unwrap(),
+            )
+            .unwrap();
             if let Some(t) = throttle {
                 auth = auth.with_shared_throttle(t);
             }
@@ -65,7 +71,9 @@ async fn nodes(dir: &std::path::Path, n: usize, redis: Option<(&str, &str)>) -> 
 }
 
 async fn wrong(auth: &Arc<Auth>) -> AuthError {
-    auth.login("admin", "wrong-password", "10.9.8.7").await.unwrap_err()
+    auth.login("admin", "wrong-password", "10.9.8.7")
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,7 +120,10 @@ async fn a_success_on_any_node_forgets_the_clients_failures() {
     n[1].login("admin", PASSWORD, "10.9.8.7").await.unwrap();
     for i in 0..4 {
         let e = wrong(&n[0]).await;
-        assert!(matches!(e, AuthError::BadCredentials), "failure {i} after the success: {e}");
+        assert!(
+            matches!(e, AuthError::BadCredentials),
+            "failure {i} after the success: {e}"
+        );
     }
     n[0].login("admin", PASSWORD, "10.9.8.7").await.unwrap();
 }
@@ -150,9 +161,16 @@ async fn an_unreachable_redis_falls_back_to_this_nodes_counters_quickly() {
         assert!(matches!(e, AuthError::BadCredentials), "failure {i}: {e}");
     }
     let e = wrong(&n[0]).await;
-    assert!(matches!(e, AuthError::Throttled(_)), "counted on this node: {e}");
+    assert!(
+        matches!(e, AuthError::Throttled(_)),
+        "counted on this node: {e}"
+    );
     // Argon2 costs most of it; a stalled Redis call would cost 200 ms each on top.
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     n[0].login("admin", PASSWORD, "10.0.0.2").await.unwrap();
 }
 
@@ -201,7 +219,11 @@ async fn write_marks_without_redis_send_user_reads_to_the_primary() {
         // Unknown position: newer than any replica, so no replica qualifies.
         assert_eq!(marks.last_write(UserId(1)), Some(u64::MAX));
         assert!(!marks.is_shared());
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
         // Once a second one caller tries again (and finds it still down).
         std::thread::sleep(Duration::from_millis(1100));
         assert!(marks.is_shared());

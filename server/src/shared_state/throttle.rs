@@ -120,9 +120,10 @@ impl RedisThrottle {
         }
         // User names are whatever a client sends: hashed, so keys stay short and unambiguous.
         let user = user.to_lowercase();
-        let client = self
-            .state
-            .key(&format!("throttle:c:{}", digest(&[mechanism_name(mechanism), &user, address])));
+        let client = self.state.key(&format!(
+            "throttle:c:{}",
+            digest(&[mechanism_name(mechanism), &user, address])
+        ));
         let script = &self.scripts.begin;
         let key = client.clone();
         let wait_ms: i64 = self
@@ -174,10 +175,7 @@ impl RedisAttempt {
 
     /// The credential did not match: how long the answer waits. Blocking. When Redis does not
     /// answer the failure is counted in `fallback` (this node's own counters) instead.
-    pub fn failed(
-        mut self,
-        fallback: impl FnOnce() -> Option<rules::Attempt>,
-    ) -> Duration {
+    pub fn failed(mut self, fallback: impl FnOnce() -> Option<rules::Attempt>) -> Duration {
         let Some(client) = self.client.take() else {
             return Duration::ZERO;
         };
