@@ -243,6 +243,7 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
             };
             let options = PgOptions {
                 replica_urls: config.read_replicas.clone(),
+                commit_delay: test_commit_delay(),
                 ..PgOptions::new(url.clone())
             };
             let pg = Arc::new(
@@ -374,4 +375,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         _watcher: watcher,
         recs_worker: Some(recs_worker),
     })
+}
+
+/// Test hook (`MIXTAPE_TEST_COMMIT_DELAY_MS`): every change-recording transaction on PostgreSQL
+/// waits this long between taking its sequence numbers and committing, so the multi-node tests
+/// can make commits overlap (and slow a scan down enough to kill its leader mid-way).
+fn test_commit_delay() -> Option<Duration> {
+    let ms: u64 = std::env::var("MIXTAPE_TEST_COMMIT_DELAY_MS").ok()?.parse().ok()?;
+    tracing::warn!(ms, "test hook: commits on PostgreSQL are delayed");
+    Some(Duration::from_millis(ms))
 }
