@@ -5,7 +5,7 @@ use crate::art::ArtService;
 use crate::auth::{Auth, AuthError};
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::scanner::{Scanner, watch};
+use crate::scanner::Scanner;
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{StorageError, Store};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -59,8 +59,8 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _watcher: Option<watch::LibraryWatcher>,
-    recs_worker: Option<crate::recs::worker::Worker>,
+    /// Runs the scanner, watcher and recommendation worker while this node holds their leases.
+    leader: Option<crate::leader::Leader>,
 }
 
 impl RunningServer {
@@ -74,8 +74,8 @@ impl RunningServer {
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         // The recommendation worker finishes (commits and acknowledges) the batch in hand.
-        if let Some(worker) = self.recs_worker.take() {
-            let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
+        if let Some(leader) = self.leader.take() {
+            let _ = tokio::task::spawn_blocking(move || leader.stop()).await;
         }
         served
     }
@@ -182,6 +182,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         &config.data_dir,
         store.as_ref(),
     )?);
+    let leases: Arc<dyn crate::storage::LeaseStore> = sqlite.clone();
     let queue: Arc<dyn crate::recs::queue::EventQueue> = sqlite;
     let auth = {
         let store = store.clone();
@@ -197,25 +198,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .expect("auth task")?
     };
     let (auth, generated_admin_password) = auth;
-    let scanner = Arc::new(
-        Scanner::new(config.library.clone(), store.clone())
-            .with_mass_removal_allowed(config.allow_mass_removal),
-    );
-    if config.initial_scan {
-        // A scan at every start also finishes whatever a crash interrupted.
-        let _ = scanner.spawn_full();
+    // Leases (helper E): the node id until the config names it.
+    let node_id = crate::leader::default_node_id(config.listen.port());
+    let mut scanner = Scanner::new(config.library.clone(), store.clone())
+        .with_mass_removal_allowed(config.allow_mass_removal)
+        .with_node(node_id.clone());
+    if leases.is_shared() {
+        scanner = scanner.with_coordination(leases.clone());
     }
-    let watcher = if config.watch {
-        match watch::watch(scanner.clone()) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the library; changes need POST /api/v1/scan");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let scanner = Arc::new(scanner);
     let art = Arc::new(ArtService::new(
         store.clone(),
         config.library.clone(),
@@ -228,13 +219,27 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         params: crate::recs::model::Params::default(),
         stats: Default::default(),
     });
-    let recs_worker = crate::recs::worker::Worker::spawn(
-        store.clone(),
-        queue,
-        recs.params,
-        crate::recs::worker::WorkerConfig::default(),
-        recs.stats.clone(),
-    );
+    // The initial scan, the watcher and the recommendation worker run where the leases are.
+    let leader_config = crate::leader::LeaderConfig {
+        node: node_id,
+        initial_scan: config.initial_scan,
+        watch: config.watch,
+        recs: Some(crate::leader::RecsWork {
+            queue,
+            params: recs.params,
+            cfg: crate::recs::worker::WorkerConfig::default(),
+            stats: recs.stats.clone(),
+        }),
+    };
+    let leader = {
+        let scanner = scanner.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::leader::Leader::start(leases, scanner, leader_config)
+        })
+        .await
+        .expect("leader task")
+        .expect("start the leader loop")
+    };
     let state = AppState {
         recs,
         store,
@@ -270,7 +275,6 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         state,
         shutdown: Some(tx),
         task,
-        _watcher: watcher,
-        recs_worker: Some(recs_worker),
+        leader: Some(leader),
     })
 }

@@ -16,6 +16,9 @@ mod accounts;
 mod activity;
 mod catalog;
 mod changes;
+#[cfg(test)]
+mod lease_tests;
+mod leases;
 mod playlists;
 mod queue;
 mod recs;
@@ -38,7 +41,10 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// The schema, applied as one migration step per entry under an advisory lock. Each domain owns
 /// its part; the order follows the foreign keys.
-const MIGRATIONS: &[&[&str]] = &[&[include_str!("schema/base.sql")]];
+const MIGRATIONS: &[&[&str]] = &[&[
+    include_str!("schema/base.sql"),
+    include_str!("schema/coordination.sql"),
+]];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
 pub const MIGRATION_LOCK: i64 = 0x6d69_7874_0001;
