@@ -90,6 +90,8 @@ impl Held {
 /// The running loop; dropping it (or [`Leader::stop`]) ends it and gives the leases up.
 pub struct Leader {
     held: Arc<Held>,
+    /// Test hook: a paused loop does nothing, like a stopped (SIGSTOP) process.
+    paused: Arc<AtomicBool>,
     stop: Option<crossbeam_channel::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -113,6 +115,8 @@ impl Leader {
             last_round: None,
         };
         node.tick();
+        let paused = Arc::new(AtomicBool::new(false));
+        let is_paused = paused.clone();
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let handle = std::thread::Builder::new()
             .name("leader".into())
@@ -120,12 +124,15 @@ impl Leader {
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(TICK)
                 {
-                    node.tick();
+                    if !is_paused.load(Ordering::SeqCst) {
+                        node.tick();
+                    }
                 }
                 node.shutdown();
             })?;
         Ok(Self {
             held,
+            paused,
             stop: Some(stop),
             handle: Some(handle),
         })
@@ -133,6 +140,11 @@ impl Leader {
 
     pub fn holds(&self, work: Work) -> bool {
         self.held.holds(work)
+    }
+
+    #[cfg(test)]
+    fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
     }
 
     /// Stops the loop: the recommendation worker finishes the batch in hand, the watcher
@@ -505,7 +517,8 @@ mod tests {
             Err(ScanError::NotLeader)
         ));
 
-        // The leader's sessions end as a killed process's would.
+        // The leader stalls and its sessions end, as a killed or cut-off process's would.
+        a.leader.pause(true);
         for work in Work::ALL {
             let pid = holder_pid(&b.store, work);
             b.store
@@ -523,6 +536,8 @@ mod tests {
             b.leader.holds(Work::Recs)
         });
         assert!(b.scanner.is_leader());
+        // Woken up, the old leader finds its leases gone and does not take them back.
+        a.leader.pause(false);
         wait_until("a notices", within, || {
             !a.leader.holds(Work::Scan) && !a.leader.holds(Work::Recs)
         });
