@@ -142,8 +142,10 @@ impl Leader {
         self.held.holds(work)
     }
 
-    #[cfg(test)]
-    fn pause(&self, paused: bool) {
+    /// Test hook: a paused loop neither checks nor tries leases, like a stopped process (the
+    /// work it started goes on, and fails at its next write once the lease is lost).
+    #[doc(hidden)]
+    pub fn pause(&self, paused: bool) {
         self.paused.store(paused, Ordering::SeqCst);
     }
 
