@@ -6,7 +6,7 @@ use crate::auth::{Auth, AuthError};
 use crate::config::Config;
 use crate::config::Database;
 use crate::http::{self, AppState};
-use crate::scanner::{Scanner, watch};
+use crate::scanner::Scanner;
 use crate::shared_state::SharedState;
 use crate::storage::postgres::{LocalWriteMarks, PgOptions, PgStore, WriteMarks};
 use crate::storage::sqlite::SqliteStore;
@@ -71,8 +71,8 @@ pub struct RunningServer {
     drain: Duration,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _watcher: Option<watch::LibraryWatcher>,
-    recs_worker: Option<crate::recs::worker::Worker>,
+    /// Runs the scanner, watcher and recommendation worker while this node holds their leases.
+    leader: Option<crate::leader::Leader>,
 }
 
 impl RunningServer {
@@ -86,8 +86,8 @@ impl RunningServer {
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         // The recommendation worker finishes (commits and acknowledges) the batch in hand.
-        if let Some(worker) = self.recs_worker.take() {
-            let _ = tokio::task::spawn_blocking(move || worker.stop()).await;
+        if let Some(leader) = self.leader.take() {
+            let _ = tokio::task::spawn_blocking(move || leader.stop()).await;
         }
         served
     }
@@ -206,6 +206,7 @@ async fn shutdown_signal() {
 struct Opened {
     store: Arc<dyn Store>,
     queue: Arc<dyn crate::recs::queue::EventQueue>,
+    leases: Arc<dyn crate::storage::LeaseStore>,
     subsonic: crate::subsonic::SubsonicState,
 }
 
@@ -229,7 +230,8 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
             let subsonic = crate::subsonic::SubsonicState::open(&config.data_dir, store.as_ref())?;
             Ok(Opened {
                 store,
-                queue: sqlite,
+                queue: sqlite.clone(),
+                leases: sqlite,
                 subsonic,
             })
         }
@@ -253,7 +255,8 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
             );
             Ok(Opened {
                 store: pg.clone(),
-                queue: pg,
+                queue: pg.clone(),
+                leases: pg,
                 subsonic: crate::subsonic::SubsonicState::with_secret(secret),
             })
         }
@@ -272,6 +275,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let Opened {
         store,
         queue,
+        leases,
         subsonic,
     } = open_store(&config, shared.as_ref()).await?;
     let subsonic = Arc::new(subsonic);
@@ -295,25 +299,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .expect("auth task")?
     };
     let (auth, generated_admin_password) = auth;
-    let scanner = Arc::new(
-        Scanner::new(config.library.clone(), store.clone())
-            .with_mass_removal_allowed(config.allow_mass_removal),
-    );
-    if config.initial_scan {
-        // A scan at every start also finishes whatever a crash interrupted.
-        let _ = scanner.spawn_full();
+    let node_id = config.node_id.clone();
+    let mut scanner = Scanner::new(config.library.clone(), store.clone())
+        .with_mass_removal_allowed(config.allow_mass_removal)
+        .with_node(node_id.clone());
+    if leases.is_shared() {
+        scanner = scanner.with_coordination(leases.clone());
     }
-    let watcher = if config.watch {
-        match watch::watch(scanner.clone()) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the library; changes need POST /api/v1/scan");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let scanner = Arc::new(scanner);
     let art = Arc::new(ArtService::new(
         store.clone(),
         config.library.clone(),
@@ -326,13 +319,27 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         params: crate::recs::model::Params::default(),
         stats: Default::default(),
     });
-    let recs_worker = crate::recs::worker::Worker::spawn(
-        store.clone(),
-        queue,
-        recs.params,
-        crate::recs::worker::WorkerConfig::default(),
-        recs.stats.clone(),
-    );
+    // The initial scan, the watcher and the recommendation worker run where the leases are.
+    let leader_config = crate::leader::LeaderConfig {
+        node: node_id,
+        initial_scan: config.initial_scan,
+        watch: config.watch,
+        recs: Some(crate::leader::RecsWork {
+            queue,
+            params: recs.params,
+            cfg: crate::recs::worker::WorkerConfig::default(),
+            stats: recs.stats.clone(),
+        }),
+    };
+    let leader = {
+        let scanner = scanner.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::leader::Leader::start(leases, scanner, leader_config)
+        })
+        .await
+        .expect("leader task")
+        .expect("start the leader loop")
+    };
     let state = AppState {
         recs,
         store,
@@ -372,8 +379,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         drain: Duration::from_secs(config.drain_secs),
         shutdown: Some(tx),
         task,
-        _watcher: watcher,
-        recs_worker: Some(recs_worker),
+        leader: Some(leader),
     })
 }
 

@@ -379,6 +379,12 @@ pub struct ScanStatus {
     /// or an admin confirms the removal (`POST /api/v1/scan` with `confirm_removals`).
     #[serde(default)]
     pub held_removals: Option<HeldRemovals>,
+    /// The node that runs scans (holds the scan lease), when one does.
+    #[serde(default)]
+    pub leader: Option<String>,
+    /// The node that answered.
+    #[serde(default)]
+    pub node: String,
 }
 
 /// A mass removal the scanner refused to carry out on its own.

@@ -86,14 +86,20 @@ pub async fn metrics_text(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Progress of the running or last scan, with the files that failed and why.
+/// Progress of the running or last scan, with the files that failed and why. Every node
+/// answers alike (the scan leader's status) and names the leader and itself.
 #[utoipa::path(get, path = "/api/v1/scan", tag = "library", responses((status = 200, body = ScanStatus)), security(("bearer" = [])))]
-pub async fn scan_status(State(s): State<AppState>, _: AuthUser) -> Json<ScanStatus> {
-    Json(s.scanner.status())
+pub async fn scan_status(
+    State(s): State<AppState>,
+    _: AuthUser,
+) -> Result<Json<ScanStatus>, ApiError> {
+    let scanner = s.scanner.clone();
+    Ok(Json(blocking(move || scanner.shared_status()).await?))
 }
 
 /// Starts a full rescan (admin); 409 while one runs. The body is optional: with
 /// `confirm_removals` the scan removes missing tracks even when that looks like a missing disk.
+/// On a node that does not run scans the request goes to the one that does.
 #[utoipa::path(post, path = "/api/v1/scan", tag = "library", request_body(content = Option<StartScanRequest>),
     responses((status = 202, body = ScanStatus), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn start_scan(
@@ -107,12 +113,17 @@ pub async fn start_scan(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?
     };
-    if request.confirm_removals {
-        s.scanner.spawn_full_confirming_removals()?;
-    } else {
-        s.scanner.spawn_full()?;
-    }
-    Ok((StatusCode::ACCEPTED, Json(s.scanner.status())))
+    let scanner = s.scanner.clone();
+    let status = blocking(move || {
+        if request.confirm_removals {
+            scanner.spawn_full_confirming_removals()?;
+        } else {
+            scanner.spawn_full()?;
+        }
+        scanner.shared_status()
+    })
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(status)))
 }
 
 /// What changed after `since`: catalog tracks and the user's own playlists, compacted to

@@ -5,7 +5,7 @@
 
 use super::model::{Event, Params};
 use super::queue::{Delivery, EventQueue};
-use crate::storage::{StorageResult, Store};
+use crate::storage::{FencedWriter, StorageError, StorageResult, Store, Unfenced};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -117,6 +117,18 @@ pub fn run_once(
     cfg: &WorkerConfig,
     stats: &WorkerStats,
 ) -> StorageResult<usize> {
+    run_once_through(&Unfenced(store), queue, params, cfg, stats)
+}
+
+/// [`run_once`] applying through `writer`: the recs lease, so that a node that lost it cannot
+/// take a batch in (nor acknowledge one it did not take in).
+pub fn run_once_through(
+    writer: &dyn FencedWriter,
+    queue: &dyn EventQueue,
+    params: &Params,
+    cfg: &WorkerConfig,
+    stats: &WorkerStats,
+) -> StorageResult<usize> {
     let now = now_ms();
     let deliveries = queue.fetch(cfg.batch, now)?;
     if deliveries.is_empty() {
@@ -134,7 +146,7 @@ pub fn run_once(
             Err(error) => fail(queue, cfg, stats, d, &error, now)?,
         }
     }
-    match store.recs_apply(&batch, params, now_ms()) {
+    match writer.recs_apply(&batch, params, now_ms()) {
         Ok(new) => {
             if cfg.abort_before_ack && new > 0 {
                 tracing::error!(
@@ -146,14 +158,17 @@ pub fn run_once(
             queue.ack(&tags)?;
             acked(stats, &good, new, now_ms());
         }
+        // Not the messages' fault: they stay queued for the next lease holder.
+        Err(lost @ StorageError::LeaseLost(_)) => return Err(lost),
         Err(batch_error) => {
             tracing::debug!(error = %batch_error, "batch failed; applying its messages one by one");
             for (d, e) in good.iter().zip(batch) {
-                match store.recs_apply(std::slice::from_ref(&e), params, now_ms()) {
+                match writer.recs_apply(std::slice::from_ref(&e), params, now_ms()) {
                     Ok(new) => {
                         queue.ack(&[d.tag])?;
                         acked(stats, &[d], new, now_ms());
                     }
+                    Err(lost @ StorageError::LeaseLost(_)) => return Err(lost),
                     Err(error) => fail(queue, cfg, stats, d, &error.to_string(), now)?,
                 }
             }
@@ -183,8 +198,20 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker applying with the store's own writes (a single node).
     pub fn spawn(
         store: Arc<dyn Store>,
+        queue: Arc<dyn EventQueue>,
+        params: Params,
+        cfg: WorkerConfig,
+        stats: Arc<WorkerStats>,
+    ) -> Self {
+        Self::spawn_through(Arc::new(Unfenced(store)), queue, params, cfg, stats)
+    }
+
+    /// A worker applying through `writer` (the recs lease, see `crate::leader`).
+    pub fn spawn_through(
+        writer: Arc<dyn FencedWriter>,
         queue: Arc<dyn EventQueue>,
         params: Params,
         cfg: WorkerConfig,
@@ -197,7 +224,7 @@ impl Worker {
             .spawn(move || {
                 let mut last_gauges = Instant::now() - Duration::from_secs(10);
                 while !flag.load(Ordering::Relaxed) {
-                    let handled = match run_once(store.as_ref(), queue.as_ref(), &params, &cfg, &stats) {
+                    let handled = match run_once_through(writer.as_ref(), queue.as_ref(), &params, &cfg, &stats) {
                         Ok(n) => n,
                         Err(e) => {
                             tracing::warn!(error = %e, "recommendation worker round failed; retrying");

@@ -14,6 +14,7 @@
 //! consistent database and the next scan (run at every start) finishes the work.
 
 mod removals;
+mod role;
 mod tags;
 mod walk;
 pub mod watch;
@@ -23,13 +24,15 @@ use walk::*;
 
 pub use tags::{ReadError, is_audio_path};
 
-use crate::storage::{ArtRecord, ArtSource, IndexedFile, ScanWrite, StorageError, Store};
+use crate::storage::{
+    ArtRecord, ArtSource, FencedWriter, IndexedFile, ScanWrite, StorageError, Store,
+};
 use mixtape_shared::api::{HeldRemovals, ScanFailure, ScanStatus};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tags::FileFacts;
 
@@ -46,6 +49,9 @@ const ART_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png"];
 pub enum ScanError {
     #[error("a scan is already running")]
     AlreadyRunning,
+    /// Scoped scans run only on the scan leader (its watcher asks for them).
+    #[error("another node runs the scans")]
+    NotLeader,
     #[error("library folder {0} cannot be read: {1}")]
     Library(PathBuf, std::io::Error),
     #[error(transparent)]
@@ -62,6 +68,12 @@ pub struct Scanner {
     allow_mass_removal: bool,
     /// Why the last held-back removal was held, reported while tracks stay unavailable.
     held_reason: Mutex<Option<String>>,
+    /// This node's id, in the status.
+    node: String,
+    /// Whether this node runs scans, and how its writes are fenced.
+    role: RwLock<role::Role>,
+    /// How a node that does not lead reaches the leader (None: a single node).
+    coordination: Option<role::Coordination>,
 }
 
 fn unix_now() -> i64 {
@@ -89,6 +101,8 @@ fn idle_status() -> ScanStatus {
         tracks_restored: 0,
         failures: Vec::new(),
         held_removals: None,
+        leader: None,
+        node: String::new(),
     }
 }
 
@@ -109,6 +123,9 @@ impl Scanner {
             running: AtomicBool::new(false),
             allow_mass_removal: false,
             held_reason: Mutex::new(None),
+            node: "local".into(),
+            role: RwLock::new(role::Role::Standalone),
+            coordination: None,
         }
     }
 
@@ -122,14 +139,16 @@ impl Scanner {
         &self.root
     }
 
-    pub fn status(&self) -> ScanStatus {
+    /// This node's own scan status (see [`Self::status`] for what the API answers).
+    fn local_status(&self) -> ScanStatus {
         self.status
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    pub fn is_running(&self) -> bool {
+    /// Whether a scan runs on this node.
+    fn locally_running(&self) -> bool {
         self.running.load(Ordering::Acquire)
     }
 
@@ -159,6 +178,14 @@ impl Scanner {
         confirm_removals: bool,
     ) -> Result<(), ScanError> {
         let scope = scope.and_then(minimal_scope);
+        let writer = match self.writer() {
+            Ok(w) => w,
+            // A full scan asked of a node that does not lead goes to the leader.
+            Err(ScanError::NotLeader) if scope.is_none() => {
+                return self.request_from_leader(confirm_removals);
+            }
+            Err(e) => return Err(e),
+        };
         if self.running.swap(true, Ordering::AcqRel) {
             return Err(ScanError::AlreadyRunning);
         }
@@ -167,7 +194,7 @@ impl Scanner {
         std::thread::Builder::new()
             .name("scanner".into())
             .spawn(move || {
-                if let Err(e) = this.run_claimed(scope.as_deref(), confirm_removals) {
+                if let Err(e) = this.run_claimed(&*writer, scope.as_deref(), confirm_removals) {
                     tracing::error!(error = %e, "scan failed");
                 }
             })
@@ -177,11 +204,12 @@ impl Scanner {
 
     /// Runs a scan on this thread (tests and benchmarks use this).
     pub fn scan_blocking(&self, scope: Option<&[String]>) -> Result<ScanStatus, ScanError> {
+        let writer = self.writer()?;
         if self.running.swap(true, Ordering::AcqRel) {
             return Err(ScanError::AlreadyRunning);
         }
         self.begin();
-        self.run_claimed(scope, false)?;
+        self.run_claimed(&*writer, scope, false)?;
         Ok(self.status())
     }
 
@@ -196,8 +224,10 @@ impl Scanner {
         });
     }
 
+    /// Runs the scan; every write goes through `writer` (the scan lease when there is one).
     fn run_claimed(
         &self,
+        writer: &dyn FencedWriter,
         scope: Option<&[String]>,
         confirm_removals: bool,
     ) -> Result<(), ScanError> {
@@ -207,7 +237,7 @@ impl Scanner {
             tracing::info_span!("scan", root = %self.root.display(), scoped = scope.is_some());
         let _enter = span.enter();
         let result = self
-            .run_phases(scope, confirm_removals)
+            .run_phases(writer, scope, confirm_removals)
             .and_then(|()| self.report_held());
         let elapsed = started.elapsed();
         self.update(|s| {
@@ -219,7 +249,7 @@ impl Scanner {
             };
             s.finished_at = Some(unix_now());
         });
-        let status = self.status();
+        let status = self.local_status();
         metrics::gauge!("mixtape_scan_files_seen").set(status.files_seen as f64);
         metrics::counter!("mixtape_scans_total").increment(1);
         tracing::info!(
@@ -258,6 +288,7 @@ impl Scanner {
 
     fn run_phases(
         &self,
+        writer: &dyn FencedWriter,
         scope: Option<&[String]>,
         confirm_removals: bool,
     ) -> Result<(), ScanError> {
@@ -302,7 +333,7 @@ impl Scanner {
             }
         }
         for chunk in returned.chunks(BATCH_SIZE) {
-            self.flush(&mut chunk.to_vec())?;
+            self.flush(writer, &mut chunk.to_vec())?;
         }
         // What is left in `indexed` was not seen: vanished, unless it reappears elsewhere.
         let mut vanished_by_hash: HashMap<String, Vec<String>> = HashMap::new();
@@ -368,7 +399,7 @@ impl Scanner {
                 && (batch.len() >= BATCH_SIZE || done || last_flush.elapsed() >= BATCH_MAX_WAIT)
             {
                 let started = Instant::now();
-                self.flush(&mut batch)?;
+                self.flush(writer, &mut batch)?;
                 writing += started.elapsed();
                 last_flush = Instant::now();
             }
@@ -409,13 +440,13 @@ impl Scanner {
             })
             .collect();
         for chunk in gone.chunks(BATCH_SIZE) {
-            self.flush(&mut chunk.to_vec())?;
+            self.flush(writer, &mut chunk.to_vec())?;
         }
         let started = Instant::now();
         // Only updates, moves and removals can orphan an album, artist, genre or image.
-        let status = self.status();
+        let status = self.local_status();
         if status.tracks_updated + status.tracks_moved + status.tracks_removed > 0 {
-            self.store.prune_orphans()?;
+            writer.prune_orphans()?;
         }
         tracing::debug!(
             write_seconds = writing.as_secs_f64(),
@@ -425,8 +456,12 @@ impl Scanner {
         Ok(())
     }
 
-    fn flush(&self, batch: &mut Vec<ScanWrite>) -> Result<(), ScanError> {
-        let outcome = self.store.apply_scan_batch(std::mem::take(batch))?;
+    fn flush(
+        &self,
+        writer: &dyn FencedWriter,
+        batch: &mut Vec<ScanWrite>,
+    ) -> Result<(), ScanError> {
+        let outcome = writer.apply_scan_batch(std::mem::take(batch))?;
         self.update(|s| {
             s.tracks_added += outcome.added;
             s.tracks_updated += outcome.updated;

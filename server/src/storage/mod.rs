@@ -10,6 +10,7 @@
 mod accounts;
 mod activity;
 mod catalog;
+pub mod leases;
 mod playlists;
 pub mod postgres;
 pub mod queue;
@@ -21,6 +22,7 @@ mod stories;
 pub use accounts::*;
 pub use activity::*;
 pub use catalog::*;
+pub use leases::{FencedWriter, Lease, LeaseStore, Unfenced, Work};
 pub use playlists::*;
 pub use queue::EventQueue;
 pub use recs::*;
@@ -43,6 +45,8 @@ pub enum StorageError {
     BadCursor,
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error("the {0} lease was lost")]
+    LeaseLost(&'static str),
 }
 
 impl StorageError {

@@ -19,6 +19,9 @@ mod catalog;
 mod catalog_rows;
 mod changes;
 mod feed;
+#[cfg(test)]
+mod lease_tests;
+mod leases;
 mod playlists;
 mod queue;
 mod recs;
@@ -44,8 +47,11 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 const MIGRATIONS: &[&[&str]] = &[&[
     include_str!("schema/base.sql"),
     include_str!("schema/accounts.sql"),
+    include_str!("schema/catalog.sql"),
     include_str!("schema/playlists.sql"),
     include_str!("schema/activity.sql"),
+    include_str!("schema/recs.sql"),
+    include_str!("schema/coordination.sql"),
 ]];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).

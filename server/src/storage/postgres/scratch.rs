@@ -58,6 +58,7 @@ impl ScratchDatabase {
                 url: admin.clone(),
                 source,
             })?;
+        // Two calls: one simple query is one transaction, and CREATE DATABASE refuses those.
         client
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
             .and_then(|()| client.batch_execute(&format!("CREATE DATABASE {name}")))

@@ -6,6 +6,7 @@ mod changes;
 mod events;
 #[cfg(test)]
 mod id_tests;
+mod leases;
 mod playlists;
 mod queue;
 mod recs;
