@@ -92,34 +92,27 @@ impl PgLease {
         }
     }
 
-    /// Fails unless the session is still alive (and so still holds the lock).
-    // TODO(coordinator): only needed by the fallbacks below; remove with them at merge.
-    fn ensure_held(&self) -> StorageResult<()> {
-        if self.is_held() {
-            Ok(())
-        } else {
-            Err(self.lost_error())
-        }
-    }
 }
 
-// TODO(coordinator): at merge, run helpers B's and C's code on the lease's session instead of
-// the store's own pool (then a lost lease cannot commit even mid-batch):
-//   apply_scan_batch: let (out, g) = self.write(|tx, changes| {
-//           let out = super::scan::apply_batch(tx, changes, writes)?;
-//           Ok((out, super::bump_generation(tx)?))
-//       })?; self.store.saw_generation(g); Ok(out)
-//   prune_orphans: same with super::scan::prune_orphans(tx, changes)
-//   recs_apply: self.write(|tx, _| super::recs::apply(tx, batch, params, now_ms))
-// Until then the lease is checked first and the store writes on its pool.
+/// The leased work's writes run on the lease's own session: if it died, the lock is gone and
+/// so is the transaction, so a node that lost its lease cannot commit a scan batch or a recs
+/// batch, even one started before the loss.
 impl FencedWriter for PgLease {
     fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
-        self.ensure_held()?;
-        crate::storage::CatalogStore::apply_scan_batch(&*self.store, writes)
+        let (outcome, generation) = self.write(|tx, changes| {
+            let outcome = super::scan::apply_batch(tx, changes, writes)?;
+            Ok((outcome, super::bump_generation(tx)?))
+        })?;
+        self.store.saw_generation(generation);
+        Ok(outcome)
     }
     fn prune_orphans(&self) -> StorageResult<()> {
-        self.ensure_held()?;
-        crate::storage::CatalogStore::prune_orphans(&*self.store)
+        let generation = self.write(|tx, _| {
+            super::scan::prune_orphans(tx)?;
+            super::bump_generation(tx)
+        })?;
+        self.store.saw_generation(generation);
+        Ok(())
     }
     fn recs_apply(
         &self,
@@ -127,8 +120,10 @@ impl FencedWriter for PgLease {
         params: &crate::recommender::Params,
         now_ms: i64,
     ) -> StorageResult<u64> {
-        self.ensure_held()?;
-        crate::storage::RecsStore::recs_apply(&*self.store, batch, params, now_ms)
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx, _| super::recs::apply(tx, batch, params, now_ms))
     }
 }
 
