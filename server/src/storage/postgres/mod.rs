@@ -17,7 +17,7 @@ mod activity;
 mod catalog;
 mod changes;
 mod playlists;
-mod queue;
+pub(crate) mod queue;
 mod recs;
 mod routing;
 pub mod scratch;
@@ -38,7 +38,10 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// The schema, applied as one migration step per entry under an advisory lock. Each domain owns
 /// its part; the order follows the foreign keys.
-const MIGRATIONS: &[&[&str]] = &[&[include_str!("schema/base.sql")]];
+const MIGRATIONS: &[&[&str]] = &[&[
+    include_str!("schema/base.sql"),
+    include_str!("schema/recs.sql"),
+]];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
 pub const MIGRATION_LOCK: i64 = 0x6d69_7874_0001;

@@ -59,3 +59,5 @@ pub(crate) use stories;
 
 mod feed;
 mod fixtures;
+mod queue;
+mod recs;
