@@ -194,7 +194,13 @@ fn apply_one(
                     weight: r.get(2),
                 })
                 .collect();
-            add(tx, s, tops, &model::play_delta(play, &near, p), p.candidates)?;
+            add(
+                tx,
+                s,
+                tops,
+                &model::play_delta(play, &near, p),
+                p.candidates,
+            )?;
             tx.execute(
                 &s.play,
                 &[&play.user, &play.at_ms, &key, &play.item, &play.weight],

@@ -52,10 +52,10 @@ impl ScratchDatabase {
                 url: admin.clone(),
                 source,
             })?;
+        // Two calls: one simple query is one transaction, and CREATE DATABASE refuses those.
         client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-            ))
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .and_then(|()| client.batch_execute(&format!("CREATE DATABASE {name}")))
             .map_err(|source| Unreachable {
                 url: admin.clone(),
                 source,

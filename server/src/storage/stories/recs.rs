@@ -114,12 +114,18 @@ fn applied_state_equals_the_reference_model(store: &dyn Store) {
     }
     let (m, applied) = reference(&events, p);
     let (kept, reference_tops) = m.tops();
-    assert_eq!(kept, reference_tops, "the model's own lists are the best pairs");
+    assert_eq!(
+        kept, reference_tops,
+        "the model's own lists are the best pairs"
+    );
     assert!(
         kept.values().any(|l| l.len() == p.candidates),
         "the history fills some candidate list"
     );
-    assert_eq!(store.recs_summary().expect("summary"), model_summary(&m, applied));
+    assert_eq!(
+        store.recs_summary().expect("summary"),
+        model_summary(&m, applied)
+    );
     let items: Vec<i64> = (0..=14).collect();
     let rows = store.recs_rows(&items).expect("rows");
     for &i in &items {
@@ -139,7 +145,10 @@ fn apply_is_idempotent_by_key(store: &dyn Store) {
     let once = store.recs_summary().expect("summary");
     assert_eq!(store.recs_apply(&events[..40], &p, 6).expect("again"), 0);
     assert_eq!(store.recs_summary().expect("summary"), once);
-    assert_eq!(store.recs_apply(&events[30..60], &p, 7).expect("overlap"), 20);
+    assert_eq!(
+        store.recs_apply(&events[30..60], &p, 7).expect("overlap"),
+        20
+    );
     // A key repeated inside one batch counts once, whatever the event says the second time.
     let dup = vec![
         ("d".to_string(), 0, play(1, 1, 0, 1)),
@@ -150,7 +159,10 @@ fn apply_is_idempotent_by_key(store: &dyn Store) {
     all.extend(dup);
     let (m, applied) = reference(&all, p);
     assert_eq!(applied, 61);
-    assert_eq!(store.recs_summary().expect("summary"), model_summary(&m, applied));
+    assert_eq!(
+        store.recs_summary().expect("summary"),
+        model_summary(&m, applied)
+    );
     assert_eq!(store.recs_apply(&[], &p, 9).expect("empty"), 0);
 }
 
@@ -171,7 +183,10 @@ fn ignored_plays_and_the_window(store: &dyn Store) {
     let rows = store.recs_rows(&[1, 2, 3, 4, 5]).expect("rows");
     assert_eq!(rows.weight(2), 0);
     assert_eq!(
-        rows.neighbours(1).iter().map(|n| n.item).collect::<Vec<_>>(),
+        rows.neighbours(1)
+            .iter()
+            .map(|n| n.item)
+            .collect::<Vec<_>>(),
         vec![3],
         "the window's edge is inside it; another user's play is not"
     );
@@ -200,7 +215,10 @@ fn playlist_additions_pair_with_earlier_members(store: &dyn Store) {
     ];
     store.recs_apply(&batch, &p, 0).expect("apply");
     let (m, applied) = reference(&batch, p);
-    assert_eq!(store.recs_summary().expect("summary"), model_summary(&m, applied));
+    assert_eq!(
+        store.recs_summary().expect("summary"),
+        model_summary(&m, applied)
+    );
     let rows = store.recs_rows(&[12, 13]).expect("rows");
     let mut near: Vec<i64> = rows.neighbours(12).iter().map(|n| n.item).collect();
     near.sort();
@@ -329,7 +347,12 @@ fn content_reads_follow_the_catalog(store: &dyn Store) {
         .collect();
     let ids = store.track_ids_by_paths(&paths).expect("ids");
     let id = |p: &str| ids[p].0;
-    let (t1, t2, t3, t4) = (id("a/1.flac"), id("a/2.flac"), id("b/1.flac"), id("c/1.flac"));
+    let (t1, t2, t3, t4) = (
+        id("a/1.flac"),
+        id("a/2.flac"),
+        id("b/1.flac"),
+        id("c/1.flac"),
+    );
     let info = store
         .recs_content_info(&[t3, 424_242, t1, t2])
         .expect("content info");
@@ -366,11 +389,19 @@ fn content_reads_follow_the_catalog(store: &dyn Store) {
     seed.artists.clear();
     seed.album_artist = None;
     seed.genres = vec!["folk".into()];
-    let by_genre = store.recs_content_candidates(&seed, 10).expect("candidates");
-    assert_eq!(by_genre.iter().map(|i| i.item).collect::<Vec<_>>(), vec![t4]);
+    let by_genre = store
+        .recs_content_candidates(&seed, 10)
+        .expect("candidates");
+    assert_eq!(
+        by_genre.iter().map(|i| i.item).collect::<Vec<_>>(),
+        vec![t4]
+    );
     seed.genres = vec!["rock".into()];
     assert_eq!(
-        store.recs_content_candidates(&seed, 1).expect("candidates").len(),
+        store
+            .recs_content_candidates(&seed, 1)
+            .expect("candidates")
+            .len(),
         1,
         "at most per_kind of each kind"
     );
@@ -378,8 +409,16 @@ fn content_reads_follow_the_catalog(store: &dyn Store) {
     let mut anns = vec![t1, t2];
     anns.sort();
     assert_eq!(store.recs_artist_tracks(ann, 10).expect("artist"), anns);
-    assert_eq!(store.recs_artist_tracks(ann, 1).expect("artist"), vec![anns[0]]);
-    assert!(store.recs_artist_tracks(424_242, 10).expect("artist").is_empty());
+    assert_eq!(
+        store.recs_artist_tracks(ann, 1).expect("artist"),
+        vec![anns[0]]
+    );
+    assert!(
+        store
+            .recs_artist_tracks(424_242, 10)
+            .expect("artist")
+            .is_empty()
+    );
 }
 
 stories!(
@@ -423,11 +462,17 @@ fn concurrent_appliers_on_two_nodes_do_not_corrupt_the_state() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("applier")).sum()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("applier"))
+            .sum()
     });
     let (m, applied) = reference(&events, p);
     assert_eq!(taken, applied, "every key taken in by exactly one node");
     use crate::storage::RecsStore;
-    assert_eq!(nodes[0].recs_summary().expect("summary"), model_summary(&m, applied));
+    assert_eq!(
+        nodes[0].recs_summary().expect("summary"),
+        model_summary(&m, applied)
+    );
     drop(nodes);
 }
