@@ -273,7 +273,7 @@ fn rebuild_equals_the_incremental_state(store: &dyn Store) {
     let create = fixtures::create_op("mix");
     let playlist = create.playlist_id;
     store
-        .apply_playlist_ops(owner, &[create.clone()], 0)
+        .apply_playlist_ops(owner, std::slice::from_ref(&create), 0)
         .expect("create");
     let add = PlaylistOp {
         id: OpId::new_v7(),
