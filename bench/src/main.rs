@@ -11,6 +11,7 @@
 
 mod client;
 mod playlist;
+mod scale;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -81,6 +82,18 @@ enum Command {
         /// Single-op pushes timed at each size.
         #[arg(long, default_value_t = 30)]
         samples: usize,
+    },
+    /// The first scan on SQLite or PostgreSQL (`--database postgres://…`: a scratch database on
+    /// that server), and change-recording transactions per second at each writer count.
+    Storage {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        writers: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
@@ -321,6 +334,16 @@ async fn main() -> Result<()> {
             let base = format!("http://{}", server.addr);
             tokio::task::spawn_blocking(move || client::offline(&base, parallel)).await??;
             server.shutdown().await?;
+        }
+        Command::Storage {
+            library,
+            database,
+            writers,
+            seconds,
+        } => {
+            let bench = scale::open(database.as_deref(), tmp.path(), &[])?;
+            scale::first_scan(&bench, &library)?;
+            scale::feed_writers(&bench, &writers, seconds)?;
         }
         Command::FirstAudio { library } => {
             let (server, _) =

@@ -4,12 +4,16 @@
 use crate::art::ArtService;
 use crate::auth::{Auth, AuthError};
 use crate::config::Config;
+use crate::config::Database;
 use crate::http::{self, AppState};
 use crate::scanner::{Scanner, watch};
+use crate::shared_state::SharedState;
+use crate::storage::postgres::{LocalWriteMarks, PgOptions, PgStore, WriteMarks};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{StorageError, Store};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -28,14 +32,20 @@ pub enum StartError {
     SubsonicKey(#[from] crate::subsonic::keyring::KeyringError),
     #[error("trusted_proxies: {0}")]
     TrustedProxy(#[from] crate::auth::address::BadProxy),
+    #[error("redis: {0}")]
+    Redis(#[from] crate::shared_state::SharedStateError),
+    #[error("a PostgreSQL database needs the secret file (--secret-file)")]
+    NoSecret,
 }
 
-/// One process-wide recorder: several servers in one process (tests) share it.
-fn metrics_handle() -> PrometheusHandle {
+/// One process-wide recorder: several servers in one process (tests) share it, and the
+/// first one's node id is the `node` label of every series.
+fn metrics_handle(node_id: &str) -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
+                .add_global_label("node", node_id)
                 .set_buckets(&[
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     10.0,
@@ -57,6 +67,8 @@ pub struct RunningServer {
     /// Set when this start created the admin with a random password.
     pub generated_admin_password: Option<String>,
     pub state: AppState,
+    /// After SIGTERM: how long `/readyz` says `draining` before the listener closes.
+    drain: Duration,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _watcher: Option<watch::LibraryWatcher>,
@@ -80,21 +92,39 @@ impl RunningServer {
         served
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+    /// `/readyz` answers 503 `draining` from now on; requests are still served.
+    pub fn start_draining(&self) {
+        self.state.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Drains (see `--drain-secs`), then shuts down: load balancers see the node go unready
+    /// and stop sending before it stops accepting.
+    pub async fn drain_and_shutdown(self) -> std::io::Result<()> {
+        self.start_draining();
+        if !self.drain.is_zero() {
+            tracing::info!(secs = self.drain.as_secs(), "draining: /readyz answers 503");
+            tokio::time::sleep(self.drain).await;
+        }
+        self.shutdown().await
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains and shuts down gracefully.
     pub async fn until_signal(self) -> std::io::Result<()> {
         shutdown_signal().await;
         tracing::info!("shutting down");
-        self.shutdown().await
+        self.drain_and_shutdown().await
     }
 }
 
 /// The accept loop: axum's router on hyper, with a header-read timeout (which `axum::serve`
 /// does not set: a client trickling bytes would hold a connection forever) and graceful
-/// shutdown that lets in-flight requests finish. Bodies are bounded by the request timeout.
+/// shutdown that lets in-flight requests finish, for at most `grace` (a one-hour stream must
+/// not hold a restart). Bodies are bounded by the request timeout.
 async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     header_timeout: Duration,
+    grace: Duration,
     stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -142,7 +172,15 @@ async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            secs = grace.as_secs(),
+            "open connections (streams) still running after the shutdown grace; closing anyway"
+        );
+    }
     Ok(())
 }
 
@@ -164,32 +202,91 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// The store and the queue the recs worker drains: one object, seen through two traits.
+struct Opened {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn crate::recs::queue::EventQueue>,
+    subsonic: crate::subsonic::SubsonicState,
+}
+
+/// The embedded SQLite file, or the PostgreSQL primary (with replicas and Redis marks).
+async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Opened, StartError> {
+    match &config.database {
+        Database::Sqlite(_) => {
+            let db_path = config.database_path();
+            if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StartError::DataDir(parent.to_path_buf(), e))?;
+            }
+            let readers = config.reader_connections;
+            let sqlite = Arc::new(
+                tokio::task::spawn_blocking(move || SqliteStore::open(&db_path, readers))
+                    .await
+                    .expect("open task")?,
+            );
+            let store: Arc<dyn Store> = sqlite.clone();
+            // Before anything else starts: a lost key must stop the start, not break app passwords.
+            let subsonic = crate::subsonic::SubsonicState::open(&config.data_dir, store.as_ref())?;
+            Ok(Opened {
+                store,
+                queue: sqlite,
+                subsonic,
+            })
+        }
+        Database::Postgres(url) => {
+            let secret = config.secret.as_ref().ok_or(StartError::NoSecret)?;
+            let marks: Arc<dyn WriteMarks> = match shared {
+                Some(state) => Arc::new(crate::shared_state::RedisWriteMarks::new(state.clone())),
+                None if config.read_replicas.is_empty() => Arc::new(LocalWriteMarks::single_node()),
+                // Another node's write is unknown here: user reads stay on the primary.
+                None => Arc::new(LocalWriteMarks::unshared()),
+            };
+            let options = PgOptions {
+                replica_urls: config.read_replicas.clone(),
+                ..PgOptions::new(url.clone())
+            };
+            let pg = Arc::new(
+                tokio::task::spawn_blocking(move || PgStore::open(&options, marks))
+                    .await
+                    .expect("open task")?,
+            );
+            Ok(Opened {
+                store: pg.clone(),
+                queue: pg,
+                subsonic: crate::subsonic::SubsonicState::with_secret(secret),
+            })
+        }
+    }
+}
+
 /// Opens everything and starts listening. The initial scan runs in the background.
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
-    let metrics = metrics_handle();
-    let db_path = config.database_path();
-    let readers = config.reader_connections;
-    let sqlite = Arc::new(
-        tokio::task::spawn_blocking(move || SqliteStore::open(&db_path, readers))
-            .await
-            .expect("open task")?,
-    );
-    let store: Arc<dyn Store> = sqlite.clone();
-    // Before anything else starts: a lost key must stop the start, not break app passwords.
-    let subsonic = Arc::new(crate::subsonic::SubsonicState::open(
-        &config.data_dir,
-        store.as_ref(),
-    )?);
-    let queue: Arc<dyn crate::recs::queue::EventQueue> = sqlite;
+    let metrics = metrics_handle(&config.node_id);
+    let shared = match &config.redis {
+        Some(url) => Some(SharedState::connect(url, "")?),
+        None => None,
+    };
+    let Opened {
+        store,
+        queue,
+        subsonic,
+    } = open_store(&config, shared.as_ref()).await?;
+    let subsonic = Arc::new(subsonic);
     let auth = {
         let store = store.clone();
         let ttl = Duration::from_secs(config.token_ttl_secs);
         let password = config.admin_password.clone();
         let proxies = crate::auth::address::TrustedProxies::parse(&config.trusted_proxies)?;
+        let throttle = shared
+            .clone()
+            .map(crate::shared_state::throttle::RedisThrottle::new);
         tokio::task::spawn_blocking(move || -> Result<_, AuthError> {
-            let auth = Auth::new(store, ttl, proxies)?;
+            let mut auth = Auth::new(store, ttl, proxies)?;
+            if let Some(throttle) = throttle {
+                auth = auth.with_shared_throttle(throttle);
+            }
             let generated = auth.bootstrap_admin(password.as_deref())?;
             Ok((Arc::new(auth), generated))
         })
@@ -248,6 +345,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         pages: Arc::new(crate::pages::PageCache::new(
             crate::pages::DEFAULT_CAPACITY_BYTES,
         )),
+        node_id: config.node_id.as_str().into(),
+        draining: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -255,19 +354,21 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(config.listen, e))?;
-    tracing::info!(%addr, "listening on http://{addr}");
+    tracing::info!(%addr, node = %config.node_id, "listening on http://{addr}");
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         listener,
         app,
         Duration::from_secs(config.header_timeout_secs),
+        Duration::from_secs(config.shutdown_grace_secs),
         rx,
     ));
     Ok(RunningServer {
         addr,
         generated_admin_password,
         state,
+        drain: Duration::from_secs(config.drain_secs),
         shutdown: Some(tx),
         task,
         _watcher: watcher,

@@ -6,6 +6,7 @@ pub mod address;
 pub mod password;
 pub mod throttle;
 
+use crate::shared_state::throttle::{RedisAttempt, RedisThrottle};
 use crate::storage::{Credential, StorageError, Store, StoredUser};
 use address::TrustedProxies;
 use base64::Engine;
@@ -106,7 +107,10 @@ pub type Verify = Box<dyn FnOnce(&Auth, Option<&StoredUser>, Option<&mut Slot>) 
 pub struct Auth {
     store: Arc<dyn Store>,
     token_ttl: Duration,
+    /// This node's counters: the only ones without Redis, the fallback with it.
     throttle: Arc<Throttle>,
+    /// Counters every node shares, when the server runs with `--redis`.
+    shared: Option<RedisThrottle>,
     hashing: PasswordHashing,
     proxies: TrustedProxies,
     /// Verified against when the user does not exist, so timing does not reveal user names.
@@ -125,10 +129,40 @@ impl Auth {
             store,
             token_ttl,
             throttle: Arc::default(),
+            shared: None,
             hashing,
             proxies,
             dummy_hash,
         })
+    }
+
+    /// Keeps the login throttle's counters in Redis, shared by every node.
+    pub fn with_shared_throttle(mut self, shared: RedisThrottle) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Reserves one evaluation: in Redis when it is configured and answers, else here.
+    async fn begin_attempt(
+        &self,
+        username: &str,
+        address: &str,
+        mechanism: Mechanism,
+    ) -> Result<AnyAttempt, u64> {
+        if let Some(shared) = &self.shared {
+            match shared.begin(username, address, mechanism).await {
+                Ok(Ok(attempt)) => return Ok(AnyAttempt::Shared(attempt)),
+                Ok(Err(wait)) => return Err(wait),
+                Err(e) => {
+                    // The outage itself is logged once by `SharedState`.
+                    tracing::debug!(error = %e, "login throttle falls back to this node's counters");
+                    metrics::counter!("mixtape_redis_fallback_total").increment(1);
+                }
+            }
+        }
+        self.throttle
+            .begin(username, address, mechanism)
+            .map(AnyAttempt::Local)
     }
 
     /// The address to throttle a request by (see `address`).
@@ -150,8 +184,15 @@ impl Auth {
             None => (new_secret("")[..20].to_string(), true),
         };
         let hash = self.hashing.slot_blocking().hash(&password)?;
-        self.store.create_user(ADMIN_USERNAME, &hash, true)?;
-        Ok(generated.then_some(password))
+        match self.store.create_user(ADMIN_USERNAME, &hash, true) {
+            Ok(_) => Ok(generated.then_some(password)),
+            // Several nodes starting at once on an empty database: one of them wins.
+            Err(StorageError::Conflict(_)) => {
+                tracing::info!("another node created the `admin` user first");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Checks a password and issues a token.
@@ -204,8 +245,8 @@ impl Auth {
         verify: Verify,
     ) -> Result<User, AuthError> {
         let attempt = self
-            .throttle
-            .begin(username, address, mechanism)
+            .begin_attempt(username, address, mechanism)
+            .await
             .map_err(AuthError::Throttled)?;
         let slot = match mechanism {
             Mechanism::Login | Mechanism::SubsonicPassword => Some(self.hashing.slot().await?),
@@ -213,6 +254,7 @@ impl Auth {
         };
         let this = self.clone();
         let username = username.to_string();
+        let address = address.to_string();
         // Settled on the blocking thread, so a client that hangs up still has its failure counted.
         let outcome = on_blocking(move || {
             let mut slot = slot;
@@ -224,7 +266,7 @@ impl Auth {
                     attempt.succeeded();
                     Ok(s.user)
                 }
-                None => Err(attempt.failed()),
+                None => Err(attempt.failed(&this.throttle, &username, &address, mechanism)),
             })
         })
         .await?;
@@ -317,6 +359,36 @@ impl Auth {
         let hash = self.hash(password).await?;
         let store = self.store.clone();
         on_blocking(move || Ok(store.change_password(target, &hash, revoke_all)?)).await
+    }
+}
+
+/// A reserved evaluation, in Redis or in this node's counters.
+enum AnyAttempt {
+    Local(throttle::Attempt),
+    Shared(RedisAttempt),
+}
+
+impl AnyAttempt {
+    /// Blocking (a shared attempt settles in Redis).
+    fn succeeded(self) {
+        match self {
+            Self::Local(a) => a.succeeded(),
+            Self::Shared(a) => a.succeeded(),
+        }
+    }
+
+    /// Blocking. A shared failure that Redis cannot take is counted on this node.
+    fn failed(
+        self,
+        local: &Arc<Throttle>,
+        username: &str,
+        address: &str,
+        mechanism: Mechanism,
+    ) -> Duration {
+        match self {
+            Self::Local(a) => a.failed(),
+            Self::Shared(a) => a.failed(|| local.begin(username, address, mechanism).ok()),
+        }
     }
 }
 

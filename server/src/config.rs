@@ -6,8 +6,16 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod scale;
+pub use scale::{Database, DeploySecret, SECRET_MIN_BYTES, SUBSONIC_SEALING_CONTEXT, redact_url};
+
 /// The documented default: loopback only, so a fresh install is not open to the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4870";
+/// With PostgreSQL (behind a load balancer): long enough for a health check every 500 ms to
+/// fail twice, with margin.
+pub const DEFAULT_POSTGRES_DRAIN_SECS: u64 = 5;
+/// A one-hour stream must not hold a restart forever.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -25,6 +33,39 @@ pub enum ConfigError {
     NoDataDir,
     #[error("trusted proxy {0}")]
     BadProxy(#[from] crate::auth::address::BadProxy),
+    #[error("database {0:?} is neither `sqlite:PATH` nor a `postgres://` (or `postgresql://`) URL")]
+    BadDatabase(String),
+    #[error("database URL {0}: {1}")]
+    BadDatabaseUrl(String, String),
+    #[error("read replica URL {0}: {1}")]
+    BadReplicaUrl(String, String),
+    #[error("read replicas need a PostgreSQL database (--database postgres://...)")]
+    ReplicasWithoutPostgres,
+    #[error("redis URL {0}: {1}")]
+    BadRedisUrl(String, String),
+    #[error(
+        "a PostgreSQL database needs --secret-file (or MIXTAPE_SECRET_FILE): a file of at least {SECRET_MIN_BYTES} random bytes, the same on every node (e.g. `head -c 32 /dev/urandom > secret`)"
+    )]
+    NoSecretFile,
+    #[error("cannot read the secret file {0}: {1}")]
+    ReadSecret(PathBuf, std::io::Error),
+    #[error(
+        "the secret file {0} has {1} bytes; it needs at least {SECRET_MIN_BYTES} random bytes (e.g. `head -c 32 /dev/urandom > secret`)"
+    )]
+    ShortSecret(PathBuf, usize),
+    #[error("node id must be 1-128 printable characters without spaces")]
+    BadNodeId,
+}
+
+/// `hostname:port`, the default node id.
+fn default_node_id(listen: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", listen.port())
 }
 
 /// Command-line flags; each can also come from its `MIXTAPE_*` variable.
@@ -74,6 +115,37 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<String>,
+    /// Where the data lives: `sqlite:PATH` (the default is data-dir/mixtape.db), or a
+    /// `postgres://` URL of the primary that several nodes share.
+    #[arg(long, env = "MIXTAPE_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+    /// A PostgreSQL streaming replica for reads; repeat for several. The env variable takes
+    /// a comma-separated list.
+    #[arg(
+        long = "read-replica",
+        env = "MIXTAPE_READ_REPLICAS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub read_replicas: Vec<String>,
+    /// Redis shared by the nodes (login throttle, read-your-writes marks), e.g. redis://127.0.0.1:6379.
+    #[arg(long, env = "MIXTAPE_REDIS", hide_env_values = true)]
+    pub redis: Option<String>,
+    /// A file of at least 32 random bytes, the same on every node (required with PostgreSQL):
+    /// seals Subsonic app passwords.
+    #[arg(long, env = "MIXTAPE_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// This node's name in logs and metrics (default: hostname:port).
+    #[arg(long, env = "MIXTAPE_NODE_ID")]
+    pub node_id: Option<String>,
+    /// After SIGTERM, seconds `/readyz` answers 503 before the node stops accepting, so load
+    /// balancers move away first (default: 5 with PostgreSQL, 0 embedded).
+    #[arg(long, env = "MIXTAPE_DRAIN_SECS")]
+    pub drain_secs: Option<u64>,
+    /// After it stops accepting, seconds the node waits for open requests and streams before
+    /// it exits anyway (default 10).
+    #[arg(long, env = "MIXTAPE_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -92,6 +164,13 @@ pub struct FileConfig {
     pub token_ttl_days: Option<u64>,
     pub reader_connections: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub database: Option<String>,
+    pub read_replicas: Option<Vec<String>>,
+    pub redis: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub node_id: Option<String>,
+    pub drain_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// The settings in force.
@@ -116,11 +195,32 @@ pub struct Config {
     pub reader_connections: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed, as canonical CIDR blocks.
     pub trusted_proxies: Vec<String>,
+    /// URLs may hold passwords: see [`Config::redacted`].
+    #[serde(skip)]
+    pub database: Database,
+    #[serde(skip)]
+    pub read_replicas: Vec<String>,
+    #[serde(skip)]
+    pub redis: Option<String>,
+    /// Read from `secret_file` at start (required with PostgreSQL).
+    #[serde(skip)]
+    pub secret: Option<DeploySecret>,
+    pub secret_file: Option<PathBuf>,
+    /// This node's name in logs and metrics.
+    pub node_id: String,
+    /// After SIGTERM: seconds of 503 from `/readyz` before the listener closes.
+    pub drain_secs: u64,
+    /// Then at most this long for open requests and streams.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Config {
+    /// The SQLite file (embedded database).
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("mixtape.db")
+        match &self.database {
+            Database::Sqlite(Some(path)) => path.clone(),
+            _ => self.data_dir.join("mixtape.db"),
+        }
     }
 
     pub fn art_cache_dir(&self) -> PathBuf {
@@ -130,7 +230,7 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={}",
+            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] redis={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={}",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
@@ -147,6 +247,22 @@ impl Config {
             self.reader_connections,
             self.trusted_proxies.join(","),
             self.allow_mass_removal,
+            match &self.database {
+                Database::Sqlite(_) => format!("sqlite:{}", self.database_path().display()),
+                Database::Postgres(url) => redact_url(url),
+            },
+            self.read_replicas
+                .iter()
+                .map(|u| redact_url(u))
+                .collect::<Vec<_>>()
+                .join(","),
+            self.redis.as_deref().map_or("<unset>".into(), redact_url),
+            self.secret_file
+                .as_ref()
+                .map_or("<unset>".into(), |p| p.display().to_string()),
+            self.node_id,
+            self.drain_secs,
+            self.shutdown_grace_secs,
         )
     }
 
@@ -166,6 +282,14 @@ impl Config {
             header_timeout_secs: 10,
             reader_connections: 8,
             trusted_proxies: Vec::new(),
+            database: Database::Sqlite(None),
+            read_replicas: Vec::new(),
+            redis: None,
+            secret: None,
+            secret_file: None,
+            node_id: "embedded".into(),
+            drain_secs: 0,
+            shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
         }
     }
 }
@@ -208,12 +332,77 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         args.trusted_proxies
     };
     let trusted_proxies = crate::auth::address::TrustedProxies::parse(&proxies)?.to_strings();
+    let database = match args.database.or(file.database) {
+        None => Database::Sqlite(None),
+        Some(text) => Database::parse(&text)?,
+    };
+    let read_replicas = if args.read_replicas.is_empty() {
+        file.read_replicas.unwrap_or_default()
+    } else {
+        args.read_replicas
+    };
+    let read_replicas: Vec<String> = read_replicas
+        .into_iter()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if !read_replicas.is_empty() && !database.is_postgres() {
+        return Err(ConfigError::ReplicasWithoutPostgres);
+    }
+    for url in &read_replicas {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::BadReplicaUrl(
+                redact_url(url),
+                "not a postgres:// URL".into(),
+            ));
+        }
+        url.parse::<postgres::Config>()
+            .map_err(|e| ConfigError::BadReplicaUrl(redact_url(url), e.to_string()))?;
+    }
+    let redis = args.redis.or(file.redis).filter(|u| !u.trim().is_empty());
+    if let Some(url) = &redis {
+        redis::Client::open(url.as_str())
+            .map_err(|e| ConfigError::BadRedisUrl(redact_url(url), e.to_string()))?;
+    }
+    let secret_file = args.secret_file.or(file.secret_file);
+    // Embedded: the Subsonic key stays in the data folder (subsonic.key) as before.
+    let secret = match (&secret_file, database.is_postgres()) {
+        (Some(path), _) => Some(DeploySecret::read(path)?),
+        (None, true) => return Err(ConfigError::NoSecretFile),
+        (None, false) => None,
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let node_id = match args.node_id.or(file.node_id) {
+        Some(id) => {
+            let ok = (1..=128).contains(&id.chars().count())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() || c.is_alphanumeric());
+            if !ok {
+                return Err(ConfigError::BadNodeId);
+            }
+            id
+        }
+        None => default_node_id(listen),
+    };
+    let drain_secs = args
+        .drain_secs
+        .or(file.drain_secs)
+        .unwrap_or(if database.is_postgres() {
+            DEFAULT_POSTGRES_DRAIN_SECS
+        } else {
+            0
+        });
+    let shutdown_grace_secs = args
+        .shutdown_grace_secs
+        .or(file.shutdown_grace_secs)
+        .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
     Ok(Config {
         library,
-        listen: args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+        listen,
         data_dir: args
             .data_dir
             .or(file.data_dir)
@@ -232,6 +421,14 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         header_timeout_secs: 10,
         reader_connections: file.reader_connections.unwrap_or(8).clamp(1, 64),
         trusted_proxies,
+        database,
+        read_replicas,
+        redis,
+        secret,
+        secret_file,
+        node_id,
+        drain_secs,
+        shutdown_grace_secs,
     })
 }
 

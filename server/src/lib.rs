@@ -17,6 +17,7 @@ pub mod playlists;
 pub mod recommender;
 pub mod recs;
 pub mod scanner;
+pub mod shared_state;
 pub mod storage;
 pub mod stream;
 pub mod subsonic;

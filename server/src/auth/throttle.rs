@@ -13,6 +13,9 @@
 //! An attempt is reserved before it is evaluated (`Throttle::begin`, under one lock), so N
 //! parallel guesses evaluate at most the client's free budget: the rest are refused before any
 //! hashing. Counters are forgotten `FORGET_AFTER` after their last failure.
+//!
+//! With several nodes the counters live in Redis (`shared_state::throttle`, same rules); these
+//! in-process ones are the fallback while Redis does not answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,13 +31,13 @@ pub enum Mechanism {
 }
 
 pub const CLIENT_FREE_FAILURES: u32 = 5;
-const CLIENT_FIRST_DELAY: Duration = Duration::from_secs(1);
-const CLIENT_MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+pub const CLIENT_FIRST_DELAY: Duration = Duration::from_secs(1);
+pub const CLIENT_MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 pub const USER_FREE_FAILURES: u32 = 20;
 pub const ADDRESS_FREE_FAILURES: u32 = 20;
 const FIRST_SLOWDOWN: Duration = Duration::from_millis(250);
 pub const MAX_SLOWDOWN: Duration = Duration::from_secs(8);
-const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Past this many keys in one map, forgotten ones are dropped (bounds memory under a flood of
 /// made-up names; each key costs the attacker one evaluated attempt).
 const PRUNE_ABOVE: usize = 100_000;
@@ -102,7 +105,7 @@ fn doubling(first: Duration, steps: u32, max: Duration) -> Duration {
 }
 
 /// How long the answer to a failure waits when a shared budget (`free`) is spent.
-fn slowdown(failures: u32, free: u32) -> Duration {
+pub fn slowdown(failures: u32, free: u32) -> Duration {
     match failures.checked_sub(free + 1) {
         None => Duration::ZERO,
         Some(steps) => doubling(FIRST_SLOWDOWN, steps, MAX_SLOWDOWN),

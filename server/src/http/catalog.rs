@@ -18,7 +18,10 @@ use mixtape_shared::{AlbumId, ArtistId, TrackId};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Content-addressed responses never change, but they are fetched with a bearer token or API
+/// key: `private`, because RFC 9111 §3.5 lets a shared cache hand a `public` answer to an
+/// authenticated request to anyone (nginx's `proxy_cache` ignores `Authorization`).
+pub const IMMUTABLE: &str = "private, max-age=31536000, immutable";
 
 pub fn router() -> Router<AppState> {
     Router::new()

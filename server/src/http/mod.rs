@@ -58,6 +58,10 @@ pub struct AppState {
     pub subsonic: Arc<crate::subsonic::SubsonicState>,
     /// Rendered catalog pages, valid until the next scan writes.
     pub pages: Arc<crate::pages::PageCache>,
+    /// This node's name (`--node-id`): in every request's log span and the metrics' `node` label.
+    pub node_id: Arc<str>,
+    /// Set on SIGTERM: `/readyz` answers 503 `draining` so load balancers move away.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs blocking work (SQLite, argon2, file IO) off the async threads.
@@ -93,6 +97,18 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
+/// Wraps each request in a `node` span, so every log line of it names the node (the trace
+/// layer's request span opens inside this one).
+async fn node_span(
+    axum::extract::State(node): axum::extract::State<Arc<str>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("node", node = %node);
+    next.run(req).instrument(span).await
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -106,6 +122,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 pub fn router(state: AppState) -> Router {
+    let node = state.node_id.clone();
     Router::new()
         .merge(ops::router())
         .merge(users::router())
@@ -125,5 +142,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::envelope_plain_errors))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(trace::request_span))
+        .layer(axum::middleware::from_fn_with_state(node, node_span))
         .with_state(state)
 }

@@ -32,9 +32,17 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers and its disk has room to write.
+/// Readiness: not draining, the data disk has room to write, and the database answers a
+/// primary-key lookup (cheap: load balancers ask every second or so).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
+    if s.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "not ready: this node is shutting down",
+        ));
+    }
     let data_dir = s.data_dir.clone();
     if let Some(free) = blocking(move || Ok::<_, ApiError>(crate::disk::full(&data_dir))).await? {
         return Err(ApiError::new(
@@ -46,13 +54,15 @@ pub async fn readyz(State(s): State<AppState>) -> Result<Json<Health>, ApiError>
             ),
         ));
     }
-    blocking(move || s.store.track_count()).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "the database does not answer",
-        )
-    })?;
+    blocking(move || s.store.user_by_id(mixtape_shared::UserId(0)))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database does not answer",
+            )
+        })?;
     Ok(Json(Health {
         status: "ready".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -112,18 +122,36 @@ pub async fn start_scan(
 pub async fn changes(
     State(s): State<AppState>,
     AuthUser(user): AuthUser,
-    ApiQuery(q): ApiQuery<ChangesQuery>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Json<ChangesPage>, ApiError> {
-    let since = q.since.unwrap_or(0);
+    let since = match q.since.as_deref() {
+        None => 0,
+        Some(text) => parse_since(text)?,
+    };
     let limit = q.limit.unwrap_or(500);
-    if since < 0 || !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "since must be >= 0 and limit between 1 and 1000",
-        ));
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 1000"));
     }
     Ok(Json(
         blocking(move || s.store.changes(user.id, since, limit)).await?,
     ))
+}
+
+/// The change feed's query as it arrives: `since` is an opaque cursor string (today the
+/// decimal revision of a previous page), so later backends can use another form without a
+/// breaking change.
+#[derive(Debug, serde::Deserialize)]
+pub struct FeedQuery {
+    pub since: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A `since` this server issued: a revision `>= 0`. Anything else is the bad-cursor 400.
+fn parse_since(text: &str) -> Result<i64, ApiError> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(crate::storage::StorageError::BadCursor.into()),
+    }
 }
 
 /// This document.

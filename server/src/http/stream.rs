@@ -46,7 +46,8 @@ pub async fn stream_track(
     respond(open, &method, &headers, "private, no-cache").await
 }
 
-/// The same bytes addressed by content hash: immutable, so a CDN or proxy may keep them.
+/// The same bytes addressed by content hash: immutable, so the client may keep them for good
+/// (`private`: the request is authenticated).
 #[utoipa::path(get, path = "/api/v1/media/{hash}", params(("hash" = String, Path)), tag = "stream",
     responses((status = 200), (status = 206), (status = 304), (status = 416), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn media(

@@ -4,8 +4,8 @@
 use super::model::{Params, top_of};
 use super::queue::{EventQueue, Message};
 use super::worker::{WorkerConfig, WorkerStats, run_once};
-use crate::storage::{AccountStore, ActivityStore, PlaylistStore, RecsStore};
 use crate::storage::sqlite::SqliteStore;
+use crate::storage::{AccountStore, ActivityStore, PlaylistStore, RecsStore};
 use mixtape_shared::api::{PlayEvent, PlayEventKind, User};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId};

@@ -49,6 +49,14 @@ impl Keyring {
         }
     }
 
+    /// A keyring over a fixed key (derived from the deployment secret); nothing on disk.
+    pub fn from_key(key: [u8; KEY_LEN]) -> Self {
+        Self {
+            path: PathBuf::from("<secret file>"),
+            key: Mutex::new(Some(key)),
+        }
+    }
+
     /// The keyring of a server about to start: a valid key is loaded; a missing, empty or
     /// short one is fine only while `store` holds no sealed app password (a malformed one is
     /// then removed, and a new key is made on first use).
@@ -148,7 +156,10 @@ impl Keyring {
                 },
             )
             .map_err(|_| {
-                SubsonicError::internal("an app password does not open with subsonic.key")
+                SubsonicError::internal(format!(
+                    "an app password does not open with the key of {}",
+                    self.path.display()
+                ))
             })?;
         String::from_utf8(plain).map_err(SubsonicError::internal)
     }

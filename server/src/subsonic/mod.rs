@@ -45,4 +45,15 @@ impl SubsonicState {
             verified: auth::VerifiedCache::default(),
         })
     }
+
+    /// For several nodes: app passwords are sealed with a key derived from the deployment
+    /// secret, so one sealed on any node opens on every other.
+    pub fn with_secret(secret: &crate::config::DeploySecret) -> Self {
+        Self {
+            keyring: auth::Keyring::from_key(
+                secret.derive_key(crate::config::SUBSONIC_SEALING_CONTEXT),
+            ),
+            verified: auth::VerifiedCache::default(),
+        }
+    }
 }

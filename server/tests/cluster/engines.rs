@@ -79,10 +79,14 @@ impl PgCluster {
     pub fn primary() -> Self {
         let (dir, data) = Self::new_dir();
         let mut initdb = pg_tool("initdb");
-        initdb
-            .args(["-D"])
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
+        initdb.args(["-D"]).arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]);
         run(initdb, "initdb");
         std::fs::write(
             data.join("pg_hba.conf"),
@@ -118,7 +122,15 @@ impl PgCluster {
         let (dir, data) = Self::new_dir();
         let mut backup = pg_tool("pg_basebackup");
         backup
-            .args(["-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres", "-D"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+            ])
             .arg(&data)
             .args(["-R", "-X", "stream", "-c", "fast"]);
         run(backup, "pg_basebackup");

@@ -161,7 +161,7 @@ async fn ranges_are_byte_exact_against_the_file() {
     assert_eq!(r.status(), 206);
     assert_eq!(
         r.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
+        "private, max-age=31536000, immutable"
     );
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[100..1100]);
 }

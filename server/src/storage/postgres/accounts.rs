@@ -1,40 +1,153 @@
-//! SCAFFOLD: replaced by the real implementation.
-#![allow(unused_variables, unused_imports)]
+//! Users, login tokens, API keys and sealed Subsonic app passwords on PostgreSQL. Every
+//! credential read goes to the primary: a token issued a moment ago on another node must work.
+
 use super::PgStore;
-use crate::storage::queue::*;
-use crate::storage::*;
-use mixtape_shared::api::*;
-use mixtape_shared::sync::PlaylistOp;
-use mixtape_shared::{PlaylistId, TrackId, UserId};
-use std::collections::HashMap;
+use crate::storage::{
+    AccountStore, Credential, SealedSecret, StorageError, StorageResult, StoredUser,
+};
+use mixtape_shared::UserId;
+use mixtape_shared::api::{ApiKey, User};
+use postgres::Row;
+use postgres::error::SqlState;
+
+const USER_COLUMNS: &str = "id, username, is_admin, password_hash";
+
+fn user_from_row(r: &Row) -> StoredUser {
+    StoredUser {
+        user: User {
+            id: UserId(r.get(0)),
+            username: r.get(1),
+            is_admin: r.get(2),
+        },
+        password_hash: r.get(3),
+    }
+}
+
+fn api_key_from_row(r: &Row) -> ApiKey {
+    ApiKey {
+        id: r.get(0),
+        name: r.get(1),
+        created_at: r.get(2),
+        last_used_at: r.get(3),
+    }
+}
+
+fn credential(r: &Row, expires_at: Option<i64>) -> Credential {
+    Credential {
+        user: User {
+            id: UserId(r.get(0)),
+            username: r.get(1),
+            is_admin: r.get(2),
+        },
+        expires_at,
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 impl AccountStore for PgStore {
     fn user_count(&self) -> StorageResult<u64> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            Ok(c.query_one("SELECT count(*) FROM users", &[])?
+                .get::<_, i64>(0)
+                .max(0) as u64)
+        })
     }
+
     fn create_user(
         &self,
         username: &str,
         password_hash: &str,
         is_admin: bool,
     ) -> StorageResult<User> {
-        todo!("postgres")
+        let conflict = || StorageError::Conflict(format!("user {username:?}"));
+        let result = self.write(None, |tx, _| {
+            let exists = tx
+                .query_opt(
+                    "SELECT 1 FROM users WHERE lower(username) = lower($1)",
+                    &[&username],
+                )?
+                .is_some();
+            if exists {
+                return Err(conflict());
+            }
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO users (username, password_hash, is_admin, created_at)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&username, &password_hash, &is_admin, &unix_now()],
+                )?
+                .get(0);
+            Ok(User {
+                id: UserId(id),
+                username: username.to_string(),
+                is_admin,
+            })
+        });
+        // Two nodes creating the same name at once: the unique index decides.
+        match result {
+            Err(StorageError::Postgres(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                Err(conflict())
+            }
+            other => other,
+        }
     }
+
     fn user_by_name(&self, username: &str) -> StorageResult<Option<StoredUser>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)");
+            Ok(c.query_opt(&sql, &[&username])?.as_ref().map(user_from_row))
+        })
     }
+
     fn user_by_id(&self, id: UserId) -> StorageResult<Option<StoredUser>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+            Ok(c.query_opt(&sql, &[&id.0])?.as_ref().map(user_from_row))
+        })
     }
+
     fn list_users(&self) -> StorageResult<Vec<User>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            // SQLite orders by the NOCASE column.
+            Ok(c.query(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY lower(username), id"),
+                &[],
+            )?
+            .iter()
+            .map(|r| user_from_row(r).user)
+            .collect())
+        })
     }
+
     fn delete_user(&self, id: UserId) -> StorageResult<bool> {
-        todo!("postgres")
+        // Tables with a foreign key cascade; the change feed and the recommender's per-user rows
+        // have none (they outlive tracks and playlists), so they go here, in one transaction.
+        self.write(None, |tx, _| {
+            tx.execute(
+                "DELETE FROM recs_playlist_items WHERE playlist_id IN
+                     (SELECT id FROM playlists WHERE owner_id = $1)",
+                &[&id.0],
+            )?;
+            tx.execute("DELETE FROM recs_plays WHERE user_id = $1::int8", &[&id.0])?;
+            tx.execute("DELETE FROM changes WHERE user_id = $1", &[&id.0])?;
+            Ok(tx.execute("DELETE FROM users WHERE id = $1", &[&id.0])? > 0)
+        })
     }
+
     fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            Ok(tx.execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                &[&id.0, &password_hash],
+            )? > 0)
+        })
     }
+
     fn insert_token(
         &self,
         user: UserId,
@@ -42,25 +155,64 @@ impl AccountStore for PgStore {
         created_at: i64,
         expires_at: i64,
     ) -> StorageResult<()> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            // Expired tokens are swept here rather than by a timer: logins are rare and cheap.
+            tx.execute("DELETE FROM tokens WHERE expires_at <= $1", &[&created_at])?;
+            tx.execute(
+                "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&token_hash, &user.0, &created_at, &expires_at],
+            )?;
+            Ok(())
+        })
     }
+
     fn token(&self, token_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            let sql = "SELECT u.id, u.username, u.is_admin, t.expires_at FROM tokens t
+                 JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.expires_at > $2";
+            Ok(c.query_opt(sql, &[&token_hash, &now])?
+                .map(|r| credential(&r, Some(r.get(3)))))
+        })
     }
+
     fn revoke_token(&self, token_hash: &str) -> StorageResult<bool> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            Ok(tx.execute("DELETE FROM tokens WHERE hash = $1", &[&token_hash])? > 0)
+        })
     }
+
     fn revoke_user_tokens(&self, user: UserId) -> StorageResult<u64> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            Ok(tx.execute("DELETE FROM tokens WHERE user_id = $1", &[&user.0])?)
+        })
     }
+
     fn change_password(
         &self,
         id: UserId,
         password_hash: &str,
         revoke_all: bool,
     ) -> StorageResult<bool> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            if tx.execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                &[&id.0, &password_hash],
+            )? == 0
+            {
+                return Ok(false);
+            }
+            tx.execute("DELETE FROM tokens WHERE user_id = $1", &[&id.0])?;
+            if revoke_all {
+                tx.execute("DELETE FROM api_keys WHERE user_id = $1", &[&id.0])?;
+                tx.execute(
+                    "DELETE FROM subsonic_app_passwords WHERE user_id = $1",
+                    &[&id.0],
+                )?;
+            }
+            Ok(true)
+        })
     }
+
     fn insert_api_key(
         &self,
         user: UserId,
@@ -68,29 +220,107 @@ impl AccountStore for PgStore {
         key_hash: &str,
         now: i64,
     ) -> StorageResult<ApiKey> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            Ok(api_key_from_row(&tx.query_one(
+                "INSERT INTO api_keys (user_id, name, hash, created_at) VALUES ($1, $2, $3, $4)
+                 RETURNING id, name, created_at, last_used_at",
+                &[&user.0, &name, &key_hash, &now],
+            )?))
+        })
     }
+
     fn api_key(&self, key_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            let sql = "SELECT u.id, u.username, u.is_admin FROM api_keys k
+                 JOIN users u ON u.id = k.user_id WHERE k.hash = $1";
+            let found = c
+                .query_opt(sql, &[&key_hash])?
+                .map(|r| credential(&r, None));
+            if found.is_some() {
+                // Last use is best effort, as on SQLite: a row another request is updating is
+                // skipped (SKIP LOCKED), and a failure never fails the authentication.
+                let touched = c.execute(
+                    "UPDATE api_keys SET last_used_at = $2 WHERE id IN
+                         (SELECT id FROM api_keys WHERE hash = $1 FOR UPDATE SKIP LOCKED)",
+                    &[&key_hash, &now],
+                );
+                if let Err(e) = touched {
+                    tracing::debug!(error = %e, "api key last use not recorded");
+                }
+            }
+            Ok(found)
+        })
     }
+
     fn list_api_keys(&self, user: UserId) -> StorageResult<Vec<ApiKey>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            Ok(c.query(
+                "SELECT id, name, created_at, last_used_at FROM api_keys WHERE user_id = $1 ORDER BY id",
+                &[&user.0],
+            )?
+            .iter()
+            .map(api_key_from_row)
+            .collect())
+        })
     }
+
     fn delete_api_key(&self, user: UserId, id: i64) -> StorageResult<bool> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            Ok(tx.execute(
+                "DELETE FROM api_keys WHERE id = $1 AND user_id = $2",
+                &[&id, &user.0],
+            )? > 0)
+        })
     }
+
     fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            Ok(c.query_opt(
+                "SELECT nonce, ciphertext FROM subsonic_app_passwords WHERE user_id = $1",
+                &[&user.0],
+            )?
+            .map(|r| SealedSecret {
+                nonce: r.get(0),
+                ciphertext: r.get(1),
+            }))
+        })
     }
+
     fn sealed_app_password_count(&self) -> StorageResult<u64> {
-        todo!("postgres")
+        self.read_primary(|c| {
+            Ok(
+                c.query_one("SELECT count(*) FROM subsonic_app_passwords", &[])?
+                    .get::<_, i64>(0)
+                    .max(0) as u64,
+            )
+        })
     }
+
     fn set_subsonic_app_password(
         &self,
         user: UserId,
         sealed: Option<&SealedSecret>,
         now: i64,
     ) -> StorageResult<()> {
-        todo!("postgres")
+        self.write(None, |tx, _| {
+            match sealed {
+                None => {
+                    tx.execute(
+                        "DELETE FROM subsonic_app_passwords WHERE user_id = $1",
+                        &[&user.0],
+                    )?;
+                }
+                Some(s) => {
+                    tx.execute(
+                        "INSERT INTO subsonic_app_passwords (user_id, nonce, ciphertext, updated_at)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (user_id) DO UPDATE SET nonce = excluded.nonce,
+                             ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+                        &[&user.0, &s.nonce, &s.ciphertext, &now],
+                    )?;
+                }
+            }
+            Ok(())
+        })
     }
 }

@@ -1,12 +1,210 @@
-//! SCAFFOLD: replaced by the real implementation.
-#![allow(unused_variables, unused_imports)]
+//! What users do with the catalog, on PostgreSQL: play events (with their recs outbox message in
+//! the same transaction), stars, ratings, annotations and the saved play queue, as
+//! `sqlite/events.rs` and `sqlite/subsonic.rs` do them. The album lists are in `album_list.rs`.
+
 use super::PgStore;
-use crate::storage::queue::*;
-use crate::storage::*;
-use mixtape_shared::api::*;
-use mixtape_shared::sync::PlaylistOp;
-use mixtape_shared::{PlaylistId, TrackId, UserId};
+use crate::storage::{
+    ActivityStore, AlbumList, Annotation, ItemRef, PlayQueueRecord, StorageError, StorageResult,
+};
+use mixtape_shared::api::{Album, PlayEvent, PlayEventKind};
+use mixtape_shared::{AlbumId, ArtistId, DeviceId, EventId, TrackId, UserId};
+use postgres::{IsolationLevel, Transaction};
 use std::collections::HashMap;
+
+pub(super) fn kind_of(item: ItemRef) -> (&'static str, i64) {
+    match item {
+        ItemRef::Track(id) => ("track", id.0),
+        ItemRef::Album(id) => ("album", id.0),
+        ItemRef::Artist(id) => ("artist", id.0),
+    }
+}
+
+fn item_of(kind: &str, id: i64) -> Option<ItemRef> {
+    match kind {
+        "track" => Some(ItemRef::Track(TrackId(id))),
+        "album" => Some(ItemRef::Album(AlbumId(id))),
+        "artist" => Some(ItemRef::Artist(ArtistId(id))),
+        _ => None,
+    }
+}
+
+/// Unix ms: when an outbox message was enqueued.
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Runs `f` in a REPEATABLE READ read-only transaction: a read of several statements is one
+/// snapshot.
+pub(super) fn snapshot<T>(
+    c: &mut postgres::Client,
+    f: impl FnOnce(&mut Transaction<'_>) -> StorageResult<T>,
+) -> StorageResult<T> {
+    let mut tx = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let out = f(&mut tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// The recs outbox message of a newly stored play event (as SQLite's `recs::enqueue_play`; the
+/// `recs_queue` table is the recs domain's).
+fn enqueue_play(
+    tx: &mut Transaction<'_>,
+    user: UserId,
+    e: &PlayEvent,
+    now_ms: i64,
+) -> StorageResult<()> {
+    use crate::recommender::{Event, Play, play_weight};
+    let event = Event::Play(Play {
+        user: user.0,
+        item: e.track_id.0,
+        at_ms: e.at_ms,
+        weight: play_weight(e.kind.as_str()),
+    });
+    let payload = serde_json::to_string(&event).expect("events serialize");
+    tx.execute(
+        "INSERT INTO recs_queue (kind, key, payload, enqueued_at_ms, not_before_ms)
+         VALUES ('play', $1, $2, $3::int8, $3::int8)",
+        &[&e.id.to_string(), &payload, &now_ms],
+    )?;
+    Ok(())
+}
+
+fn history(
+    tx: &mut Transaction<'_>,
+    user: UserId,
+    before_ms: Option<i64>,
+    limit: u32,
+) -> StorageResult<(u64, Vec<PlayEvent>)> {
+    let total: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM play_events WHERE user_id = $1",
+            &[&user.0],
+        )?
+        .get(0);
+    let corrupt = |what: &str| StorageError::Corrupt(format!("play event {what}"));
+    let events = tx
+        .query(
+            "SELECT id, track_id, kind, position_ms, at_ms, device FROM play_events
+             WHERE user_id = $1 AND at_ms < $2 ORDER BY at_ms DESC, id DESC LIMIT $3",
+            &[&user.0, &before_ms.unwrap_or(i64::MAX), &(limit as i64)],
+        )?
+        .iter()
+        .map(|r| {
+            let id: String = r.get(0);
+            let kind: String = r.get(2);
+            let device: Option<String> = r.get(5);
+            Ok(PlayEvent {
+                id: id.parse::<EventId>().map_err(|_| corrupt(&id))?,
+                track_id: TrackId(r.get(1)),
+                kind: PlayEventKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
+                position_ms: r.get::<_, i64>(3).max(0) as u64,
+                at_ms: r.get(4),
+                device: device
+                    .map(|d| d.parse::<DeviceId>().map_err(|_| corrupt(&d)))
+                    .transpose()?,
+            })
+        })
+        .collect::<StorageResult<_>>()?;
+    Ok((total.max(0) as u64, events))
+}
+
+fn annotations(
+    tx: &mut Transaction<'_>,
+    user: UserId,
+    items: &[ItemRef],
+) -> StorageResult<HashMap<ItemRef, Annotation>> {
+    let mut out: HashMap<ItemRef, Annotation> = items
+        .iter()
+        .map(|item| (*item, Annotation::default()))
+        .collect();
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let kinds: Vec<&str> = items.iter().map(|i| kind_of(*i).0).collect();
+    let ids: Vec<i64> = items.iter().map(|i| kind_of(*i).1).collect();
+    let of_kind = |k: &str| -> Vec<i64> {
+        items
+            .iter()
+            .map(|i| kind_of(*i))
+            .filter(|(kind, _)| *kind == k)
+            .map(|(_, id)| id)
+            .collect()
+    };
+    let (tracks, albums) = (of_kind("track"), of_kind("album"));
+    for r in tx.query(
+        "SELECT s.kind, s.item, s.starred_at FROM subsonic_stars s
+         JOIN unnest($2::text[], $3::int8[]) AS q(kind, item) ON q.kind = s.kind AND q.item = s.item
+         WHERE s.user_id = $1",
+        &[&user.0, &kinds, &ids],
+    )? {
+        if let Some(a) = item_of(r.get(0), r.get(1)).and_then(|i| out.get_mut(&i)) {
+            a.starred_at = Some(r.get(2));
+        }
+    }
+    for r in tx.query(
+        "SELECT s.kind, s.item, s.rating FROM subsonic_ratings s
+         JOIN unnest($2::text[], $3::int8[]) AS q(kind, item) ON q.kind = s.kind AND q.item = s.item
+         WHERE s.user_id = $1",
+        &[&user.0, &kinds, &ids],
+    )? {
+        if let Some(a) = item_of(r.get(0), r.get(1)).and_then(|i| out.get_mut(&i)) {
+            a.rating = Some(r.get::<_, i64>(2).clamp(1, 5) as u8);
+        }
+    }
+    let mut plays = |sql: &str, ids: &[i64], make: fn(i64) -> ItemRef| -> StorageResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for r in tx.query(sql, &[&user.0, &ids])? {
+            if let Some(a) = out.get_mut(&make(r.get(0))) {
+                a.play_count = r.get::<_, i64>(1).max(0) as u64;
+                a.last_played_ms = r.get(2);
+            }
+        }
+        Ok(())
+    };
+    plays(
+        "SELECT track_id, count(*) FILTER (WHERE kind = 'finish'), max(at_ms) FROM play_events
+         WHERE user_id = $1 AND track_id = ANY($2::int8[]) GROUP BY track_id",
+        &tracks,
+        |id| ItemRef::Track(TrackId(id)),
+    )?;
+    plays(
+        "SELECT t.album_id::int8, count(*) FILTER (WHERE e.kind = 'finish'), max(e.at_ms)
+         FROM play_events e JOIN tracks t ON t.id = e.track_id
+         WHERE e.user_id = $1 AND t.album_id = ANY($2::int8[]) GROUP BY t.album_id",
+        &albums,
+        |id| ItemRef::Album(AlbumId(id)),
+    )?;
+    let mut added = |sql: &str, ids: &[i64], make: fn(i64) -> ItemRef| -> StorageResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for r in tx.query(sql, &[&ids])? {
+            if let Some(a) = out.get_mut(&make(r.get(0))) {
+                a.added_at = Some(r.get(1));
+            }
+        }
+        Ok(())
+    };
+    added(
+        "SELECT id::int8, added_at::int8 FROM tracks WHERE id = ANY($1::int8[])",
+        &tracks,
+        |id| ItemRef::Track(TrackId(id)),
+    )?;
+    added(
+        "SELECT id::int8, added_at::int8 FROM albums WHERE id = ANY($1::int8[])",
+        &albums,
+        |id| ItemRef::Album(AlbumId(id)),
+    )?;
+    Ok(out)
+}
 
 impl ActivityStore for PgStore {
     fn insert_play_events(
@@ -15,16 +213,46 @@ impl ActivityStore for PgStore {
         events: &[PlayEvent],
         now: i64,
     ) -> StorageResult<u64> {
-        todo!("postgres")
+        self.write(Some(user), |tx, _| {
+            let now_ms = now_ms();
+            let mut inserted = 0;
+            for e in events {
+                let new = tx.execute(
+                    "INSERT INTO play_events
+                         (id, user_id, track_id, kind, position_ms, at_ms, device, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                    &[
+                        &e.id.to_string(),
+                        &user.0,
+                        &e.track_id.0,
+                        &e.kind.as_str(),
+                        &i64::try_from(e.position_ms).unwrap_or(i64::MAX),
+                        &e.at_ms,
+                        &e.device.map(|d| d.to_string()),
+                        &now,
+                    ],
+                )?;
+                // The outbox: a new event's queue message commits (or rolls back) with it.
+                if new > 0 {
+                    enqueue_play(tx, user, e, now_ms)?;
+                }
+                inserted += new;
+            }
+            Ok(inserted)
+        })
     }
+
     fn play_history(
         &self,
         user: UserId,
         before_ms: Option<i64>,
         limit: u32,
     ) -> StorageResult<(u64, Vec<PlayEvent>)> {
-        todo!("postgres")
+        self.read_user(user, |c| {
+            snapshot(c, |tx| history(tx, user, before_ms, limit))
+        })
     }
+
     fn set_starred(
         &self,
         user: UserId,
@@ -32,27 +260,125 @@ impl ActivityStore for PgStore {
         starred: bool,
         now: i64,
     ) -> StorageResult<()> {
-        todo!("postgres")
+        self.write(Some(user), |tx, _| {
+            for item in items {
+                let (kind, id) = kind_of(*item);
+                if starred {
+                    tx.execute(
+                        "INSERT INTO subsonic_stars (user_id, kind, item, starred_at)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&user.0, &kind, &id, &now],
+                    )?;
+                } else {
+                    tx.execute(
+                        "DELETE FROM subsonic_stars WHERE user_id = $1 AND kind = $2 AND item = $3",
+                        &[&user.0, &kind, &id],
+                    )?;
+                }
+            }
+            Ok(())
+        })
     }
+
     fn set_rating(&self, user: UserId, item: ItemRef, rating: u8, now: i64) -> StorageResult<()> {
-        todo!("postgres")
+        let (kind, id) = kind_of(item);
+        self.write(Some(user), |tx, _| {
+            if rating == 0 {
+                tx.execute(
+                    "DELETE FROM subsonic_ratings WHERE user_id = $1 AND kind = $2 AND item = $3",
+                    &[&user.0, &kind, &id],
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT INTO subsonic_ratings (user_id, kind, item, rating, rated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (user_id, kind, item) DO UPDATE
+                         SET rating = excluded.rating, rated_at = excluded.rated_at",
+                    &[&user.0, &kind, &id, &i64::from(rating.min(5)), &now],
+                )?;
+            }
+            Ok(())
+        })
     }
+
     fn starred_items(&self, user: UserId) -> StorageResult<Vec<(ItemRef, i64)>> {
-        todo!("postgres")
+        self.read_user(user, |c| {
+            Ok(c.query(
+                "SELECT kind, item, starred_at FROM subsonic_stars WHERE user_id = $1
+                 ORDER BY starred_at DESC, kind COLLATE \"C\", item",
+                &[&user.0],
+            )?
+            .iter()
+            .filter_map(|r| item_of(r.get(0), r.get(1)).map(|i| (i, r.get(2))))
+            .collect())
+        })
     }
+
     fn annotations(
         &self,
         user: UserId,
         items: &[ItemRef],
     ) -> StorageResult<HashMap<ItemRef, Annotation>> {
-        todo!("postgres")
+        self.read_user(user, |c| snapshot(c, |tx| annotations(tx, user, items)))
     }
+
     fn play_queue(&self, user: UserId) -> StorageResult<Option<PlayQueueRecord>> {
-        todo!("postgres")
+        self.read_user(user, |c| {
+            Ok(c.query_opt(
+                "SELECT track_ids, current_track, position_ms, changed_at, changed_by
+                 FROM subsonic_play_queues WHERE user_id = $1",
+                &[&user.0],
+            )?
+            .map(|r| PlayQueueRecord {
+                track_ids: r
+                    .get::<_, String>(0)
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .map(TrackId)
+                    .collect(),
+                current: r.get::<_, Option<i64>>(1).map(TrackId),
+                position_ms: r.get(2),
+                changed_at: r.get(3),
+                changed_by: r.get(4),
+            }))
+        })
     }
-    fn save_play_queue(&self, user: UserId, queue: &PlayQueueRecord) -> StorageResult<()> {
-        todo!("postgres")
+
+    fn save_play_queue(&self, user: UserId, q: &PlayQueueRecord) -> StorageResult<()> {
+        self.write(Some(user), |tx, _| {
+            if q.track_ids.is_empty() {
+                tx.execute(
+                    "DELETE FROM subsonic_play_queues WHERE user_id = $1",
+                    &[&user.0],
+                )?;
+                return Ok(());
+            }
+            let ids = q
+                .track_ids
+                .iter()
+                .map(|t| t.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            tx.execute(
+                "INSERT INTO subsonic_play_queues
+                     (user_id, track_ids, current_track, position_ms, changed_at, changed_by)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (user_id) DO UPDATE SET track_ids = excluded.track_ids,
+                     current_track = excluded.current_track, position_ms = excluded.position_ms,
+                     changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+                &[
+                    &user.0,
+                    &ids,
+                    &q.current.map(|t| t.0),
+                    &q.position_ms,
+                    &q.changed_at,
+                    &q.changed_by,
+                ],
+            )?;
+            Ok(())
+        })
     }
+
     fn album_list(
         &self,
         user: UserId,
@@ -60,6 +386,6 @@ impl ActivityStore for PgStore {
         offset: u32,
         size: u32,
     ) -> StorageResult<Vec<Album>> {
-        todo!("postgres")
+        super::album_list::album_list(self, user, list, offset, size)
     }
 }

@@ -14,8 +14,11 @@
 
 mod accounts;
 mod activity;
+mod album_list;
 mod catalog;
+mod catalog_rows;
 mod changes;
+mod feed;
 mod playlists;
 pub(crate) mod queue;
 mod recs;
@@ -40,6 +43,9 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 /// its part; the order follows the foreign keys.
 const MIGRATIONS: &[&[&str]] = &[&[
     include_str!("schema/base.sql"),
+    include_str!("schema/accounts.sql"),
+    include_str!("schema/playlists.sql"),
+    include_str!("schema/activity.sql"),
     include_str!("schema/recs.sql"),
 ]];
 

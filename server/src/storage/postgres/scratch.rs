@@ -27,10 +27,16 @@ pub struct Unreachable {
 }
 
 impl ScratchDatabase {
-    /// Creates an empty database named after `label`, the process and a counter.
+    /// Creates an empty database named after `label`, the process and a counter, on the
+    /// server of [`admin_url`].
     pub fn create(label: &str) -> Result<Self, Unreachable> {
+        Self::create_on(&admin_url(), label)
+    }
+
+    /// Same, on the server `admin` points at (any database of it).
+    pub fn create_on(admin: &str, label: &str) -> Result<Self, Unreachable> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let admin = admin_url();
+        let admin = admin.to_string();
         let label: String = label
             .chars()
             .map(|c| {

@@ -57,7 +57,10 @@ macro_rules! stories {
 }
 pub(crate) use stories;
 
+mod accounts;
+mod activity;
 mod feed;
 mod fixtures;
+mod playlists;
 mod queue;
 mod recs;
