@@ -23,7 +23,7 @@ mod feed;
 mod lease_tests;
 mod leases;
 mod playlists;
-mod queue;
+pub(crate) mod queue;
 mod recs;
 mod routing;
 pub mod scratch;

@@ -1,48 +1,367 @@
-//! SCAFFOLD: replaced by the real implementation.
-#![allow(unused_variables, unused_imports)]
+//! The recommender's state on PostgreSQL: the same tables and the same arithmetic as SQLite's
+//! `storage::sqlite::recs` (the model is `crate::recommender`; this module only stores it), so
+//! one event history gives one digest on either backend.
+//!
+//! Applying is not safe to run twice at once (two batches read and bump the same pair rows and
+//! candidate lists), and nodes may each run a worker: every apply and rebuild takes one
+//! transaction-scoped advisory lock first, and skips keys already in `recs_applied` under it.
+
+mod reads;
+
 use super::PgStore;
-use crate::storage::queue::*;
-use crate::storage::*;
-use mixtape_shared::api::*;
-use mixtape_shared::sync::PlaylistOp;
-use mixtape_shared::{PlaylistId, TrackId, UserId};
-use std::collections::HashMap;
+use crate::recommender::{self as model, ContentInfo, Delta, Event, Params, Play, Rows};
+use crate::storage::{RecsStore, RecsSummary, StorageError, StorageResult};
+use mixtape_shared::sync::{OpKind, PlaylistOp};
+use postgres::{Statement, Transaction};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// `pg_advisory_xact_lock` key held by `recs_apply` and `recs_rebuild` ("mixt" + 2).
+pub const APPLY_LOCK: i64 = 0x6d69_7874_0002;
+
+/// `(neighbour, co-occurrence weight)` in `model::top_order`.
+type CandidateList = Vec<(i64, i64)>;
+
+/// The statements one apply runs per event, prepared once per transaction.
+struct Stmts {
+    applied: Statement,
+    near: Statement,
+    play: Statement,
+    members: Statement,
+    member: Statement,
+    item: Statement,
+    pair: Statement,
+    top: Statement,
+}
+
+impl Stmts {
+    fn prepare(tx: &mut Transaction<'_>) -> StorageResult<Self> {
+        Ok(Self {
+            applied: tx.prepare(
+                "INSERT INTO recs_applied (key, enqueued_at_ms, applied_at_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO NOTHING",
+            )?,
+            near: tx.prepare(
+                "SELECT track_id, at_ms, weight FROM recs_plays
+                 WHERE user_id = $1 AND at_ms BETWEEN $2 AND $3
+                 ORDER BY abs(at_ms - $4), at_ms, track_id LIMIT $5",
+            )?,
+            play: tx.prepare(
+                "INSERT INTO recs_plays (user_id, at_ms, key, track_id, weight)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )?,
+            members: tx
+                .prepare("SELECT track_id FROM recs_playlist_items WHERE playlist_id = $1")?,
+            member: tx.prepare(
+                "INSERT INTO recs_playlist_items (playlist_id, track_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+            )?,
+            item: tx.prepare(
+                "INSERT INTO recs_items (item, weight) VALUES ($1, $2)
+                 ON CONFLICT (item) DO UPDATE SET weight = recs_items.weight + excluded.weight",
+            )?,
+            pair: tx.prepare(
+                "INSERT INTO recs_pairs (a, b, weight) VALUES ($1, $2, $3)
+                 ON CONFLICT (a, b) DO UPDATE SET weight = recs_pairs.weight + excluded.weight
+                 RETURNING weight",
+            )?,
+            top: tx.prepare("SELECT b, co FROM recs_top WHERE a = $1 ORDER BY co DESC, b")?,
+        })
+    }
+}
+
+/// The candidate lists (`recs_top`) of the items a batch touched: loaded on first touch, kept
+/// in memory by [`model::top_update`], written back (only the rows that changed) by `flush`.
+#[derive(Default)]
+struct Tops {
+    /// Per item: its list as stored, and as updated.
+    lists: HashMap<i64, (CandidateList, CandidateList)>,
+}
+
+impl Tops {
+    fn update(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        s: &Stmts,
+        a: i64,
+        b: i64,
+        co: i64,
+        k: usize,
+    ) -> StorageResult<()> {
+        let (_, cur) = match self.lists.entry(a) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let list: CandidateList = tx
+                    .query(&s.top, &[&a])?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                e.insert((list.clone(), list))
+            }
+        };
+        model::top_update(cur, b, co, k);
+        Ok(())
+    }
+
+    /// Writes the changed rows back in two statements (the lists can be long in a rebuild).
+    fn flush(&mut self, tx: &mut Transaction<'_>) -> StorageResult<()> {
+        let (mut del_a, mut del_co, mut del_b) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ins_a, mut ins_co, mut ins_b) = (Vec::new(), Vec::new(), Vec::new());
+        for (a, (old, new)) in self.lists.drain() {
+            let before: HashSet<&(i64, i64)> = old.iter().collect();
+            let after: HashSet<&(i64, i64)> = new.iter().collect();
+            for &(b, co) in old.iter().filter(|e| !after.contains(e)) {
+                del_a.push(a);
+                del_co.push(co);
+                del_b.push(b);
+            }
+            for &(b, co) in new.iter().filter(|e| !before.contains(e)) {
+                ins_a.push(a);
+                ins_co.push(co);
+                ins_b.push(b);
+            }
+        }
+        if !del_a.is_empty() {
+            tx.execute(
+                "DELETE FROM recs_top t USING unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+                     AS d (a, co, b)
+                 WHERE t.a = d.a AND t.co = d.co AND t.b = d.b",
+                &[&del_a, &del_co, &del_b],
+            )?;
+        }
+        if !ins_a.is_empty() {
+            tx.execute(
+                "INSERT INTO recs_top (a, co, b)
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])",
+                &[&ins_a, &ins_co, &ins_b],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn add(
+    tx: &mut Transaction<'_>,
+    s: &Stmts,
+    tops: &mut Tops,
+    delta: &Delta,
+    k: usize,
+) -> StorageResult<()> {
+    for &(i, w) in &delta.items {
+        tx.execute(&s.item, &[&i, &w])?;
+    }
+    for &(a, b, w) in &delta.pairs {
+        for (x, y) in [(a, b), (b, a)] {
+            let co: i64 = tx.query_one(&s.pair, &[&x, &y, &w])?.get(0);
+            tops.update(tx, s, x, y, co, k)?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes in one event unless its key was taken in before; true when it was new.
+#[allow(clippy::too_many_arguments)]
+fn apply_one(
+    tx: &mut Transaction<'_>,
+    s: &Stmts,
+    tops: &mut Tops,
+    key: &str,
+    enqueued_at_ms: i64,
+    event: &Event,
+    p: &Params,
+    now_ms: i64,
+) -> StorageResult<bool> {
+    if tx.execute(&s.applied, &[&key, &enqueued_at_ms, &now_ms])? == 0 {
+        return Ok(false);
+    }
+    match event {
+        Event::Play(play) if play.weight > 0 => {
+            let near: Vec<Play> = tx
+                .query(
+                    &s.near,
+                    &[
+                        &play.user,
+                        &play.at_ms.saturating_sub(p.window_ms),
+                        &play.at_ms.saturating_add(p.window_ms),
+                        &play.at_ms,
+                        &(p.max_window_plays.min(i64::MAX as usize) as i64),
+                    ],
+                )?
+                .iter()
+                .map(|r| Play {
+                    user: play.user,
+                    item: r.get(0),
+                    at_ms: r.get(1),
+                    weight: r.get(2),
+                })
+                .collect();
+            add(
+                tx,
+                s,
+                tops,
+                &model::play_delta(play, &near, p),
+                p.candidates,
+            )?;
+            tx.execute(
+                &s.play,
+                &[&play.user, &play.at_ms, &key, &play.item, &play.weight],
+            )?;
+        }
+        Event::Play(_) => {}
+        Event::PlaylistAdd { playlist, items } => {
+            let mut members: BTreeSet<i64> = tx
+                .query(&s.members, &[playlist])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for &item in items {
+                add(
+                    tx,
+                    s,
+                    tops,
+                    &model::playlist_delta(item, &members, p),
+                    p.candidates,
+                )?;
+                members.insert(item);
+                tx.execute(&s.member, &[playlist, &item])?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Serializes appliers across nodes until the transaction ends.
+fn lock(tx: &mut Transaction<'_>) -> StorageResult<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK])?;
+    Ok(())
+}
+
+pub(super) fn apply(
+    tx: &mut Transaction<'_>,
+    batch: &[(String, i64, Event)],
+    p: &Params,
+    now_ms: i64,
+) -> StorageResult<u64> {
+    lock(tx)?;
+    let s = Stmts::prepare(tx)?;
+    let mut n = 0;
+    let mut tops = Tops::default();
+    for (key, enqueued_at, event) in batch {
+        n += apply_one(tx, &s, &mut tops, key, *enqueued_at, event, p, now_ms)? as u64;
+    }
+    tops.flush(tx)?;
+    Ok(n)
+}
+
+/// Forgets the state and takes in every stored play event and playlist addition again, in the
+/// order they happened (SQLite's order: plays by time then id, ops by arrival).
+fn rebuild(tx: &mut Transaction<'_>, p: &Params, now_ms: i64) -> StorageResult<u64> {
+    lock(tx)?;
+    tx.batch_execute(
+        "DELETE FROM recs_applied; DELETE FROM recs_plays; DELETE FROM recs_playlist_items;
+         DELETE FROM recs_items; DELETE FROM recs_pairs; DELETE FROM recs_top;",
+    )?;
+    // Byte order for the text tie-break, as SQLite compares.
+    let plays: Vec<(String, i64, i64, String, i64)> = tx
+        .query(
+            "SELECT id, user_id, track_id, kind, at_ms FROM play_events
+             ORDER BY at_ms, id COLLATE \"C\"",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let s = Stmts::prepare(tx)?;
+    let mut n = 0;
+    let mut tops = Tops::default();
+    for (k, (key, user, track, kind, at_ms)) in plays.into_iter().enumerate() {
+        if k % 10_000 == 0 {
+            tops.flush(tx)?;
+        }
+        let event = Event::Play(Play {
+            user,
+            item: track,
+            at_ms,
+            weight: model::play_weight(&kind),
+        });
+        n += apply_one(tx, &s, &mut tops, &key, now_ms, &event, p, now_ms)? as u64;
+    }
+    // `seq` is playlist_ops' arrival order (SQLite's rowid).
+    let ops: Vec<(String, String)> = tx
+        .query(
+            "SELECT id, body FROM playlist_ops ORDER BY received_at, seq",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (key, body) in ops {
+        let op: PlaylistOp = serde_json::from_str(&body)
+            .map_err(|e| StorageError::Corrupt(format!("playlist op {key}: {e}")))?;
+        if let OpKind::Add { entries, .. } = op.kind {
+            let event = Event::PlaylistAdd {
+                playlist: op.playlist_id.to_string(),
+                items: entries.iter().map(|e| e.track_id.0).collect(),
+            };
+            n += apply_one(tx, &s, &mut tops, &key, now_ms, &event, p, now_ms)? as u64;
+        }
+    }
+    tops.flush(tx)?;
+    Ok(n)
+}
 
 impl RecsStore for PgStore {
     fn recs_apply(
         &self,
-        batch: &[(String, i64, crate::recommender::Event)],
-        params: &crate::recommender::Params,
+        batch: &[(String, i64, Event)],
+        params: &Params,
         now_ms: i64,
     ) -> StorageResult<u64> {
-        todo!("postgres")
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        self.write(None, |tx, _| apply(tx, batch, params, now_ms))
     }
-    fn recs_rebuild(&self, params: &crate::recommender::Params, now_ms: i64) -> StorageResult<u64> {
-        todo!("postgres")
+
+    fn recs_rebuild(&self, params: &Params, now_ms: i64) -> StorageResult<u64> {
+        self.write(None, |tx, _| rebuild(tx, params, now_ms))
     }
-    fn recs_rows(&self, items: &[i64]) -> StorageResult<crate::recommender::Rows> {
-        todo!("postgres")
+
+    fn recs_rows(&self, items: &[i64]) -> StorageResult<Rows> {
+        // Recommendations may lag a little: a replica's snapshot is one consistent state.
+        self.read_catalog(|tx| reads::rows(tx, items))
     }
+
     fn recs_popular(&self, limit: u32) -> StorageResult<Vec<(i64, i64)>> {
-        todo!("postgres")
+        self.read_catalog(|tx| reads::popular(tx, limit))
     }
-    fn recs_content_info(
-        &self,
-        ids: &[i64],
-    ) -> StorageResult<Vec<crate::recommender::ContentInfo>> {
-        todo!("postgres")
+
+    fn recs_content_info(&self, ids: &[i64]) -> StorageResult<Vec<ContentInfo>> {
+        self.read_catalog(|tx| reads::content_info(tx, ids))
     }
+
     fn recs_content_candidates(
         &self,
-        seed: &crate::recommender::ContentInfo,
+        seed: &ContentInfo,
         per_kind: u32,
-    ) -> StorageResult<Vec<crate::recommender::ContentInfo>> {
-        todo!("postgres")
+    ) -> StorageResult<Vec<ContentInfo>> {
+        self.read_catalog(|tx| reads::content_candidates(tx, seed, per_kind))
     }
+
     fn recs_artist_tracks(&self, artist: i64, limit: u32) -> StorageResult<Vec<i64>> {
-        todo!("postgres")
+        self.read_catalog(|tx| reads::artist_tracks(tx, artist, limit))
     }
+
     fn recs_summary(&self) -> StorageResult<RecsSummary> {
-        todo!("postgres")
+        // The primary: a summary is compared right after a write (tests, the admin page).
+        self.read_primary(|c| {
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let summary = reads::summary(&mut tx)?;
+            tx.commit()?;
+            Ok(summary)
+        })
     }
 }

@@ -62,3 +62,5 @@ mod activity;
 mod feed;
 mod fixtures;
 mod playlists;
+mod queue;
+mod recs;
