@@ -15,12 +15,15 @@
 mod accounts;
 mod activity;
 mod catalog;
+mod catalog_pages;
 mod changes;
 mod playlists;
 mod queue;
 mod recs;
 mod routing;
+mod scan;
 pub mod scratch;
+mod search;
 
 pub use changes::ChangeSet;
 pub use routing::{LocalWriteMarks, WriteMarks};
@@ -38,7 +41,10 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// The schema, applied as one migration step per entry under an advisory lock. Each domain owns
 /// its part; the order follows the foreign keys.
-const MIGRATIONS: &[&[&str]] = &[&[include_str!("schema/base.sql")]];
+const MIGRATIONS: &[&[&str]] = &[&[
+    include_str!("schema/base.sql"),
+    include_str!("schema/catalog.sql"),
+]];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
 pub const MIGRATION_LOCK: i64 = 0x6d69_7874_0001;

@@ -57,5 +57,8 @@ macro_rules! stories {
 }
 pub(crate) use stories;
 
+mod catalog;
 mod feed;
 mod fixtures;
+mod scan;
+mod search;
