@@ -88,7 +88,7 @@ impl PageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::Store;
+    use crate::storage::CatalogStore;
     use crate::storage::sqlite::SqliteStore;
 
     #[test]

@@ -4,7 +4,7 @@
 use super::model::{Params, top_of};
 use super::queue::{EventQueue, Message};
 use super::worker::{WorkerConfig, WorkerStats, run_once};
-use crate::storage::Store;
+use crate::storage::{AccountStore, ActivityStore, PlaylistStore, RecsStore};
 use crate::storage::sqlite::SqliteStore;
 use mixtape_shared::api::{PlayEvent, PlayEventKind, User};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp};

@@ -2,7 +2,6 @@
 //! change exactly once, however the writers' commits interleave.
 
 use super::fixtures;
-use super::stories;
 use crate::storage::Store;
 use mixtape_shared::api::Change;
 use std::collections::HashSet;
@@ -51,4 +50,4 @@ fn concurrent_writers_miss_nothing(store: &dyn Store) {
     );
 }
 
-stories!(concurrent_writers_miss_nothing);
+super::stories!(concurrent_writers_miss_nothing);
