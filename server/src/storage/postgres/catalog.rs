@@ -7,8 +7,8 @@ use crate::storage::sqlite::SEP;
 use crate::storage::*;
 use mixtape_shared::api::*;
 use mixtape_shared::{AlbumId, ArtistId, TrackId};
-use postgres::Row;
-use postgres::types::ToSql;
+use ::postgres::Row;
+use ::postgres::types::ToSql;
 use std::collections::{HashMap, HashSet};
 
 pub(super) const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, t.album_id, al.title,
@@ -190,7 +190,7 @@ type SortKey = (&'static str, bool);
 /// One keyset page: rows after the cursor in (sort value, id) order. Sort expressions never
 /// yield NULL (nullable keys are coalesced as SQLite's are), so the row comparison drops no row.
 fn keyset<T, S>(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut ::postgres::Transaction<'_>,
     listing: Listing<T>,
     (sort_expr, text): SortKey,
     page: &PageRequest<S>,
@@ -258,7 +258,7 @@ fn keyset<T, S>(
 }
 
 pub(super) fn tracks_by_ids(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut ::postgres::Transaction<'_>,
     ids: &[TrackId],
 ) -> StorageResult<Vec<Track>> {
     if ids.is_empty() {
@@ -276,7 +276,7 @@ pub(super) fn tracks_by_ids(
 }
 
 fn track_file_where(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut ::postgres::Transaction<'_>,
     condition: &str,
     value: &(dyn ToSql + Sync),
 ) -> StorageResult<Option<TrackFile>> {
@@ -299,7 +299,7 @@ fn track_file_where(
 }
 
 fn track_ids_by_paths(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut ::postgres::Transaction<'_>,
     paths: &[String],
 ) -> StorageResult<HashMap<String, TrackId>> {
     let mut out = HashMap::new();
@@ -366,7 +366,7 @@ fn common_suffix_len(a: &str, b: &str) -> usize {
         .count()
 }
 
-fn album(tx: &mut postgres::Transaction<'_>, id: AlbumId) -> StorageResult<Option<AlbumDetail>> {
+fn album(tx: &mut ::postgres::Transaction<'_>, id: AlbumId) -> StorageResult<Option<AlbumDetail>> {
     let Some(row) = tx.query_opt(&format!("{ALBUM_SELECT} WHERE al.id = $1"), &[&id.0])? else {
         return Ok(None);
     };
@@ -383,7 +383,7 @@ fn album(tx: &mut postgres::Transaction<'_>, id: AlbumId) -> StorageResult<Optio
     Ok(Some(AlbumDetail { album, tracks }))
 }
 
-fn artist(tx: &mut postgres::Transaction<'_>, id: ArtistId) -> StorageResult<Option<ArtistDetail>> {
+fn artist(tx: &mut ::postgres::Transaction<'_>, id: ArtistId) -> StorageResult<Option<ArtistDetail>> {
     let Some(row) = tx.query_opt(&format!("{ARTIST_SELECT} WHERE ar.id = $1"), &[&id.0])? else {
         return Ok(None);
     };
@@ -414,7 +414,7 @@ fn artist(tx: &mut postgres::Transaction<'_>, id: ArtistId) -> StorageResult<Opt
     }))
 }
 
-fn genres(tx: &mut postgres::Transaction<'_>) -> StorageResult<Vec<Genre>> {
+fn genres(tx: &mut ::postgres::Transaction<'_>) -> StorageResult<Vec<Genre>> {
     tx.query(
         "SELECT g.name, count(DISTINCT tg.track_id), count(DISTINCT t.album_id)
          FROM genres g JOIN track_genres tg ON tg.genre_id = g.id JOIN tracks t ON t.id = tg.track_id
@@ -432,7 +432,7 @@ fn genres(tx: &mut postgres::Transaction<'_>) -> StorageResult<Vec<Genre>> {
     .collect()
 }
 
-fn art(tx: &mut postgres::Transaction<'_>, hash: &str) -> StorageResult<Option<StoredArt>> {
+fn art(tx: &mut ::postgres::Transaction<'_>, hash: &str) -> StorageResult<Option<StoredArt>> {
     let Some(row) = tx.query_opt("SELECT mime FROM art WHERE hash = $1", &[&hash])? else {
         return Ok(None);
     };
@@ -459,7 +459,7 @@ fn art(tx: &mut postgres::Transaction<'_>, hash: &str) -> StorageResult<Option<S
     }))
 }
 
-fn count(tx: &mut postgres::Transaction<'_>, sql: &str) -> StorageResult<u64> {
+fn count(tx: &mut ::postgres::Transaction<'_>, sql: &str) -> StorageResult<u64> {
     Ok(tx.query_one(sql, &[])?.try_get::<_, i64>(0)?.max(0) as u64)
 }
 

@@ -8,8 +8,8 @@ use crate::catalog::fold;
 use crate::storage::sqlite::SEP;
 use crate::storage::*;
 use mixtape_shared::{TrackId, UserId};
-use postgres::types::ToSql;
-use postgres::{Client, Statement, Transaction};
+use ::postgres::types::ToSql;
+use ::postgres::{Client, Statement, Transaction};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -73,7 +73,7 @@ impl Batch<'_, '_> {
         &mut self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> StorageResult<Vec<postgres::Row>> {
+    ) -> StorageResult<Vec<::postgres::Row>> {
         let stmt = self.statement(sql)?;
         Ok(self.tx.query(&stmt, params)?)
     }
@@ -82,7 +82,7 @@ impl Batch<'_, '_> {
         &mut self,
         sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> StorageResult<Option<postgres::Row>> {
+    ) -> StorageResult<Option<::postgres::Row>> {
         let stmt = self.statement(sql)?;
         Ok(self.tx.query_opt(&stmt, params)?)
     }
@@ -384,7 +384,7 @@ impl Batch<'_, '_> {
         );
         let text = fold(&format!("{title} {} {album_title}", display_names.join(" ")));
         self.words.extend(
-            crate::storage::postgres::search::words_of(&text)
+            super::search::words_of(&text)
                 .filter(|w| w.chars().count() >= 3)
                 .map(str::to_string),
         );

@@ -53,9 +53,8 @@ impl ScratchDatabase {
                 source,
             })?;
         client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-            ))
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .and_then(|()| client.batch_execute(&format!("CREATE DATABASE {name}")))
             .map_err(|source| Unreachable {
                 url: admin.clone(),
                 source,

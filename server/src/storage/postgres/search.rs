@@ -11,8 +11,8 @@ use crate::catalog::fold;
 use crate::storage::*;
 use mixtape_shared::TrackId;
 use mixtape_shared::api::SearchResults;
-use postgres::Transaction;
-use postgres::types::ToSql;
+use ::postgres::Transaction;
+use ::postgres::types::ToSql;
 use std::collections::HashMap;
 
 /// How well a candidate matched, best first: exact field, field prefix, word prefix, substring,
@@ -276,7 +276,7 @@ fn in_order<T>(
     select: &str,
     id_expr: &str,
     ids: &[i64],
-    map: fn(&postgres::Row) -> StorageResult<T>,
+    map: fn(&::postgres::Row) -> StorageResult<T>,
     id_of: fn(&T) -> i64,
 ) -> StorageResult<Vec<T>> {
     if ids.is_empty() {
