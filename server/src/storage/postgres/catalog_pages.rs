@@ -82,15 +82,15 @@ pub(super) fn track_list(
         TrackQuery::TopByArtist(artist) => {
             // Plays are the activity domain's table; without it every count is zero.
             let plays = if has_table(tx, "play_events")? {
-                "(SELECT count(*) FROM play_events e WHERE e.track_id = t.id AND e.kind = 'finish')"
+                "(SELECT count(*) FROM play_events e WHERE e.track_id = t.id AND e.kind = 'finish') DESC,"
             } else {
-                "0"
+                ""
             };
             let params: [&(dyn ToSql + Sync); 3] = [&artist.0, &limit, &skip];
             tx.query(
                 &format!(
                     "{TRACK_SELECT} WHERE {BY_ARTIST}
-                     ORDER BY {plays} DESC, al.year NULLS FIRST, al.sort_title NULLS FIRST,
+                     ORDER BY {plays} al.year NULLS FIRST, al.sort_title NULLS FIRST,
                        t.disc_number NULLS FIRST, t.track_number NULLS FIRST, t.id
                      LIMIT $2 OFFSET $3"
                 ),
