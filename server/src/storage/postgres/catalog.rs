@@ -5,10 +5,10 @@
 use super::PgStore;
 use crate::storage::sqlite::SEP;
 use crate::storage::*;
-use mixtape_shared::api::*;
-use mixtape_shared::{AlbumId, ArtistId, TrackId};
 use ::postgres::Row;
 use ::postgres::types::ToSql;
+use mixtape_shared::api::*;
+use mixtape_shared::{AlbumId, ArtistId, TrackId};
 use std::collections::{HashMap, HashSet};
 
 pub(super) const TRACK_SELECT: &str = "SELECT t.id, t.title, t.artist_ids, t.artist_names, t.album_id, al.title,
@@ -383,7 +383,10 @@ fn album(tx: &mut ::postgres::Transaction<'_>, id: AlbumId) -> StorageResult<Opt
     Ok(Some(AlbumDetail { album, tracks }))
 }
 
-fn artist(tx: &mut ::postgres::Transaction<'_>, id: ArtistId) -> StorageResult<Option<ArtistDetail>> {
+fn artist(
+    tx: &mut ::postgres::Transaction<'_>,
+    id: ArtistId,
+) -> StorageResult<Option<ArtistDetail>> {
     let Some(row) = tx.query_opt(&format!("{ARTIST_SELECT} WHERE ar.id = $1"), &[&id.0])? else {
         return Ok(None);
     };
@@ -564,7 +567,11 @@ impl CatalogStore for PgStore {
                 .map(|r| Ok(r.try_get(0)?))
                 .collect()
         })?;
-        Ok(ids.iter().copied().filter(|id| found.contains(&id.0)).collect())
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| found.contains(&id.0))
+            .collect())
     }
     fn track_list(&self, query: &TrackQuery, offset: u32, count: u32) -> StorageResult<Vec<Track>> {
         self.read_catalog(|tx| super::catalog_pages::track_list(tx, query, offset, count))
@@ -575,9 +582,12 @@ impl CatalogStore for PgStore {
     fn artist_by_name(&self, name: &str) -> StorageResult<Option<Artist>> {
         let folded = crate::catalog::fold(name);
         self.read_catalog(|tx| {
-            tx.query_opt(&format!("{ARTIST_SELECT} WHERE ar.sort_name = $1"), &[&folded])?
-                .map(|r| artist_from_row(&r))
-                .transpose()
+            tx.query_opt(
+                &format!("{ARTIST_SELECT} WHERE ar.sort_name = $1"),
+                &[&folded],
+            )?
+            .map(|r| artist_from_row(&r))
+            .transpose()
         })
     }
 }

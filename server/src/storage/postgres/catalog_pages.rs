@@ -3,9 +3,9 @@
 
 use super::catalog::{ARTIST_SELECT, TRACK_SELECT, artist_from_row, map_rows, track_from_row};
 use crate::storage::*;
-use mixtape_shared::api::{Artist, Track};
 use ::postgres::Transaction;
 use ::postgres::types::ToSql;
+use mixtape_shared::api::{Artist, Track};
 
 /// Whether a table of another domain's schema part exists. Each part of the schema is written
 /// by its own domain; until all are merged, a catalog-only database must still answer.

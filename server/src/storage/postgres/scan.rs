@@ -7,9 +7,9 @@ use super::catalog_pages::has_table;
 use crate::catalog::fold;
 use crate::storage::sqlite::SEP;
 use crate::storage::*;
-use mixtape_shared::{TrackId, UserId};
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Statement, Transaction};
+use mixtape_shared::{TrackId, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -107,20 +107,21 @@ impl Batch<'_, '_> {
         if let Some(found) = self.artist_ids.get(&key) {
             return Ok(found.clone());
         }
-        let found = match self.query_opt("SELECT id, name FROM artists WHERE sort_name = $1", &[&key])? {
-            Some(r) => (r.try_get(0)?, r.try_get(1)?),
-            None => {
-                let id: i64 = self
-                    .query_opt(
-                        "INSERT INTO artists (name, sort_name) VALUES ($1, $2) RETURNING id",
-                        &[&name, &key],
-                    )?
-                    .expect("RETURNING yields a row")
-                    .try_get(0)?;
-                self.artist_search.push((id, key.clone()));
-                (id, name.to_string())
-            }
-        };
+        let found =
+            match self.query_opt("SELECT id, name FROM artists WHERE sort_name = $1", &[&key])? {
+                Some(r) => (r.try_get(0)?, r.try_get(1)?),
+                None => {
+                    let id: i64 = self
+                        .query_opt(
+                            "INSERT INTO artists (name, sort_name) VALUES ($1, $2) RETURNING id",
+                            &[&name, &key],
+                        )?
+                        .expect("RETURNING yields a row")
+                        .try_get(0)?;
+                    self.artist_search.push((id, key.clone()));
+                    (id, name.to_string())
+                }
+            };
         self.artist_ids.insert(key, found.clone());
         Ok(found)
     }
@@ -175,10 +176,16 @@ impl Batch<'_, '_> {
             return Ok(id);
         }
         // Case-insensitive, as SQLite's NOCASE column.
-        let id = match self.query_opt("SELECT id FROM genres WHERE lower(name) = lower($1)", &[&name])? {
+        let id = match self.query_opt(
+            "SELECT id FROM genres WHERE lower(name) = lower($1)",
+            &[&name],
+        )? {
             Some(r) => r.try_get(0)?,
             None => self
-                .query_opt("INSERT INTO genres (name) VALUES ($1) RETURNING id", &[&name])?
+                .query_opt(
+                    "INSERT INTO genres (name) VALUES ($1) RETURNING id",
+                    &[&name],
+                )?
                 .expect("RETURNING yields a row")
                 .try_get(0)?,
         };
@@ -187,7 +194,10 @@ impl Batch<'_, '_> {
     }
 
     fn remember_old(&mut self, id: i64) -> StorageResult<()> {
-        if let Some(r) = self.query_opt("SELECT album_id, artist_ids FROM tracks WHERE id = $1", &[&id])? {
+        if let Some(r) = self.query_opt(
+            "SELECT album_id, artist_ids FROM tracks WHERE id = $1",
+            &[&id],
+        )? {
             self.albums.extend(r.try_get::<_, Option<i64>>(0)?);
             let artists: String = r.try_get(1)?;
             self.artists
@@ -220,7 +230,9 @@ impl Batch<'_, '_> {
             .unwrap_or(artist_names[0]);
         let (album_artist_id, _) = self.ensure_artist(album_artist_name)?;
         let album_id = match record.album.as_deref().and_then(clean) {
-            Some(title) => Some(self.ensure_album(title, album_artist_id, album_artist_name, record)?),
+            Some(title) => {
+                Some(self.ensure_album(title, album_artist_id, album_artist_name, record)?)
+            }
             None => None,
         };
         let mut genre_ids = Vec::new();
@@ -238,7 +250,10 @@ impl Batch<'_, '_> {
                 ArtSource::File(p) => ("file", p),
                 ArtSource::Embedded(p) => ("embedded", p),
             };
-            if self.art.insert(format!("{}{SEP}{kind}{SEP}{path}", art.hash)) {
+            if self
+                .art
+                .insert(format!("{}{SEP}{kind}{SEP}{path}", art.hash))
+            {
                 self.execute(
                     "INSERT INTO art (hash, mime, kind, path) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (hash) DO UPDATE SET mime = excluded.mime, kind = excluded.kind, path = excluded.path",
@@ -382,7 +397,10 @@ impl Batch<'_, '_> {
                 fold(album_title),
             ),
         );
-        let text = fold(&format!("{title} {} {album_title}", display_names.join(" ")));
+        let text = fold(&format!(
+            "{title} {} {album_title}",
+            display_names.join(" ")
+        ));
         self.words.extend(
             super::search::words_of(&text)
                 .filter(|w| w.chars().count() >= 3)

@@ -4,15 +4,13 @@
 //! (`search_words`, nearest by trigram similarity) within a small edit distance, and rows
 //! matching the corrected query are ranked by that distance.
 
-use super::catalog::{
-    ALBUM_SELECT, ARTIST_SELECT, album_from_row, artist_from_row, tracks_by_ids,
-};
+use super::catalog::{ALBUM_SELECT, ARTIST_SELECT, album_from_row, artist_from_row, tracks_by_ids};
 use crate::catalog::fold;
 use crate::storage::*;
-use mixtape_shared::TrackId;
-use mixtape_shared::api::SearchResults;
 use ::postgres::Transaction;
 use ::postgres::types::ToSql;
+use mixtape_shared::TrackId;
+use mixtape_shared::api::SearchResults;
 use std::collections::HashMap;
 
 /// How well a candidate matched, best first: exact field, field prefix, word prefix, substring,
@@ -72,7 +70,10 @@ fn contains_pattern(s: &str) -> String {
 
 /// The query with each word (3+ letters) replaced by the vocabulary words it could be a typo
 /// of, as groups of LIKE patterns (any of a group, every group); None when no word qualifies.
-fn corrected_query(tx: &mut Transaction<'_>, query: &str) -> StorageResult<Option<Vec<Vec<String>>>> {
+fn corrected_query(
+    tx: &mut Transaction<'_>,
+    query: &str,
+) -> StorageResult<Option<Vec<Vec<String>>>> {
     let mut groups = Vec::new();
     for word in words_of(query) {
         let len = word.chars().count();
@@ -193,10 +194,8 @@ fn matching(
     let conditions: Vec<String> = (1..=groups.len())
         .map(|i| format!("doc LIKE ANY(${i}::text[])"))
         .collect();
-    let params: Vec<&(dyn ToSql + Sync)> = groups
-        .iter()
-        .map(|g| g as &(dyn ToSql + Sync))
-        .collect();
+    let params: Vec<&(dyn ToSql + Sync)> =
+        groups.iter().map(|g| g as &(dyn ToSql + Sync)).collect();
     let sql = format!(
         "SELECT id, {} FROM {} WHERE {} LIMIT {limit}",
         table.fields,
@@ -332,9 +331,14 @@ pub(super) fn search(
             ranked_ids(tx, &TRACK_SEARCH, &q, limit, &mut corrected)?,
         )
     };
-    let artists = in_order(tx, ARTIST_SELECT, "ar.id", &artist_ids, artist_from_row, |a| {
-        a.id.0
-    })?;
+    let artists = in_order(
+        tx,
+        ARTIST_SELECT,
+        "ar.id",
+        &artist_ids,
+        artist_from_row,
+        |a| a.id.0,
+    )?;
     let albums = in_order(tx, ALBUM_SELECT, "al.id", &album_ids, album_from_row, |a| {
         a.id.0
     })?;

@@ -3,7 +3,6 @@
 //! offset-paged lists, and the catalog generation.
 
 use super::fixtures::{record, scan};
-use super::stories;
 use crate::catalog::fold;
 use crate::storage::*;
 use mixtape_shared::api::{Page, Track};
@@ -57,7 +56,11 @@ fn library(store: &dyn Store) -> Vec<Track> {
     store.track_list(&TrackQuery::All, 0, 100).expect("all")
 }
 
-fn sorted_by<T: Clone, K: Ord>(items: &[T], order: SortOrder, key: impl Fn(&T) -> (K, i64)) -> Vec<T> {
+fn sorted_by<T: Clone, K: Ord>(
+    items: &[T],
+    order: SortOrder,
+    key: impl Fn(&T) -> (K, i64),
+) -> Vec<T> {
     let mut v = items.to_vec();
     v.sort_by_key(|t| key(t));
     if order == SortOrder::Desc {
@@ -96,7 +99,10 @@ fn list_pages_follow_every_sort_and_order(store: &dyn Store) {
                     .iter()
                     .map(|t| t.id.0)
                     .collect();
-                assert_eq!(got, expected, "tracks by {sort:?} {order:?}, pages of {limit}");
+                assert_eq!(
+                    got, expected,
+                    "tracks by {sort:?} {order:?}, pages of {limit}"
+                );
             }
         }
         // Bytewise: "a b" < "a-c" < "aa" < "ab" < "b" (a locale would ignore the punctuation).
@@ -108,7 +114,9 @@ fn list_pages_follow_every_sort_and_order(store: &dyn Store) {
         .collect();
         assert_eq!(titles, ["a b", "a-c", "aa", "ab", "B", "C", "D", "Zz"]);
 
-        let albums = all_pages(AlbumSort::Added, SortOrder::Asc, 100, |p| store.list_albums(p));
+        let albums = all_pages(AlbumSort::Added, SortOrder::Asc, 100, |p| {
+            store.list_albums(p)
+        });
         assert_eq!(albums.len(), 5);
         for sort in [
             AlbumSort::Title,
@@ -132,7 +140,10 @@ fn list_pages_follow_every_sort_and_order(store: &dyn Store) {
                     .iter()
                     .map(|a| a.id.0)
                     .collect();
-                assert_eq!(got, expected, "albums by {sort:?} {order:?}, pages of {limit}");
+                assert_eq!(
+                    got, expected,
+                    "albums by {sort:?} {order:?}, pages of {limit}"
+                );
             }
         }
 
@@ -153,7 +164,10 @@ fn list_pages_follow_every_sort_and_order(store: &dyn Store) {
                     .iter()
                     .map(|a| a.id.0)
                     .collect();
-                assert_eq!(got, expected, "artists by {sort:?} {order:?}, pages of {limit}");
+                assert_eq!(
+                    got, expected,
+                    "artists by {sort:?} {order:?}, pages of {limit}"
+                );
             }
         }
     }
@@ -185,14 +199,22 @@ fn details_list_tracks_and_albums_in_order(store: &dyn Store) {
     let band = store.artist_by_name("band").unwrap().expect("band");
     let detail = store.artist(band.id).unwrap().expect("artist detail");
     let albums: Vec<&str> = detail.albums.iter().map(|a| a.title.as_str()).collect();
-    assert_eq!(albums, ["Undated", "Older", "Album"], "by year, no year first");
+    assert_eq!(
+        albums,
+        ["Undated", "Older", "Album"],
+        "by year, no year first"
+    );
     let feat: Vec<&str> = detail.appears_on.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(feat, ["Feat"]);
     assert_eq!(detail.artist.album_count, 3);
     assert_eq!(detail.artist.track_count, 6);
 
     let album = detail.albums.iter().find(|a| a.title == "Album").unwrap();
-    assert_eq!(album.year, Some(2002), "an album's year is its latest track's");
+    assert_eq!(
+        album.year,
+        Some(2002),
+        "an album's year is its latest track's"
+    );
     assert_eq!(album.track_count, 3);
     assert_eq!(album.duration_ms, 3 * 180_000);
     assert_eq!(album.genres, ["Rock"]);
@@ -221,11 +243,13 @@ fn tracks_by_ids_keep_the_order_asked(store: &dyn Store) {
         .into_iter()
         .map(|t| t.id)
         .collect();
-    assert_eq!(got, [c, a, b, a], "asked order, repeats kept, missing left out");
     assert_eq!(
-        store
-            .existing_track_ids(&[b, TrackId(999_999), a])
-            .unwrap(),
+        got,
+        [c, a, b, a],
+        "asked order, repeats kept, missing left out"
+    );
+    assert_eq!(
+        store.existing_track_ids(&[b, TrackId(999_999), a]).unwrap(),
         [b, a]
     );
     assert!(store.tracks_by_ids(&[]).unwrap().is_empty());
@@ -245,7 +269,10 @@ fn track_files_are_found_by_id_and_hash(store: &dyn Store) {
     assert_eq!(file.size, 4242);
     assert_eq!(file.content_type, "audio/flac");
     assert!(file.available);
-    let by_hash = store.track_file_by_hash("hash-song").unwrap().expect("by hash");
+    let by_hash = store
+        .track_file_by_hash("hash-song")
+        .unwrap()
+        .expect("by hash");
     assert_eq!(by_hash.path, "f/song.flac");
     assert!(store.track_file_by_hash("nope").unwrap().is_none());
     assert!(store.track_file(TrackId(999_999)).unwrap().is_none());
@@ -309,9 +336,19 @@ fn genres_merge_case_and_count(store: &dyn Store) {
         ]
     );
     let two = store.tracks_by_ids(&[store.indexed_files().unwrap()["g/2.flac"].track_id]);
-    assert_eq!(two.unwrap()[0].genres, ["rock", "Jazz"], "as tagged, no repeats");
-    let album = all_pages(AlbumSort::Title, SortOrder::Asc, 10, |p| store.list_albums(p));
-    assert_eq!(album[0].genres, ["Jazz", "Rock"], "an album's genres, sorted");
+    assert_eq!(
+        two.unwrap()[0].genres,
+        ["rock", "Jazz"],
+        "as tagged, no repeats"
+    );
+    let album = all_pages(AlbumSort::Title, SortOrder::Asc, 10, |p| {
+        store.list_albums(p)
+    });
+    assert_eq!(
+        album[0].genres,
+        ["Jazz", "Rock"],
+        "an album's genres, sorted"
+    );
     assert!(album[1].genres.is_empty() || album[1].genres == ["ambient"]);
 }
 
@@ -362,7 +399,10 @@ fn art_lists_every_source_most_recent_first(store: &dyn Store) {
         }])
         .unwrap();
     store.prune_orphans().unwrap();
-    assert!(store.art("art-1").unwrap().is_none(), "unused art is pruned");
+    assert!(
+        store.art("art-1").unwrap().is_none(),
+        "unused art is pruned"
+    );
 }
 
 fn track_lists_answer_every_query(store: &dyn Store) {
@@ -388,8 +428,16 @@ fn track_lists_answer_every_query(store: &dyn Store) {
     let mut by_id = all.clone();
     by_id.sort();
     assert_eq!(all, by_id, "All is by id");
-    assert_eq!(ids(store.track_list(&TrackQuery::All, 1, 2).unwrap()), all[1..3]);
-    assert!(store.track_list(&TrackQuery::All, 10, 2).unwrap().is_empty());
+    assert_eq!(
+        ids(store.track_list(&TrackQuery::All, 1, 2).unwrap()),
+        all[1..3]
+    );
+    assert!(
+        store
+            .track_list(&TrackQuery::All, 10, 2)
+            .unwrap()
+            .is_empty()
+    );
 
     let rock = ids(store
         .track_list(&TrackQuery::Genre("ROCK".into()), 0, 100)
@@ -471,8 +519,12 @@ fn artists_page_by_name_and_are_found_folded(store: &dyn Store) {
             record("n/3.flac", "Three", "  Zappa  ", "Hot Rats", None),
         ],
     );
-    let names = |v: Vec<mixtape_shared::api::Artist>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
-    assert_eq!(names(store.artist_page(0, 10).unwrap()), ["ABBA", "Björk", "Zappa"]);
+    let names =
+        |v: Vec<mixtape_shared::api::Artist>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.artist_page(0, 10).unwrap()),
+        ["ABBA", "Björk", "Zappa"]
+    );
     assert_eq!(names(store.artist_page(1, 1).unwrap()), ["Björk"]);
     assert!(store.artist_page(5, 10).unwrap().is_empty());
     let bjork = store.artist_by_name("BJORK").unwrap().expect("folded");

@@ -2,7 +2,6 @@
 //! ids), retired ids coming back with their content, denormalized counts, and pruning.
 
 use super::fixtures::{record, scan};
-use super::stories;
 use crate::storage::*;
 use mixtape_shared::TrackId;
 
@@ -159,7 +158,11 @@ fn held_tracks_stay_unavailable_until_restored(store: &dyn Store) {
     };
     let outcome = store.apply_scan_batch(vec![hold()]).unwrap();
     assert_eq!(outcome.held, 1);
-    assert_eq!(store.apply_scan_batch(vec![hold()]).unwrap().held, 0, "once");
+    assert_eq!(
+        store.apply_scan_batch(vec![hold()]).unwrap().held,
+        0,
+        "once"
+    );
     assert_eq!(store.unavailable_track_count().unwrap(), 1);
     assert!(!store.track(a).unwrap().unwrap().available);
     assert!(!store.track_file(a).unwrap().unwrap().available);
@@ -206,7 +209,10 @@ fn counts_follow_the_tracks(store: &dyn Store) {
         "an album without tracks is not counted"
     );
     // Retagged to another artist: both artists' counts follow.
-    scan(store, vec![record("c/2.flac", "Two", "Solo", "Solo Album", None)]);
+    scan(
+        store,
+        vec![record("c/2.flac", "Two", "Solo", "Solo Album", None)],
+    );
     let band = store.artist_by_name("Band").unwrap().unwrap();
     let solo = store.artist_by_name("Solo").unwrap().unwrap();
     assert_eq!((band.album_count, band.track_count), (1, 1));
@@ -242,7 +248,12 @@ fn pruning_drops_what_no_track_uses(store: &dyn Store) {
     assert!(store.album(album).unwrap().is_none());
     assert!(store.artist_by_name("Gone").unwrap().is_none());
     assert!(store.artist(gone.id).unwrap().is_none());
-    let genres: Vec<String> = store.genres().unwrap().into_iter().map(|g| g.name).collect();
+    let genres: Vec<String> = store
+        .genres()
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
     assert_eq!(genres, ["Rock"]);
     assert!(store.search("gone", 10).unwrap().albums.is_empty());
     assert!(store.search("gone", 10).unwrap().artists.is_empty());

@@ -3,7 +3,6 @@
 //! short queries as prefixes, and queries that mean nothing.
 
 use super::fixtures::{record, scan};
-use super::stories;
 use crate::storage::*;
 use mixtape_shared::api::SearchResults;
 
@@ -12,11 +11,23 @@ fn library(store: &dyn Store) {
         store,
         vec![
             record("s/1.flac", "Nocturne", "Chopin", "Nocturnes", Some(1830)),
-            record("s/2.flac", "Café Nocturne", "Erik Satie", "Gymnopédies", None),
+            record(
+                "s/2.flac",
+                "Café Nocturne",
+                "Erik Satie",
+                "Gymnopédies",
+                None,
+            ),
             record("s/3.flac", "Nocturne in Blue", "Chopin", "Nocturnes", None),
             record("s/4.flac", "Second Song", "Band", "Debut", None),
             record("s/5.flac", "Le Nocturne", "Band", "Debut", None),
-            record("s/6.flac", "Symphony No. 5", "Beethoven", "Symphonies", None),
+            record(
+                "s/6.flac",
+                "Symphony No. 5",
+                "Beethoven",
+                "Symphonies",
+                None,
+            ),
             record("s/7.flac", "100% Pure", "Beethoven", "Symphonies", None),
         ],
     );
@@ -32,19 +43,34 @@ fn exact_matches_rank_first(store: &dyn Store) {
     // Exact title, then field prefixes, then word prefixes; shorter text first within each.
     assert_eq!(
         titles(&found),
-        ["Nocturne", "Nocturne in Blue", "Le Nocturne", "Café Nocturne"]
+        [
+            "Nocturne",
+            "Nocturne in Blue",
+            "Le Nocturne",
+            "Café Nocturne"
+        ]
     );
     let albums: Vec<&str> = found.albums.iter().map(|a| a.title.as_str()).collect();
     assert_eq!(albums, ["Nocturnes"]);
-    assert_eq!(store.search("nocturne", 2).unwrap().tracks.len(), 2, "limit");
+    assert_eq!(
+        store.search("nocturne", 2).unwrap().tracks.len(),
+        2,
+        "limit"
+    );
     let both = store.search("chopin blue", 10).unwrap();
     assert_eq!(titles(&both), ["Nocturne in Blue"], "every word, any field");
 }
 
 fn case_and_accents_are_folded(store: &dyn Store) {
     library(store);
-    assert_eq!(titles(&store.search("CAFE", 10).unwrap()), ["Café Nocturne"]);
-    assert_eq!(titles(&store.search("café", 10).unwrap()), ["Café Nocturne"]);
+    assert_eq!(
+        titles(&store.search("CAFE", 10).unwrap()),
+        ["Café Nocturne"]
+    );
+    assert_eq!(
+        titles(&store.search("café", 10).unwrap()),
+        ["Café Nocturne"]
+    );
     let albums = store.search("gymnopedies", 10).unwrap().albums;
     assert_eq!(albums.len(), 1);
     assert_eq!(albums[0].title, "Gymnopédies");
@@ -79,7 +105,11 @@ fn typos_are_corrected_word_by_word(store: &dyn Store) {
 fn short_and_empty_queries(store: &dyn Store) {
     library(store);
     let found = store.search("n", 10).unwrap();
-    assert_eq!(titles(&found), ["Nocturne", "Nocturne in Blue"], "a title prefix");
+    assert_eq!(
+        titles(&found),
+        ["Nocturne", "Nocturne in Blue"],
+        "a title prefix"
+    );
     assert!(found.albums.iter().any(|a| a.title == "Nocturnes"));
     let found = store.search("Be", 10).unwrap();
     let artists: Vec<&str> = found.artists.iter().map(|a| a.name.as_str()).collect();
@@ -99,7 +129,10 @@ fn short_and_empty_queries(store: &dyn Store) {
 
 fn results_follow_rescans(store: &dyn Store) {
     library(store);
-    scan(store, vec![record("s/4.flac", "Renamed", "Band", "Debut", None)]);
+    scan(
+        store,
+        vec![record("s/4.flac", "Renamed", "Band", "Debut", None)],
+    );
     assert!(store.search("second", 10).unwrap().tracks.is_empty());
     assert_eq!(titles(&store.search("renamed", 10).unwrap()), ["Renamed"]);
     store
