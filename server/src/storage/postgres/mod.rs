@@ -16,6 +16,7 @@ mod accounts;
 mod activity;
 mod album_list;
 mod catalog;
+mod catalog_pages;
 mod catalog_rows;
 mod changes;
 mod feed;
@@ -26,7 +27,9 @@ mod playlists;
 pub(crate) mod queue;
 mod recs;
 mod routing;
+mod scan;
 pub mod scratch;
+mod search;
 
 pub use changes::ChangeSet;
 pub use routing::{LocalWriteMarks, WriteMarks};

@@ -3,6 +3,7 @@
 
 use super::{MIGRATIONS, SqliteStore};
 use crate::storage::*;
+use mixtape_shared::{PlaylistId, TrackId, UserId};
 use mixtape_shared::sync::{NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{DeviceId, EntryId, OpId};
 use mixtape_shared::{PlaylistId, TrackId, UserId};

@@ -59,8 +59,11 @@ pub(crate) use stories;
 
 mod accounts;
 mod activity;
+mod catalog;
 mod feed;
 mod fixtures;
 mod playlists;
 mod queue;
 mod recs;
+mod scan;
+mod search;
