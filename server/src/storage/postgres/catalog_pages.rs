@@ -7,14 +7,6 @@ use ::postgres::Transaction;
 use ::postgres::types::ToSql;
 use mixtape_shared::api::{Artist, Track};
 
-/// Whether a table of another domain's schema part exists. Each part of the schema is written
-/// by its own domain; until all are merged, a catalog-only database must still answer.
-pub(super) fn has_table(tx: &mut Transaction<'_>, table: &str) -> StorageResult<bool> {
-    Ok(tx
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])?
-        .try_get(0)?)
-}
-
 const BY_ARTIST: &str = "(t.album_artist_id = $1 OR EXISTS (SELECT 1 FROM track_artists ta
     WHERE ta.track_id = t.id AND ta.artist_id = $1))";
 
@@ -80,12 +72,7 @@ pub(super) fn track_list(
             )?
         }
         TrackQuery::TopByArtist(artist) => {
-            // Plays are the activity domain's table; without it every count is zero.
-            let plays = if has_table(tx, "play_events")? {
-                "(SELECT count(*) FROM play_events e WHERE e.track_id = t.id AND e.kind = 'finish') DESC,"
-            } else {
-                ""
-            };
+            let plays = "(SELECT count(*) FROM play_events e WHERE e.track_id = t.id AND e.kind = 'finish') DESC,";
             let params: [&(dyn ToSql + Sync); 3] = [&artist.0, &limit, &skip];
             tx.query(
                 &format!(

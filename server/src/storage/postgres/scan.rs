@@ -3,7 +3,6 @@
 //! batch produces are written with one `unnest` statement each at its end.
 
 use super::ChangeSet;
-use super::catalog_pages::has_table;
 use crate::catalog::fold;
 use crate::storage::sqlite::SEP;
 use crate::storage::*;
@@ -64,8 +63,6 @@ struct Batch<'t, 'c> {
     album_search: Vec<(i64, String, String)>,
     artist_search: Vec<(i64, String)>,
     words: BTreeSet<String>,
-    /// Whether the playlists part of the schema is there (None: not looked yet).
-    playlists: Option<bool>,
 }
 
 impl Batch<'_, '_> {
@@ -438,17 +435,6 @@ impl Batch<'_, '_> {
 
     /// Tells the owners of playlists holding track `id` that their playlist changed.
     fn touch_playlists_with(&mut self, id: i64) -> StorageResult<()> {
-        let present = match self.playlists {
-            Some(p) => p,
-            None => {
-                let p = has_table(self.tx, "playlist_entries")?;
-                self.playlists = Some(p);
-                p
-            }
-        };
-        if !present {
-            return Ok(());
-        }
         let affected: Vec<(String, i64)> = self
             .query(
                 "SELECT DISTINCT p.id::text, p.owner_id FROM playlist_entries e
@@ -576,7 +562,6 @@ pub(super) fn apply_batch(
         album_search: Vec::new(),
         artist_search: Vec::new(),
         words: BTreeSet::new(),
-        playlists: None,
     };
     for write in writes {
         match write {

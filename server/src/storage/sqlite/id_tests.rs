@@ -6,7 +6,6 @@ use crate::storage::*;
 use mixtape_shared::{PlaylistId, TrackId, UserId};
 use mixtape_shared::sync::{NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{DeviceId, EntryId, OpId};
-use mixtape_shared::{PlaylistId, TrackId, UserId};
 use rusqlite::Connection;
 use std::path::Path;
 
