@@ -120,9 +120,6 @@ impl FencedWriter for PgLease {
         params: &crate::recommender::Params,
         now_ms: i64,
     ) -> StorageResult<u64> {
-        if batch.is_empty() {
-            return Ok(0);
-        }
         self.write(|tx, _| super::recs::apply(tx, batch, params, now_ms))
     }
 }
