@@ -387,7 +387,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 /// waits this long between taking its sequence numbers and committing, so the multi-node tests
 /// can make commits overlap (and slow a scan down enough to kill its leader mid-way).
 fn test_commit_delay() -> Option<Duration> {
-    let ms: u64 = std::env::var("MIXTAPE_TEST_COMMIT_DELAY_MS").ok()?.parse().ok()?;
+    let ms: u64 = std::env::var("MIXTAPE_TEST_COMMIT_DELAY_MS")
+        .ok()?
+        .parse()
+        .ok()?;
     tracing::warn!(ms, "test hook: commits on PostgreSQL are delayed");
     Some(Duration::from_millis(ms))
 }

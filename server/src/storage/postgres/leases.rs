@@ -91,7 +91,6 @@ impl PgLease {
             tracing::warn!(error = %e, pid = self.pid, "cannot end a lost lease's session");
         }
     }
-
 }
 
 /// The leased work's writes run on the lease's own session: if it died, the lock is gone and

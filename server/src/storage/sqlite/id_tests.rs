@@ -3,9 +3,9 @@
 
 use super::{MIGRATIONS, SqliteStore};
 use crate::storage::*;
-use mixtape_shared::{PlaylistId, TrackId, UserId};
 use mixtape_shared::sync::{NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{DeviceId, EntryId, OpId};
+use mixtape_shared::{PlaylistId, TrackId, UserId};
 use rusqlite::Connection;
 use std::path::Path;
 

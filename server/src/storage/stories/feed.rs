@@ -62,7 +62,10 @@ fn postgres_commits_in_sequence_order_when_commits_are_slow() {
     let db = ScratchDatabase::for_test("slow_commits");
     let mut options = PgOptions::new(db.url());
     options.commit_delay = Some(std::time::Duration::from_millis(20));
-    let store = PgStore::open(&options, std::sync::Arc::new(LocalWriteMarks::single_node()))
-        .expect("open postgres");
+    let store = PgStore::open(
+        &options,
+        std::sync::Arc::new(LocalWriteMarks::single_node()),
+    )
+    .expect("open postgres");
     concurrent_writers_miss_nothing(&store);
 }
