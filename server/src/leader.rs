@@ -47,17 +47,6 @@ pub struct LeaderConfig {
     pub recs: Option<RecsWork>,
 }
 
-/// A node id when none is configured: `hostname:port`.
-pub fn default_node_id(port: u16) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}:{port}")
-}
-
 /// Which leases this node holds, for tests and `/metrics`.
 #[derive(Debug, Default)]
 pub struct Held {
