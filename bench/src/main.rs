@@ -341,9 +341,14 @@ async fn main() -> Result<()> {
             writers,
             seconds,
         } => {
-            let bench = scale::open(database.as_deref(), tmp.path(), &[])?;
-            scale::first_scan(&bench, &library)?;
-            scale::feed_writers(&bench, &writers, seconds)?;
+            // The PostgreSQL driver is synchronous: it must not run on the async runtime.
+            let data = tmp.path().to_path_buf();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let bench = scale::open(database.as_deref(), &data, &[])?;
+                scale::first_scan(&bench, &library)?;
+                scale::feed_writers(&bench, &writers, seconds)
+            })
+            .await??;
         }
         Command::FirstAudio { library } => {
             let (server, _) =
