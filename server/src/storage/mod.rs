@@ -14,6 +14,7 @@ pub mod leases;
 mod playlists;
 pub mod postgres;
 pub mod queue;
+mod ranking;
 mod recs;
 pub mod sqlite;
 #[cfg(test)]

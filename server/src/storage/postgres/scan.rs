@@ -399,7 +399,7 @@ impl Batch<'_, '_> {
             display_names.join(" ")
         ));
         self.words.extend(
-            super::search::words_of(&text)
+            crate::storage::ranking::words_of(&text)
                 .filter(|w| w.chars().count() >= 3)
                 .map(str::to_string),
         );

@@ -6,52 +6,13 @@
 
 use super::catalog::{ALBUM_SELECT, ARTIST_SELECT, album_from_row, artist_from_row, tracks_by_ids};
 use crate::catalog::fold;
+use crate::storage::ranking::{CORRECTIONS_PER_WORD, Rank, rank, typo_distance, words_of};
 use crate::storage::*;
 use ::postgres::Transaction;
 use ::postgres::types::ToSql;
 use mixtape_shared::TrackId;
 use mixtape_shared::api::SearchResults;
 use std::collections::HashMap;
-
-/// How well a candidate matched, best first: exact field, field prefix, word prefix, substring,
-/// fuzzy (SQLite's ranking).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-struct Rank {
-    tier: u8,
-    /// Lower is better: text length for substring matches, edit distance for fuzzy ones.
-    score: f64,
-}
-
-fn rank(query: &str, fields: &[String], typo_distance: Option<f64>) -> Rank {
-    let folded: Vec<String> = fields.iter().map(|f| fold(f)).collect();
-    let tier = if folded.iter().any(|f| f == query) {
-        0
-    } else if folded.iter().any(|f| f.starts_with(query)) {
-        1
-    } else if folded
-        .iter()
-        .any(|f| f.split_whitespace().any(|w| w.starts_with(query)))
-    {
-        2
-    } else if folded.iter().any(|f| f.contains(query)) {
-        3
-    } else {
-        4
-    };
-    Rank {
-        tier,
-        score: typo_distance.unwrap_or(0.0),
-    }
-}
-
-/// Words as the vocabulary holds them: runs of letters and digits.
-pub(super) fn words_of(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-}
-
-/// Up to this many spellings from the vocabulary stand in for each query word.
-const CORRECTIONS_PER_WORD: usize = 4;
 
 /// Vocabulary words nearest a query word by trigram similarity gather the candidates; the edit
 /// distance decides.
@@ -127,38 +88,6 @@ fn corrected_query(
         groups.push(spellings);
     }
     Ok((!groups.is_empty()).then_some(groups))
-}
-
-/// How many edits separate the query's words from the best-matching words of `text`, if every
-/// query word is close enough (SQLite's `typo_distance`).
-fn typo_distance(query: &str, text: &str) -> Option<f64> {
-    let words: Vec<&str> = words_of(text).collect();
-    let mut total = 0usize;
-    for q in words_of(query) {
-        let q_len = q.chars().count();
-        let allowed = if q_len <= 2 {
-            0
-        } else if q_len <= 5 {
-            1
-        } else {
-            2
-        };
-        let best = words
-            .iter()
-            .map(|w| {
-                let whole = strsim::osa_distance(q, w);
-                let prefix: String = w.chars().take(q_len).collect();
-                whole.min(
-                    strsim::osa_distance(q, &prefix) + usize::from(prefix.chars().count() < q_len),
-                )
-            })
-            .min()?;
-        if best > allowed {
-            return None;
-        }
-        total += best;
-    }
-    Some(total as f64)
 }
 
 /// One search table: its name and the folded fields it holds.

@@ -3,6 +3,7 @@
 use super::SEP;
 use super::*;
 use crate::catalog::fold;
+use crate::storage::ranking::{CORRECTIONS_PER_WORD, Rank, rank, typo_distance, words_of};
 use mixtape_shared::api::{AlbumRef, ArtistRef, MusicBrainzIds, ReplayGain};
 use mixtape_shared::{AlbumId, ArtistId};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -442,45 +443,6 @@ pub fn art(conn: &Connection, hash: &str) -> StorageResult<Option<StoredArt>> {
     }))
 }
 
-/// How well a candidate matched, best first: exact field, field prefix, word prefix, substring, fuzzy.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-struct Rank {
-    tier: u8,
-    /// Lower is better: bm25 order for substring matches, edit distance for fuzzy ones.
-    score: f64,
-}
-
-fn rank(query: &str, fields: &[String], typo_distance: Option<f64>) -> Rank {
-    let folded: Vec<String> = fields.iter().map(|f| fold(f)).collect();
-    let tier = if folded.iter().any(|f| f == query) {
-        0
-    } else if folded.iter().any(|f| f.starts_with(query)) {
-        1
-    } else if folded
-        .iter()
-        .any(|f| f.split_whitespace().any(|w| w.starts_with(query)))
-    {
-        2
-    } else if folded.iter().any(|f| f.contains(query)) {
-        3
-    } else {
-        4
-    };
-    Rank {
-        tier,
-        score: typo_distance.unwrap_or(0.0),
-    }
-}
-
-/// Words as the vocabulary holds them: runs of letters and digits.
-pub(super) fn words_of(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-}
-
-/// Up to this many spellings from the vocabulary stand in for each query word.
-const CORRECTIONS_PER_WORD: usize = 4;
-
 /// The query with each word replaced by the library words it could be a typo of (searched in
 /// the small vocabulary table, not in every track), as an FTS5 expression; None when no word
 /// is long enough for trigrams (those are left to the exact search).
@@ -536,39 +498,6 @@ fn corrected_query(conn: &Connection, query: &str) -> StorageResult<Option<Strin
         parts.push(format!("({})", spellings.join(" OR ")));
     }
     Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
-}
-
-/// How many edits (insertions, deletions, substitutions, transpositions) separate the query's
-/// words from the best-matching words of `text`, if every query word is close enough: one edit
-/// for words of up to five letters, two beyond. A query word may also match a word's prefix.
-fn typo_distance(query: &str, text: &str) -> Option<f64> {
-    let words: Vec<&str> = words_of(text).collect();
-    let mut total = 0usize;
-    for q in words_of(query) {
-        let q_len = q.chars().count();
-        let allowed = if q_len <= 2 {
-            0
-        } else if q_len <= 5 {
-            1
-        } else {
-            2
-        };
-        let best = words
-            .iter()
-            .map(|w| {
-                let whole = strsim::osa_distance(q, w);
-                let prefix: String = w.chars().take(q_len).collect();
-                whole.min(
-                    strsim::osa_distance(q, &prefix) + usize::from(prefix.chars().count() < q_len),
-                )
-            })
-            .min()?;
-        if best > allowed {
-            return None;
-        }
-        total += best;
-    }
-    Some(total as f64)
 }
 
 /// Trigrams of the query and of each variant with one letter dropped: a transposition or a
