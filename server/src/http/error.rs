@@ -104,6 +104,16 @@ impl From<StorageError> for ApiError {
                 tracing::error!(error = %full, "the database's disk is full");
                 Self::disk_full()
             }
+            ref down if down.is_unavailable() => {
+                tracing::error!(error = %down, "the database is unreachable");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached; nothing was saved; retry shortly",
+                );
+                e.retry_after = Some(2);
+                e
+            }
             other => Self::internal(other),
         }
     }
@@ -295,6 +305,17 @@ fn plain_status_code(status: StatusCode) -> (&'static str, &'static str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unreachable_database_is_a_503_not_a_500() {
+        // Nothing listens on port 1: the connection error carries no SQLSTATE.
+        let e = ::postgres::Client::connect("postgres://x@127.0.0.1:1/x", ::postgres::NoTls)
+            .err()
+            .expect("port 1 refuses");
+        let api = super::ApiError::from(crate::storage::StorageError::Postgres(e));
+        assert_eq!(api.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(api.code, "database_unavailable");
+    }
+
     use axum::Router;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};

@@ -51,6 +51,19 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The database could not be reached (down, restarting, pool exhausted): the request may
+    /// succeed if retried, and nothing was written.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            // No SQLSTATE: the error came from the connection, not from the server's answer.
+            Self::Postgres(e) => {
+                e.code().is_none() && (e.is_closed() || std::error::Error::source(e).is_some())
+            }
+            _ => false,
+        }
+    }
+
     /// The database could not write because its disk (or quota) is full.
     pub fn is_disk_full(&self) -> bool {
         match self {
