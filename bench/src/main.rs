@@ -3,6 +3,8 @@
 //! - `scan`: first scan (files/s), rescan with nothing changed, peak RSS, all in one process.
 //! - `search`: search latency over HTTP (p50/p99) on an in-process server.
 //! - `serve`: a scanned server that prints its URL and a token, for wrk (see bench/http.sh).
+//!   Both take `--database postgres://…` (a scratch database on that server, dropped after) and
+//!   `--read-replica URL` to run on the scale-out backend instead of SQLite.
 //! - `mirror`: the client mirroring the catalog, idle syncs, cold start (see `client.rs`).
 //! - `offline`: the client taking a playlist of generated tracks offline, against curl.
 //! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
@@ -16,8 +18,10 @@ mod scale;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mixtape_server::Config;
+use mixtape_server::config::{Database, DeploySecret, SECRET_MIN_BYTES};
 use mixtape_server::scanner::Scanner;
 use mixtape_server::storage::Store;
+use mixtape_server::storage::postgres::scratch::{self, ScratchDatabase};
 use mixtape_server::storage::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +53,8 @@ enum Command {
         /// Requests to time.
         #[arg(long, default_value_t = 2000)]
         requests: usize,
+        #[command(flatten)]
+        backend: Backend,
     },
     /// The client: mirror the catalog from scratch, idle syncs, cold start.
     Mirror {
@@ -103,7 +109,20 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        backend: Backend,
     },
+}
+
+/// Where the benchmarked server keeps its data: SQLite (the default) or PostgreSQL.
+#[derive(clap::Args, Clone, Default)]
+struct Backend {
+    /// `postgres://…`: a scratch database is made on that server for the run and dropped after.
+    #[arg(long)]
+    database: Option<String>,
+    /// A streaming replica of that server (repeatable): the scratch database is read there too.
+    #[arg(long = "read-replica")]
+    read_replicas: Vec<String>,
 }
 
 pub const BENCH_PASSWORD: &str = "bench-password";
@@ -164,16 +183,75 @@ fn scan(library: &Path, data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A server started for a benchmark, with the scratch database it runs on (if any), which is
+/// dropped after the server.
+struct BenchServer {
+    server: mixtape_server::RunningServer,
+    scratch: Option<ScratchDatabase>,
+}
+
+impl BenchServer {
+    async fn shutdown(self) -> Result<()> {
+        self.server.shutdown().await?;
+        drop_scratch(self.scratch).await
+    }
+
+    async fn until_signal(self) -> Result<()> {
+        self.server.until_signal().await?;
+        drop_scratch(self.scratch).await
+    }
+}
+
+/// The PostgreSQL driver is synchronous: it makes and drops databases off the async runtime.
+async fn drop_scratch(scratch: Option<ScratchDatabase>) -> Result<()> {
+    tokio::task::spawn_blocking(move || drop(scratch)).await?;
+    Ok(())
+}
+
 async fn start_server(
     library: &Path,
     data: &Path,
     listen: std::net::SocketAddr,
-) -> Result<(mixtape_server::RunningServer, String)> {
+) -> Result<(BenchServer, String)> {
+    start_server_on(library, data, listen, &Backend::default()).await
+}
+
+async fn start_server_on(
+    library: &Path,
+    data: &Path,
+    listen: std::net::SocketAddr,
+    backend: &Backend,
+) -> Result<(BenchServer, String)> {
     let mut config = Config::embedded(library.canonicalize()?, data.to_path_buf());
     config.listen = listen;
     config.admin_password = Some(BENCH_PASSWORD.into());
-    let server = mixtape_server::start(config).await?;
-    let base = format!("http://{}", server.addr);
+    let mut scratch = None;
+    if let Some(url) = backend
+        .database
+        .clone()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        let db = tokio::task::spawn_blocking(move || ScratchDatabase::create_on(&url, "bench"))
+            .await?
+            .context("make a scratch database")?;
+        config.database = Database::Postgres(db.url().to_string());
+        config.read_replicas = backend
+            .read_replicas
+            .iter()
+            .map(|r| scratch::with_database(r, db.name()))
+            .collect();
+        let mut secret = vec![0u8; SECRET_MIN_BYTES];
+        rand::fill(&mut secret[..]);
+        config.secret = Some(DeploySecret::from_bytes(secret).expect("long enough"));
+        config.node_id = "bench".into();
+        scratch = Some(db);
+    }
+    let server = BenchServer {
+        server: mixtape_server::start(config).await?,
+        scratch,
+    };
+    let server_addr = server.server.addr;
+    let base = format!("http://{server_addr}");
     let http = reqwest::Client::new();
     let login: serde_json::Value = http
         .post(format!("{base}/api/v1/auth/login"))
@@ -226,9 +304,9 @@ fn queries(titles: &[String], n: usize) -> Vec<String> {
     out
 }
 
-async fn search(library: &Path, data: &Path, requests: usize) -> Result<()> {
-    let (server, token) = start_server(library, data, "127.0.0.1:0".parse()?).await?;
-    let base = format!("http://{}", server.addr);
+async fn search(library: &Path, data: &Path, requests: usize, backend: &Backend) -> Result<()> {
+    let (server, token) = start_server_on(library, data, "127.0.0.1:0".parse()?, backend).await?;
+    let base = format!("http://{}", server.server.addr);
     let http = reqwest::Client::new();
     let page: serde_json::Value = http
         .get(format!("{base}/api/v1/tracks?limit=500"))
@@ -243,7 +321,8 @@ async fn search(library: &Path, data: &Path, requests: usize) -> Result<()> {
         .iter()
         .filter_map(|t| t["title"].as_str().map(String::from))
         .collect();
-    let tracks = server.state.store.track_count()?;
+    let store = server.server.state.store.clone();
+    let tracks = tokio::task::spawn_blocking(move || store.track_count()).await??;
     let qs = queries(&titles, requests);
     // Warm up caches and connections.
     for q in qs.iter().take(50) {
@@ -310,7 +389,8 @@ async fn main() -> Result<()> {
             library,
             data_dir: d,
             requests,
-        } => search(&library, &data_dir(d, &tmp), requests).await?,
+            backend,
+        } => search(&library, &data_dir(d, &tmp), requests, &backend).await?,
         Command::Mirror {
             library,
             data_dir: d,
@@ -318,7 +398,7 @@ async fn main() -> Result<()> {
         } => {
             let (server, _) =
                 start_server(&library, &data_dir(d, &tmp), "127.0.0.1:0".parse()?).await?;
-            let base = format!("http://{}", server.addr);
+            let base = format!("http://{}", server.server.addr);
             tokio::task::spawn_blocking(move || client::mirror(&base, runs)).await??;
             server.shutdown().await?;
         }
@@ -331,7 +411,7 @@ async fn main() -> Result<()> {
             client::write_library(&library, tracks, mb << 20)?;
             let (server, _) =
                 start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
-            let base = format!("http://{}", server.addr);
+            let base = format!("http://{}", server.server.addr);
             tokio::task::spawn_blocking(move || client::offline(&base, parallel)).await??;
             server.shutdown().await?;
         }
@@ -353,7 +433,7 @@ async fn main() -> Result<()> {
         Command::FirstAudio { library } => {
             let (server, _) =
                 start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
-            let base = format!("http://{}", server.addr);
+            let base = format!("http://{}", server.server.addr);
             tokio::task::spawn_blocking(move || client::first_audio(&base)).await??;
             server.shutdown().await?;
         }
@@ -364,8 +444,8 @@ async fn main() -> Result<()> {
         } => {
             let (server, token) =
                 start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;
-            let base = format!("http://{}", server.addr);
-            let store = server.state.store.clone();
+            let base = format!("http://{}", server.server.addr);
+            let store = server.server.state.store.clone();
             playlist::playlist_push(store, &base, &token, &log_sizes, samples).await?;
             server.shutdown().await?;
         }
@@ -373,9 +453,10 @@ async fn main() -> Result<()> {
             library,
             data_dir,
             listen,
+            backend,
         } => {
-            let (server, token) = start_server(&library, &data_dir, listen).await?;
-            println!("http://{} {token}", server.addr);
+            let (server, token) = start_server_on(&library, &data_dir, listen, &backend).await?;
+            println!("http://{} {token}", server.server.addr);
             server.until_signal().await?;
         }
     }

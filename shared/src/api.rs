@@ -316,8 +316,9 @@ pub struct ChangesPage {
 
 #[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
 pub struct ChangesQuery {
-    /// The last revision the client has applied (0 for everything).
-    pub since: Option<i64>,
+    /// An opaque cursor: a previous page's `next_since`, passed back as it came (absent or `0`
+    /// for everything). Today it is a decimal revision; clients must not build one otherwise.
+    pub since: Option<String>,
     /// Changes per page, 1..=1000 (default 500).
     pub limit: Option<u32>,
 }

@@ -225,7 +225,9 @@ pub fn list_tracks(conn: &Connection, page: &PageRequest<TrackSort>) -> StorageR
     let sort = match page.sort {
         TrackSort::Title => "t.sort_title",
         TrackSort::Artist => "t.sort_artist",
-        TrackSort::Album => "t.album_id",
+        // A NULL key would fail the keyset comparison and drop album-less tracks from
+        // every page after the first: they sort as album 0, as on PostgreSQL.
+        TrackSort::Album => "coalesce(t.album_id, 0)",
         TrackSort::Year => "coalesce(t.year, 0)",
         TrackSort::Added => "t.id",
     };

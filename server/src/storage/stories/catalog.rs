@@ -69,6 +69,40 @@ fn sorted_by<T: Clone, K: Ord>(
     v
 }
 
+/// Tracks with no album sort first by album (as album 0) and stay in the pages after a page
+/// boundary: a keyset comparison on a NULL key would drop them from every later page.
+fn album_sort_keeps_tracks_without_an_album(store: &dyn Store) {
+    let mut records = vec![
+        record("y/1.flac", "one", "Ann", "First", None),
+        record("y/2.flac", "two", "Ann", "First", None),
+        record("y/3.flac", "loose three", "Ann", "-", None),
+        record("y/4.flac", "three", "Ann", "Second", None),
+        record("y/5.flac", "loose five", "Ann", "-", None),
+    ];
+    for loose in [2, 4] {
+        records[loose].album = None;
+        records[loose].album_artist = None;
+    }
+    scan(store, records);
+    let tracks = store.track_list(&TrackQuery::All, 0, 100).expect("all");
+    assert_eq!(tracks.iter().filter(|t| t.album.is_none()).count(), 2);
+    for order in [SortOrder::Asc, SortOrder::Desc] {
+        let expected: Vec<i64> = sorted_by(&tracks, order, |t| {
+            (t.album.as_ref().map_or(0, |a| a.id.0), t.id.0)
+        })
+        .iter()
+        .map(|t| t.id.0)
+        .collect();
+        for limit in [1, 2, 3] {
+            let got: Vec<i64> = all_pages(TrackSort::Album, order, limit, |p| store.list_tracks(p))
+                .iter()
+                .map(|t| t.id.0)
+                .collect();
+            assert_eq!(got, expected, "tracks by album {order:?}, pages of {limit}");
+        }
+    }
+}
+
 fn list_pages_follow_every_sort_and_order(store: &dyn Store) {
     let tracks = library(store);
     assert_eq!(tracks.len(), 8);
@@ -553,6 +587,7 @@ fn the_catalog_generation_grows_with_every_write(store: &dyn Store) {
 
 stories!(
     list_pages_follow_every_sort_and_order,
+    album_sort_keeps_tracks_without_an_album,
     details_list_tracks_and_albums_in_order,
     tracks_by_ids_keep_the_order_asked,
     track_files_are_found_by_id_and_hash,
