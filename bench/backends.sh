@@ -3,7 +3,9 @@
 # "album-list and track-page rates through the page cache within 10 % of SQLite's").
 # For each backend, `mixtape-bench serve` scans LIBRARY into a fresh database (SQLite in a temp
 # dir; PostgreSQL: a scratch database on DATABASE_URL, dropped after) and serves it; wrk then
-# asks for the first album page and the first track page, RUNS times each, alternating backends
+# asks for the first album page and the first track page (both through the page cache), and
+# the change feed at its head (`changes?since=REVISION`: what an idle client's 30-second poll
+# asks, answered from the database, not the page cache), RUNS times each, alternating backends
 # so that drift of the shared machine hits both alike.
 # Needs the release mixtape-bench (cargo build --release -p mixtape-bench), wrk, curl, jq.
 # Usage: bash bench/backends.sh [LIBRARY] [DATABASE_URL] [RUNS]
@@ -59,15 +61,22 @@ non2xx() { awk '/Non-2xx or 3xx responses/ {n = $5} END {print n + 0}' "$1"; }
 
 echo "| page | run | SQLite req/s (p99) | PostgreSQL req/s (p99) | PostgreSQL / SQLite |"
 echo "|---|---|---|---|---|"
-for page in "albums?limit=50" "tracks?limit=50"; do
+revision() {
+  local url_var="URL_$1" token_var="TOKEN_$1"
+  curl -sf -H "Authorization: Bearer ${!token_var}" "${!url_var}/api/v1/changes?since=0&limit=1" | jq -r .revision
+}
+rev_sqlite=$(revision sqlite)
+rev_postgres=$(revision postgres)
+for page in "albums?limit=50" "tracks?limit=50" "changes?since=REV"; do
   for run in $(seq 1 "$runs"); do
     declare -A got=()
     for name in sqlite postgres; do
-      url_var="URL_$name" token_var="TOKEN_$name"
+      url_var="URL_$name" token_var="TOKEN_$name" rev_var="rev_$name"
       out="$work/wrk-$name.txt"
-      code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${!token_var}" "${!url_var}/api/v1/$page")
-      [ "$code" = 200 ] || { echo "$name $page answered $code" >&2; exit 1; }
-      wrk -t2 -c64 -d"${seconds}s" --latency -H "Authorization: Bearer ${!token_var}" "${!url_var}/api/v1/$page" >"$out"
+      path="${page/REV/${!rev_var}}"
+      code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${!token_var}" "${!url_var}/api/v1/$path")
+      [ "$code" = 200 ] || { echo "$name $path answered $code" >&2; exit 1; }
+      wrk -t2 -c64 -d"${seconds}s" --latency -H "Authorization: Bearer ${!token_var}" "${!url_var}/api/v1/$path" >"$out"
       cat "$out" >&2
       [ "$(non2xx "$out")" = 0 ] || { echo "$name $page: non-2xx answers" >&2; exit 1; }
       got[$name]="$(rps "$out") ($(p99 "$out"))"
