@@ -374,3 +374,116 @@ fn wait_for_albums(client: &Node) -> Value {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A stand-in node for the retry policy test: counts each request (`METHOD /path`), answers
+/// `/readyz` with 200, and either answers everything else with 200 or reads it and hangs up
+/// without a word (what a node killed mid-request looks like from haproxy).
+struct StandIn {
+    addr: String,
+    seen: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+}
+
+impl StandIn {
+    fn start(answers: bool) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let counts = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut length = 0usize;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let request: String = line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                if !request.ends_with("/readyz") {
+                    *counts.lock().unwrap().entry(request.clone()).or_insert(0) += 1;
+                }
+                if answers || request.ends_with("/readyz") {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    );
+                }
+                // Dropped: closed, with or without an answer.
+            }
+        });
+        Self { addr, seen }
+    }
+
+    fn seen(&self, request: &str) -> u32 {
+        self.seen.lock().unwrap().get(request).copied().unwrap_or(0)
+    }
+}
+
+/// The configuration's retry policy, request by request: a node that hangs up without
+/// answering is retried on another only for requests that are safe to replay.
+#[test]
+fn the_balancer_replays_only_what_is_safe_to_replay() {
+    let broken = StandIn::start(false);
+    let healthy = StandIn::start(true);
+    let lb = Haproxy::start(&[("broken", &broken.addr), ("healthy", &healthy.addr)]);
+    lb.wait_status("broken", "UP", Duration::from_secs(10));
+    lb.wait_status("healthy", "UP", Duration::from_secs(10));
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let tries = 10u32;
+    // (method, path, Idempotency-Key, safe to replay)
+    let cases = [
+        ("GET", "/api/v1/albums", None, true),
+        ("HEAD", "/api/v1/media/abc", None, true),
+        ("POST", "/api/v1/events", None, true),
+        ("POST", "/api/v1/sync/ops", None, true),
+        ("POST", "/api/v1/playlists", Some("k-1"), true),
+        ("GET", "/rest/getAlbum", None, true),
+        ("POST", "/api/v1/auth/login", None, false),
+        ("POST", "/api/v1/playlists", None, false),
+        ("DELETE", "/api/v1/playlists/x", None, false),
+        ("GET", "/rest/createPlaylist", None, false),
+        ("GET", "/rest/scrobble", None, false),
+    ];
+    for (method, path, key, safe) in cases {
+        let mut failed = 0;
+        for _ in 0..tries {
+            let mut request = http
+                .request(method.parse().unwrap(), format!("{}{path}", lb.url()))
+                .body("{}");
+            if let Some(key) = key {
+                request = request.header("Idempotency-Key", key);
+            }
+            let status = request.send().unwrap().status().as_u16();
+            match status {
+                200 => {}
+                502 => failed += 1,
+                other => panic!("{method} {path}: {other}"),
+            }
+        }
+        let what = format!("{method} {path} key={key:?}");
+        let request = format!("{method} {path}");
+        let (on_broken, on_healthy) = (broken.seen(&request), healthy.seen(&request));
+        assert!(on_broken > 0, "{what}: the broken node never got one");
+        if safe {
+            assert_eq!(failed, 0, "{what}: replayed on the healthy node");
+            assert_eq!(on_healthy, tries, "{what}");
+        } else {
+            assert_eq!(failed, on_broken, "{what}: not replayed, so the client sees it fail");
+            assert_eq!(on_broken + on_healthy, tries, "{what}: each sent once");
+        }
+    }
+}
