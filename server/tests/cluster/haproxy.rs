@@ -23,8 +23,6 @@ pub struct Haproxy {
 pub struct ServerStat {
     /// UP, DOWN, MAINT, `UP 1/2` while rising…
     pub status: String,
-    /// Sessions open now.
-    pub current: u64,
     /// Requests retried on it, and redispatched away from it.
     pub retries: u64,
     pub redispatches: u64,
@@ -114,11 +112,10 @@ impl Haproxy {
             .split(',')
             .collect();
         let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-        let (px, sv, status, scur, wretr, wredis) = (
+        let (px, sv, status, wretr, wredis) = (
             col("pxname"),
             col("svname"),
             col("status"),
-            col("scur"),
             col("wretr"),
             col("wredis"),
         );
@@ -132,7 +129,6 @@ impl Haproxy {
                     f[sv].to_string(),
                     ServerStat {
                         status: f[status].to_string(),
-                        current: num(&f, scur),
                         retries: num(&f, wretr),
                         redispatches: num(&f, wredis),
                     },
