@@ -254,6 +254,14 @@ fn a_download_cut_by_a_killed_node_resumes_on_another_and_verifies() {
         "no 206 from b after the cut at byte {cut_at}: {}",
         lb.log()
     );
+    eprintln!(
+        "cut at byte {cut_at} of {size}; media requests:\n{}",
+        lb.log()
+            .lines()
+            .filter(|l| l.contains("/api/v1/media/"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(!a.is_running());
 }
 
