@@ -142,7 +142,11 @@ fn a_node_killed_or_drained_under_load_costs_no_request() {
 
     // Every event and playlist acknowledged is stored, once.
     let history = client.get("/api/v1/history?limit=1");
-    assert_eq!(history["total"].as_u64(), Some(events), "events stored = events sent");
+    assert_eq!(
+        history["total"].as_u64(),
+        Some(events),
+        "events stored = events sent"
+    );
     let lists = client.get("/api/v1/playlists");
     assert_eq!(lists.as_array().unwrap().len() as u64, playlists);
 }
@@ -188,7 +192,10 @@ fn reads_move_to_the_primary_when_the_replica_goes_down() {
         .iter()
         .filter(|(at, _)| *at > stopped + Duration::from_secs(2))
         .count();
-    assert!(after > 20, "reads kept coming after the replica went: {after}");
+    assert!(
+        after > 20,
+        "reads kept coming after the replica went: {after}"
+    );
     for n in ["a", "b"] {
         assert_eq!(lb.servers()[n].status, "UP", "{n} stays in the pool");
     }
@@ -284,7 +291,8 @@ fn cluster_pids(state: &Path) -> Vec<u32> {
     files
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let text =
+                std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
             text.lines().next().unwrap().trim().parse().unwrap()
         })
         .collect()
@@ -292,8 +300,11 @@ fn cluster_pids(state: &Path) -> Vec<u32> {
 
 /// Alive and not a zombie.
 fn running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 #[test]
@@ -418,7 +429,11 @@ impl StandIn {
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
-                let request: String = line.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                let request: String = line
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 if !request.ends_with("/readyz") {
                     *counts.lock().unwrap().entry(request.clone()).or_insert(0) += 1;
                 }
@@ -492,7 +507,10 @@ fn the_balancer_replays_only_what_is_safe_to_replay() {
             assert_eq!(failed, 0, "{what}: replayed on the healthy node");
             assert_eq!(on_healthy, tries, "{what}");
         } else {
-            assert_eq!(failed, on_broken, "{what}: not replayed, so the client sees it fail");
+            assert_eq!(
+                failed, on_broken,
+                "{what}: not replayed, so the client sees it fail"
+            );
             assert_eq!(on_broken + on_healthy, tries, "{what}: each sent once");
         }
     }

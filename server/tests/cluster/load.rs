@@ -69,8 +69,12 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..workers)
             .map(|w| {
-                let (base, token, tracks, stop) =
-                    (base.to_string(), token.to_string(), tracks.to_vec(), stop.clone());
+                let (base, token, tracks, stop) = (
+                    base.to_string(),
+                    token.to_string(),
+                    tracks.to_vec(),
+                    stop.clone(),
+                );
                 std::thread::spawn(move || worker(w, &base, &token, &tracks, &stop))
             })
             .collect();
@@ -106,7 +110,10 @@ fn worker(w: usize, base: &str, token: &str, tracks: &[i64], stop: &AtomicBool) 
             ),
             1 => (
                 "search",
-                http.get(format!("{base}/api/v1/search?q={}", ["a", "the", "e"][i % 3])),
+                http.get(format!(
+                    "{base}/api/v1/search?q={}",
+                    ["a", "the", "e"][i % 3]
+                )),
             ),
             2 => {
                 let events = (0..EVENTS_PER_POST)
