@@ -63,7 +63,7 @@ run() {
          END {printf "%.0f %s %d\n", rps, p99, err}' <<<"$out"
 }
 
-echo "Binary: $bin; library: $library ($(curl -sf -H "$auth" "$lb/api/v1/albums?limit=1" | jq -r .total) albums); $(nproc) cores; $(date -u +%FT%TZ)"
+echo "Binary: $bin; library: $library ($(find "$library" -type f | wc -l) files); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) before; $(date -u +%FT%TZ)"
 echo
 echo "| Nodes in pool | Album list req/s | p99 | Search req/s | p99 | errors |"
 echo "|---|---|---|---|---|---|"
