@@ -2,6 +2,9 @@
 //! temp dirs (from the installed postgresql-15 binaries), and a Redis process that a test may
 //! stop. Nothing is shared with other tests, so pausing replay or killing Redis harms no one.
 
+// Shared by the cluster and balancer test targets; each uses a part of it.
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -190,6 +193,19 @@ impl PgCluster {
             assert!(Instant::now() < deadline, "the replica did not catch up");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+impl PgCluster {
+    /// Stops the server at once (`immediate`: like a crash, clients are cut off).
+    pub fn stop(&self) {
+        let mut ctl = pg_tool("pg_ctl");
+        ctl.args(["-D"])
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = ctl.status();
     }
 }
 

@@ -1,6 +1,9 @@
 //! Server nodes of one deployment: separate `mixtape-server` processes on their own ports and
 //! data dirs, sharing the database, Redis, the secret file and the library.
 
+// Shared by the cluster and balancer test targets; each uses a part of it.
+#![allow(dead_code)]
+
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -33,7 +36,8 @@ pub struct Node {
 }
 
 impl Deployment {
-    fn new(
+    /// Over a library that `fill` writes.
+    pub fn new(
         database: &str,
         replicas: &[&str],
         redis: Option<&str>,
@@ -231,6 +235,53 @@ impl Deployment {
 }
 
 impl Node {
+    /// A client of a service this test did not start as a node (a balancer): no process.
+    pub fn remote(name: &str, base: &str, http: reqwest::blocking::Client) -> Self {
+        Self {
+            name: name.into(),
+            child: None,
+            base: base.trim_end_matches('/').to_string(),
+            token: String::new(),
+            http,
+        }
+    }
+
+    /// The address it listens on, `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Sends SIGTERM (the node drains, then exits) and returns at once.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("a running node").id();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {pid}");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// Waits for the process to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("a started node");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "node {} did not exit", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -326,8 +377,13 @@ impl Drop for Node {
 
 /// A 0.1 s mono 8 kHz WAV whose samples depend on `seed`, so every file has its own hash.
 fn wav(seed: u32) -> Vec<u8> {
+    wav_of_len(seed, 800)
+}
+
+/// A mono 8 kHz WAV of `samples` samples that depend on `seed`.
+pub fn wav_of_len(seed: u32, samples: u32) -> Vec<u8> {
     let rate = 8000u32;
-    let samples: Vec<i16> = (0..800u32)
+    let samples: Vec<i16> = (0..samples)
         .map(|i| (((i.wrapping_mul(seed + 7)) % 2000) as i16) - 1000)
         .collect();
     let data_len = (samples.len() * 2) as u32;
