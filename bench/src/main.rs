@@ -192,19 +192,26 @@ struct BenchServer {
 
 impl BenchServer {
     async fn shutdown(self) -> Result<()> {
+        let state = self.server.state.clone();
         self.server.shutdown().await?;
-        drop_scratch(self.scratch).await
+        drop_off_runtime(state, self.scratch).await
     }
 
     async fn until_signal(self) -> Result<()> {
+        let state = self.server.state.clone();
         self.server.until_signal().await?;
-        drop_scratch(self.scratch).await
+        drop_off_runtime(state, self.scratch).await
     }
 }
 
-/// The PostgreSQL driver is synchronous: it makes and drops databases off the async runtime.
-async fn drop_scratch(scratch: Option<ScratchDatabase>) -> Result<()> {
-    tokio::task::spawn_blocking(move || drop(scratch)).await?;
+/// The PostgreSQL driver is synchronous and blocks on its own runtime when a connection or a
+/// scratch database is dropped, which panics on the async runtime: the last handle on the
+/// store, and the scratch database, are dropped on a blocking thread.
+async fn drop_off_runtime(
+    state: mixtape_server::http::AppState,
+    scratch: Option<ScratchDatabase>,
+) -> Result<()> {
+    tokio::task::spawn_blocking(move || drop((state, scratch))).await?;
     Ok(())
 }
 
