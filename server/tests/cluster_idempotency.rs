@@ -66,9 +66,9 @@ fn playlists_named(node: &Node, name: &str) -> Vec<Value> {
 fn a_retry_on_the_other_node_gets_the_first_answer_and_edits_once() {
     let db = ScratchDatabase::for_test("idem_nodes");
     let deploy = Deployment::demo(db.url(), &[], None);
-    // Every change-recording commit waits 400 ms, so an edit is still running on one node
-    // when its retry reaches the other.
-    let slow = [("MIXTAPE_TEST_COMMIT_DELAY_MS", "400")];
+    // Every change-recording commit waits 1 s, so an edit is still running on one node when
+    // its retry reaches the other.
+    let slow = [("MIXTAPE_TEST_COMMIT_DELAY_MS", "1000")];
     let a = deploy.node("a", &slow);
     let mut b = deploy.node("b", &slow);
     deploy.wait_scan_idle(&a);
@@ -94,8 +94,9 @@ fn a_retry_on_the_other_node_gets_the_first_answer_and_edits_once() {
         .unwrap()
         .to_string();
 
-    // Add tracks on A; the balancer gives up on A mid-edit and retries on B: B says the edit
-    // is under way (409) instead of doing it again; once A is done, B replays A's answer.
+    // Add tracks on A; the balancer gives up on A mid-edit and retries on B. Whichever node
+    // reserved the key first does the edit (A, unless A was slower to start than B); the other
+    // says it is under way (409) instead of doing it again; then both replay the one answer.
     let tracks: Vec<i64> = a.get("/api/v1/tracks?limit=3")["items"]
         .as_array()
         .unwrap()
@@ -107,15 +108,27 @@ fn a_retry_on_the_other_node_gets_the_first_answer_and_edits_once() {
     let path = format!("/api/v1/playlists/{id}/entries");
     let (on_a, on_b) = std::thread::scope(|s| {
         let on_a = s.spawn(|| keyed(&a, "POST", &path, &add_key, &add));
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(200));
         let on_b = keyed(&b, "POST", &path, &add_key, &add);
         (on_a.join().unwrap(), on_b)
     });
-    assert_eq!(on_a.0, 200, "{}", on_a.2);
-    assert_eq!(on_b.0, 409, "{}", on_b.2);
-    assert!(on_b.2.contains("idempotency_in_flight"), "{}", on_b.2);
-    let replay = keyed(&b, "POST", &path, &add_key, &add);
-    assert_eq!((replay.0, &replay.2, replay.1), (200, &on_a.2, true));
+    let (done, refused) = if on_a.0 == 200 {
+        (on_a, on_b)
+    } else {
+        (on_b, on_a)
+    };
+    assert_eq!((done.0, done.1), (200, false), "{}", done.2);
+    assert_eq!(refused.0, 409, "{}", refused.2);
+    assert!(refused.2.contains("idempotency_in_flight"), "{}", refused.2);
+    for node in [&a, &b] {
+        let replay = keyed(node, "POST", &path, &add_key, &add);
+        assert_eq!(
+            (replay.0, &replay.2, replay.1),
+            (200, &done.2, true),
+            "on {}",
+            node.name
+        );
+    }
     let detail = b.get(&format!("/api/v1/playlists/{id}"));
     assert_eq!(detail["entries"].as_array().unwrap().len(), 3, "{detail}");
 

@@ -4,7 +4,6 @@
 
 use crate::common::*;
 use mixtape_server::idempotency::{IdempotencyKey, RequestShape};
-use mixtape_server::storage::IdempotencyStore;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
@@ -315,9 +314,14 @@ async fn a_replayed_login_gives_the_same_token_which_is_not_stored_in_clear() {
     )
     .unwrap();
     let rows: Vec<Vec<u8>> = db
-        .prepare("SELECT lookup || fingerprint || coalesce(answer, x'') FROM idempotency_keys")
+        .prepare("SELECT lookup, fingerprint, answer FROM idempotency_keys")
         .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map([], |r| {
+            let mut row: Vec<u8> = r.get(0)?;
+            row.extend(r.get::<_, Vec<u8>>(1)?);
+            row.extend(r.get::<_, Option<Vec<u8>>>(2)?.unwrap_or_default());
+            Ok(row)
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();

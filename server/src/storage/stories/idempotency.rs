@@ -1,9 +1,8 @@
 //! Stories of remembered answers: a key is reserved once, whatever the races; its answer is
 //! kept for the retry; a failed request frees it; an expired record is as good as absent.
 
-use super::stories;
 use crate::idempotency::{self, Answer, Begin, IdempotencyError, IdempotencyKey, RequestShape};
-use crate::storage::{IdempotencyStore, Reservation, Store};
+use crate::storage::{Reservation, Store};
 
 const T0: i64 = 1_765_000_000_000;
 const DAY: i64 = 24 * 60 * 60 * 1000;
