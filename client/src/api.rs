@@ -510,8 +510,14 @@ mod tests {
         let (base, heads) = scripted_server(vec![
             (503, unavailable),
             (409, in_flight),
-            (200, r#"{"token":"t1","expires_at":0,"user":{"id":1,"username":"ann","is_admin":false}}"#),
-            (200, r#"{"token":"t2","expires_at":0,"user":{"id":1,"username":"ann","is_admin":false}}"#),
+            (
+                200,
+                r#"{"token":"t1","expires_at":0,"user":{"id":1,"username":"ann","is_admin":false}}"#,
+            ),
+            (
+                200,
+                r#"{"token":"t2","expires_at":0,"user":{"id":1,"username":"ann","is_admin":false}}"#,
+            ),
             (503, unavailable),
             (201, "{}"),
         ]);
