@@ -371,5 +371,10 @@ async fn the_header_is_documented_on_login_and_every_playlist_edit() {
                 .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"),
             "{method} {path}: {params:?}"
         );
+        let responses = &doc["paths"][path][method]["responses"];
+        assert!(
+            responses["409"].is_object() && responses["422"].is_object(),
+            "{method} {path}"
+        );
     }
 }
