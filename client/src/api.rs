@@ -1,5 +1,6 @@
 //! The HTTP client for the server's `/api/v1`: typed calls, timeouts, and retries with backoff for
-//! the calls that are safe to repeat (reads, and pushes the server deduplicates by id).
+//! the calls that are safe to repeat (reads, pushes the server deduplicates by id, and login and
+//! playlist edits, which carry an `Idempotency-Key`).
 
 use mixtape_shared::api::{
     ChangesPage, ErrorBody, Health, ImportPlaylistReport, LoginRequest, LoginResponse, PlayEvent,
@@ -26,6 +27,15 @@ pub const JSON_LIMIT: u64 = 8 << 20;
 pub const CHANGES_LIMIT: u64 = 128 << 20;
 /// The most of an error answer that is read: its code and message are a few hundred bytes.
 const ERROR_BODY_LIMIT: u64 = 64 << 10;
+/// The header that makes a call safe to retry: the server (any node) runs a key's call once and
+/// answers every retry of it with the first answer.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// A fresh key for one call: a UUIDv7, as the draft's sf-string. Every attempt of that call sends
+/// the same key; another call gets another key.
+fn idempotency_key() -> String {
+    format!("\"{}\"", uuid::Uuid::now_v7())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -62,7 +72,12 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ApiError::Unreachable { .. } | ApiError::Timeout { .. } => true,
-            ApiError::Server { status, .. } => *status >= 500 || *status == 429,
+            ApiError::Server { status, .. } if *status >= 500 || *status == 429 => true,
+            // The same call (same Idempotency-Key) is still running on the server: its answer
+            // will be there for the retry.
+            ApiError::Server { status, code, .. } => {
+                *status == 409 && code == "idempotency_in_flight"
+            }
             _ => false,
         }
     }
@@ -206,12 +221,22 @@ impl ApiClient {
         read_json(check(resp, deadline)?, JSON_LIMIT, deadline)
     }
 
+    /// Repeatable: with its key, a retry after a lost answer gets the same token, not a second
+    /// session.
     pub fn login(&self, username: &str, password: &str) -> ApiResult<LoginResponse> {
         let body = LoginRequest {
             username: username.into(),
             password: password.into(),
         };
-        self.post_json("/api/v1/auth/login", &body, false)
+        let url = self.url("/api/v1/auth/login");
+        let key = idempotency_key();
+        let (resp, deadline) = self.send_retrying(true, || {
+            self.http
+                .post(&url)
+                .header(IDEMPOTENCY_KEY, &key)
+                .json(&body)
+        })?;
+        read_json(resp, JSON_LIMIT, deadline)
     }
 
     pub fn changes(&self, since: i64, limit: u32) -> ApiResult<ChangesPage> {
@@ -245,12 +270,15 @@ impl ApiClient {
     }
 
     /// Creates a playlist on the server from m3u8 text (the server matches library paths).
+    /// Repeatable: with its key, a retry never makes a second playlist.
     pub fn import_m3u8(&self, text: &str, name: Option<&str>) -> ApiResult<ImportPlaylistReport> {
         let url = self.url("/api/v1/playlists/import");
-        let (resp, deadline) = self.send_retrying(false, || {
+        let key = idempotency_key();
+        let (resp, deadline) = self.send_retrying(true, || {
             let req = self
                 .http
                 .post(&url)
+                .header(IDEMPOTENCY_KEY, &key)
                 .header(reqwest::header::CONTENT_TYPE, "audio/x-mpegurl")
                 .body(text.to_string());
             match name {
@@ -424,6 +452,99 @@ mod tests {
         );
         assert!(normalize_url("ftp://x").is_err());
         assert!(normalize_url("").is_err());
+    }
+
+    /// A server on loopback that answers each connection with the next of `answers` (status,
+    /// JSON body) and hands back every request's head.
+    fn scripted_server(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (status, body) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let mut body_in = vec![0u8; length];
+                std::io::Read::read_exact(&mut reader, &mut body_in).unwrap();
+                tx.send(head).unwrap();
+                let mut stream = stream;
+                write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+        });
+        (base, rx)
+    }
+
+    fn idempotency_key_of(head: &str) -> Option<String> {
+        head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case(IDEMPOTENCY_KEY)
+                .then(|| value.trim().to_string())
+        })
+    }
+
+    #[test]
+    fn login_and_import_retry_with_one_key_per_call() {
+        let in_flight = r#"{"error":{"code":"idempotency_in_flight","message":"running"}}"#;
+        let unavailable = r#"{"error":{"code":"database_unavailable","message":"down"}}"#;
+        let (base, heads) = scripted_server(vec![
+            (503, unavailable),
+            (409, in_flight),
+            (
+                200,
+                r#"{"token":"t1","expires_at":0,"user":{"id":1,"username":"ann","is_admin":false}}"#,
+            ),
+            (
+                200,
+                r#"{"token":"t2","expires_at":0,"user":{"id":1,"username":"ann","is_admin":false}}"#,
+            ),
+            (503, unavailable),
+            (201, "{}"),
+        ]);
+        let client = ApiClient::new(&base, None).unwrap();
+        assert_eq!(client.login("ann", "pw").unwrap().token, "t1");
+        assert_eq!(client.login("ann", "pw").unwrap().token, "t2");
+        // Its answer's shape is not the point here, only the attempts' keys.
+        let _ = client.import_m3u8("#EXTM3U\n", Some("x"));
+        let keys: Vec<String> = heads
+            .try_iter()
+            .map(|h| idempotency_key_of(&h).expect("every attempt carries the key"))
+            .collect();
+        assert_eq!(keys.len(), 6, "{keys:?}");
+        // One call, one key across its attempts; another call, another key.
+        assert_eq!(keys[0], keys[1]);
+        assert_eq!(keys[1], keys[2]);
+        assert_ne!(keys[3], keys[2]);
+        assert_eq!(keys[4], keys[5]);
+        assert_ne!(keys[4], keys[3]);
+        for key in &keys {
+            let uuid: uuid::Uuid = key.trim_matches('"').parse().unwrap();
+            assert_eq!(uuid.get_version_num(), 7, "{key}");
+            assert!(
+                key.starts_with('"') && key.ends_with('"'),
+                "an sf-string: {key}"
+            );
+        }
     }
 
     #[test]

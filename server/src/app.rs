@@ -73,6 +73,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Runs the scanner, watcher and recommendation worker while this node holds their leases.
     leader: Option<crate::leader::Leader>,
+    /// Deletes expired idempotency records now and then (`purge_idempotency_records`).
+    purger: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -81,6 +83,7 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.purger.abort();
         let served = self
             .task
             .await
@@ -364,6 +367,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         .map_err(|e| StartError::Bind(config.listen, e))?;
     tracing::info!(%addr, node = %config.node_id, "listening on http://{addr}");
     let app = http::router(state.clone());
+    let purger = tokio::spawn(purge_idempotency_records(state.store.clone()));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         listener,
@@ -380,7 +384,30 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown: Some(tx),
         task,
         leader: Some(leader),
+        purger,
     })
+}
+
+/// How often a node deletes expired idempotency records. Every node does (the delete is
+/// harmless twice); a record past its expiry is already ignored when its key comes back, so
+/// this only keeps the table small.
+const IDEMPOTENCY_PURGE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+async fn purge_idempotency_records(store: Arc<dyn crate::storage::Store>) {
+    let mut every = tokio::time::interval(IDEMPOTENCY_PURGE_EVERY);
+    loop {
+        every.tick().await;
+        let store = store.clone();
+        let now = crate::idempotency::now_ms();
+        match tokio::task::spawn_blocking(move || crate::idempotency::purge(store.as_ref(), now))
+            .await
+        {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::debug!(n, "expired idempotency records deleted"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "purging idempotency records failed"),
+            Err(e) => tracing::warn!(error = %e, "the idempotency purge task failed"),
+        }
+    }
 }
 
 /// Test hook (`MIXTAPE_TEST_COMMIT_DELAY_MS`): every change-recording transaction on PostgreSQL

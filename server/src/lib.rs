@@ -11,6 +11,7 @@ pub mod config;
 pub mod disk;
 pub mod events;
 pub mod http;
+pub mod idempotency;
 pub mod leader;
 pub mod library_fs;
 pub mod pages;

@@ -5,6 +5,7 @@ use crate::art::ArtError;
 use crate::auth::AuthError;
 use crate::catalog::ListError;
 use crate::events::EventError;
+use crate::idempotency::IdempotencyError;
 use crate::playlists::PlaylistError;
 use crate::scanner::ScanError;
 use crate::storage::StorageError;
@@ -115,6 +116,29 @@ impl From<StorageError> for ApiError {
                 e
             }
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    fn from(e: IdempotencyError) -> Self {
+        match e {
+            IdempotencyError::Malformed => Self::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_invalid",
+                e.to_string(),
+            ),
+            IdempotencyError::Reused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            IdempotencyError::InFlight => Self {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::CONFLICT, "idempotency_in_flight", e.to_string())
+            },
+            IdempotencyError::Unreadable(_) => Self::internal(e),
+            IdempotencyError::Storage(s) => s.into(),
         }
     }
 }

@@ -65,9 +65,17 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// The signed-in user (login token or API key).
 pub struct AuthUser(pub User);
 
+/// A user a middleware already authenticated for this request (`http::idempotency`), so
+/// [`AuthUser`] does not look the credential up again.
+#[derive(Clone)]
+pub struct Authenticated(pub User);
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(Authenticated(user)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Self(user.clone()));
+        }
         let secret = bearer(&parts.headers)
             .ok_or_else(ApiError::unauthorized)?
             .to_string();

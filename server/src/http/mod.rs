@@ -6,6 +6,7 @@ mod catalog;
 mod error;
 mod events;
 mod extract;
+mod idempotency;
 mod openapi;
 mod ops;
 mod playlists;
@@ -126,9 +127,20 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
         .merge(users::router())
+        .merge(
+            users::login_router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::anonymous,
+            )),
+        )
         .merge(catalog::router())
         .merge(stream::router())
-        .merge(playlists::router())
+        .merge(
+            playlists::router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::signed_in,
+            )),
+        )
         .merge(events::router())
         .merge(subsonic::router())
         .merge(recs::router())

@@ -21,7 +21,8 @@ impl Modify for BearerAuth {
 
 /// The error answers every route can give, documented once here rather than on each handler:
 /// 401 wherever credentials are needed, 400 wherever the request carries parameters or a body
-/// (an id that does not parse, a malformed query), 507 wherever it writes.
+/// (an id that does not parse, a malformed query), 507 wherever it writes, 409 and 422 wherever
+/// an `Idempotency-Key` is taken.
 struct StandardErrors;
 
 impl Modify for StandardErrors {
@@ -51,6 +52,22 @@ impl Modify for StandardErrors {
                     || op.request_body.is_some()
                 {
                     add_error(op, "400", "a malformed parameter or body");
+                }
+                let keyed = op
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|p| p.iter().any(|p| p.name == "Idempotency-Key"));
+                if keyed {
+                    add_error(
+                        op,
+                        "409",
+                        "idempotency_in_flight: a request with this Idempotency-Key is still running",
+                    );
+                    add_error(
+                        op,
+                        "422",
+                        "idempotency_key_reused: this Idempotency-Key was used for another request",
+                    );
                 }
             }
         }

@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::idempotency::IdempotencyKeyHeader;
 use super::{AppState, blocking};
 use crate::playlists;
 use axum::body::Bytes;
@@ -51,7 +52,7 @@ pub fn router() -> Router<AppState> {
 /// Applies a device's playlist ops (the offline outbox). Each op id is applied once, so a retried
 /// push changes nothing; ops that can never apply are listed in `rejected`. Pull
 /// `/api/v1/changes` afterwards for the merged state.
-#[utoipa::path(post, path = "/api/v1/sync/ops", tag = "playlists", request_body = PushOpsRequest,
+#[utoipa::path(post, path = "/api/v1/sync/ops", params(IdempotencyKeyHeader), tag = "playlists", request_body = PushOpsRequest,
     responses((status = 200, body = PushOpsResponse), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn push_ops(
     State(s): State<AppState>,
@@ -75,7 +76,7 @@ pub async fn list(
 }
 
 /// Creates a playlist; with a client-made `id`, replaying the request is harmless.
-#[utoipa::path(post, path = "/api/v1/playlists", tag = "playlists", request_body = CreatePlaylistRequest,
+#[utoipa::path(post, path = "/api/v1/playlists", params(IdempotencyKeyHeader), tag = "playlists", request_body = CreatePlaylistRequest,
     responses((status = 201, body = PlaylistDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
@@ -99,7 +100,7 @@ pub async fn show(
 }
 
 /// Renames a playlist or changes whether it is public.
-#[utoipa::path(patch, path = "/api/v1/playlists/{id}", params(("id" = String, Path)), tag = "playlists", request_body = UpdatePlaylistRequest,
+#[utoipa::path(patch, path = "/api/v1/playlists/{id}", params(("id" = String, Path), IdempotencyKeyHeader), tag = "playlists", request_body = UpdatePlaylistRequest,
     responses((status = 200, body = PlaylistDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update(
     State(s): State<AppState>,
@@ -112,7 +113,7 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/playlists/{id}", params(("id" = String, Path)), tag = "playlists",
+#[utoipa::path(delete, path = "/api/v1/playlists/{id}", params(("id" = String, Path), IdempotencyKeyHeader), tag = "playlists",
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn remove(
     State(s): State<AppState>,
@@ -124,7 +125,7 @@ pub async fn remove(
 }
 
 /// Inserts tracks at a position (appends by default); a batch stays together.
-#[utoipa::path(post, path = "/api/v1/playlists/{id}/entries", params(("id" = String, Path)), tag = "playlists", request_body = AddEntriesRequest,
+#[utoipa::path(post, path = "/api/v1/playlists/{id}/entries", params(("id" = String, Path), IdempotencyKeyHeader), tag = "playlists", request_body = AddEntriesRequest,
     responses((status = 200, body = PlaylistDetail), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn add_entries(
     State(s): State<AppState>,
@@ -138,7 +139,7 @@ pub async fn add_entries(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/playlists/{id}/entries/{entry}", params(("id" = String, Path), ("entry" = String, Path)), tag = "playlists",
+#[utoipa::path(delete, path = "/api/v1/playlists/{id}/entries/{entry}", params(("id" = String, Path), ("entry" = String, Path), IdempotencyKeyHeader), tag = "playlists",
     responses((status = 200, body = PlaylistDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn remove_entry(
     State(s): State<AppState>,
@@ -153,7 +154,7 @@ pub async fn remove_entry(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/playlists/{id}/entries/{entry}/move", params(("id" = String, Path), ("entry" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/playlists/{id}/entries/{entry}/move", params(("id" = String, Path), ("entry" = String, Path), IdempotencyKeyHeader),
     tag = "playlists", request_body = MoveEntryRequest,
     responses((status = 200, body = PlaylistDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn move_entry(
@@ -215,7 +216,7 @@ pub struct ImportQuery {
 
 /// Creates a playlist from an m3u8 (or Latin-1 m3u) body, in one transaction: nothing is created
 /// unless the import succeeds. Lines that match no track are reported, not fatal.
-#[utoipa::path(post, path = "/api/v1/playlists/import", params(ImportQuery), tag = "playlists",
+#[utoipa::path(post, path = "/api/v1/playlists/import", params(ImportQuery, IdempotencyKeyHeader), tag = "playlists",
     request_body(content = String, content_type = "audio/x-mpegurl"),
     responses((status = 201, body = ImportPlaylistReport), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn import(

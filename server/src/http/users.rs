@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::extract::{AdminUser, ApiJson, ApiPath, AuthUser, bearer};
+use super::idempotency::IdempotencyKeyHeader;
 use super::{AppState, blocking};
 use crate::auth::{new_secret, secret_hash, unix_now};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -16,9 +17,13 @@ use mixtape_shared::api::{
 };
 use std::net::SocketAddr;
 
+/// Login, apart: it takes an `Idempotency-Key` (`http::idempotency`), the other routes do not.
+pub fn login_router() -> Router<AppState> {
+    Router::new().route("/api/v1/auth/login", post(login))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/api/v1/users", get(list_users).post(create_user))
@@ -53,7 +58,7 @@ impl FromRequestParts<AppState> for ClientAddress {
 }
 
 /// Exchanges a username and password for a bearer token.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", params(IdempotencyKeyHeader), tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn login(
     State(s): State<AppState>,

@@ -1,5 +1,6 @@
 //! Storage: every query the server makes goes through one trait per domain ([`CatalogStore`],
-//! [`AccountStore`], [`PlaylistStore`], [`ActivityStore`], [`RecsStore`], [`EventQueue`]), so each
+//! [`AccountStore`], [`PlaylistStore`], [`ActivityStore`], [`RecsStore`], [`EventQueue`],
+//! [`IdempotencyStore`]), so each
 //! backend, and each backend's routing of reads (replica or primary), is decided per domain.
 //! [`Store`] is all of them, what the server is handed.
 //!
@@ -10,6 +11,7 @@
 mod accounts;
 mod activity;
 mod catalog;
+mod idempotency;
 pub mod leases;
 mod playlists;
 pub mod postgres;
@@ -23,6 +25,7 @@ mod stories;
 pub use accounts::*;
 pub use activity::*;
 pub use catalog::*;
+pub use idempotency::{IdempotencyStore, Reservation};
 pub use leases::{FencedWriter, Lease, LeaseStore, Unfenced, Work};
 pub use playlists::*;
 pub use queue::EventQueue;
@@ -78,11 +81,23 @@ pub type StorageResult<T> = Result<T, StorageError>;
 
 /// Every domain's storage: what the server runs on.
 pub trait Store:
-    CatalogStore + AccountStore + PlaylistStore + ActivityStore + RecsStore + EventQueue
+    CatalogStore
+    + AccountStore
+    + PlaylistStore
+    + ActivityStore
+    + RecsStore
+    + EventQueue
+    + IdempotencyStore
 {
 }
 
 impl<T> Store for T where
-    T: CatalogStore + AccountStore + PlaylistStore + ActivityStore + RecsStore + EventQueue
+    T: CatalogStore
+        + AccountStore
+        + PlaylistStore
+        + ActivityStore
+        + RecsStore
+        + EventQueue
+        + IdempotencyStore
 {
 }

@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod catalog;
 mod errors;
+mod idempotency;
 mod library;
 mod playlist_writes;
 mod playlists;

@@ -20,6 +20,7 @@ mod catalog_pages;
 mod catalog_rows;
 mod changes;
 mod feed;
+mod idempotency;
 #[cfg(test)]
 mod lease_tests;
 mod leases;
@@ -47,15 +48,19 @@ pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 /// The schema, applied as one migration step per entry under an advisory lock. Each domain owns
 /// its part; the order follows the foreign keys.
-const MIGRATIONS: &[&[&str]] = &[&[
-    include_str!("schema/base.sql"),
-    include_str!("schema/accounts.sql"),
-    include_str!("schema/catalog.sql"),
-    include_str!("schema/playlists.sql"),
-    include_str!("schema/activity.sql"),
-    include_str!("schema/recs.sql"),
-    include_str!("schema/coordination.sql"),
-]];
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        include_str!("schema/base.sql"),
+        include_str!("schema/accounts.sql"),
+        include_str!("schema/catalog.sql"),
+        include_str!("schema/playlists.sql"),
+        include_str!("schema/activity.sql"),
+        include_str!("schema/recs.sql"),
+        include_str!("schema/coordination.sql"),
+    ],
+    // Remembered answers of requests sent with an Idempotency-Key.
+    &[include_str!("schema/idempotency.sql")],
+];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
 pub const MIGRATION_LOCK: i64 = 0x6d69_7874_0001;

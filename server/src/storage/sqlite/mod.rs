@@ -6,6 +6,7 @@ mod changes;
 mod events;
 #[cfg(test)]
 mod id_tests;
+mod idempotency;
 mod leases;
 mod playlists;
 mod queue;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).

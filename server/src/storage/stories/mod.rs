@@ -62,6 +62,7 @@ mod activity;
 mod catalog;
 mod feed;
 mod fixtures;
+mod idempotency;
 mod playlists;
 mod queue;
 mod recs;
