@@ -13,6 +13,7 @@ pub mod events;
 pub mod http;
 pub mod leader;
 pub mod library_fs;
+pub mod media_url;
 pub mod pages;
 pub mod playlists;
 pub mod recommender;

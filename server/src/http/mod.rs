@@ -6,6 +6,7 @@ mod catalog;
 mod error;
 mod events;
 mod extract;
+mod media_url;
 mod openapi;
 mod ops;
 mod playlists;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub node_id: Arc<str>,
     /// Set on SIGTERM: `/readyz` answers 503 `draining` so load balancers move away.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Signs the `media_url` of every track answered, and checks `/media/{hash}`.
+    pub media: Arc<crate::media_url::MediaSigner>,
 }
 
 /// Runs blocking work (SQLite, argon2, file IO) off the async threads.
@@ -128,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(catalog::router())
         .merge(stream::router())
+        .merge(media_url::router())
         .merge(playlists::router())
         .merge(events::router())
         .merge(subsonic::router())
