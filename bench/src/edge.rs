@@ -126,7 +126,13 @@ fn origin_stream_bytes(http: &reqwest::blocking::Client, base: &str) -> Result<u
 
 /// Runs the workload against the server at `origin` (its media key in `keyfile`), printing
 /// Markdown rows for docs/benchmarks.md.
-pub fn run(origin: SocketAddr, token: &str, keyfile: &Path, dir: &Path, w: &Workload) -> Result<()> {
+pub fn run(
+    origin: SocketAddr,
+    token: &str,
+    keyfile: &Path,
+    dir: &Path,
+    w: &Workload,
+) -> Result<()> {
     let nginx = Nginx::start(origin, keyfile, dir)?;
     let edge = format!("http://{}", nginx.addr);
     let base = format!("http://{origin}");
@@ -176,7 +182,11 @@ pub fn run(origin: SocketAddr, token: &str, keyfile: &Path, dir: &Path, w: &Work
                     let response = request.send()?;
                     let status = response.status().as_u16();
                     ensure!(status == 200 || status == 206, "edge answered {status}");
-                    match response.headers().get("x-cache-status").map(|v| v.as_bytes()) {
+                    match response
+                        .headers()
+                        .get("x-cache-status")
+                        .map(|v| v.as_bytes())
+                    {
                         Some(b"HIT") => hits.fetch_add(1, Ordering::Relaxed),
                         _ => misses.fetch_add(1, Ordering::Relaxed),
                     };

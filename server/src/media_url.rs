@@ -272,8 +272,14 @@ mod tests {
         );
         // One flipped digit, a cut signature, junk, nothing.
         let flipped = format!("{}{}", if &s[..1] == "0" { "1" } else { "0" }, &s[1..]);
-        assert_eq!(bad(&path, Some(&e), Some(&flipped)), Err(SignatureError::Bad));
-        assert_eq!(bad(&path, Some(&e), Some(&s[..62])), Err(SignatureError::Bad));
+        assert_eq!(
+            bad(&path, Some(&e), Some(&flipped)),
+            Err(SignatureError::Bad)
+        );
+        assert_eq!(
+            bad(&path, Some(&e), Some(&s[..62])),
+            Err(SignatureError::Bad)
+        );
         assert_eq!(bad(&path, Some(&e), Some("zz")), Err(SignatureError::Bad));
         assert_eq!(bad(&path, Some("-1"), Some(&s)), Err(SignatureError::Bad));
         assert_eq!(bad(&path, None, Some(&s)), Err(SignatureError::Bad));

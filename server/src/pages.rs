@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(cache.lookup("/a", made(g)), None);
         let json = cache.keep("/a".into(), made(g), &vec![1, 2]);
         assert_eq!(&json[..], b"[1,2]");
-        assert_eq!(cache.lookup("/a", made(store.catalog_generation())), Some(json));
+        assert_eq!(
+            cache.lookup("/a", made(store.catalog_generation())),
+            Some(json)
+        );
         assert_eq!(cache.lookup("/b", made(store.catalog_generation())), None);
 
         // A scan batch (even an empty one) is a new generation: the old page is a miss.

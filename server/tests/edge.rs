@@ -137,7 +137,10 @@ fn cache_status(r: &Response) -> String {
 
 fn error_code(r: Response) -> String {
     let body: Value = r.json().unwrap();
-    body["error"]["code"].as_str().unwrap_or_default().to_string()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn blake3_hex(body: &[u8]) -> String {
@@ -161,7 +164,11 @@ fn the_edge_caches_signed_media_by_slice_and_refuses_bad_signatures_before_the_c
     assert_eq!(body.len() as u64, *size);
     assert_eq!(&blake3_hex(&body), hash);
     let after_first = origin_media_requests(&s.server);
-    assert_eq!(after_first - before, slices(*size), "one origin request per slice");
+    assert_eq!(
+        after_first - before,
+        slices(*size),
+        "one origin request per slice"
+    );
 
     // Second fetch: a hit, the origin untouched.
     let r = get(&format!("{base}{url}"), None);
@@ -198,7 +205,10 @@ fn the_edge_caches_signed_media_by_slice_and_refuses_bad_signatures_before_the_c
     assert_eq!(whole.len() as u64, *size2);
     let before_range = origin_media_requests(&s.server);
     let (from, to) = (1_500_000u64, 2_600_000u64);
-    let r = get(&format!("{base}{url2}"), Some(&format!("bytes={from}-{to}")));
+    let r = get(
+        &format!("{base}{url2}"),
+        Some(&format!("bytes={from}-{to}")),
+    );
     assert_eq!(r.status(), 206);
     assert_eq!(cache_status(&r), "MISS");
     assert_eq!(
@@ -215,10 +225,7 @@ fn the_edge_caches_signed_media_by_slice_and_refuses_bad_signatures_before_the_c
     let r = get(&format!("{base}{url2}"), Some("bytes=2200000-2300000"));
     assert_eq!(r.status(), 206);
     assert_eq!(cache_status(&r), "HIT");
-    assert_eq!(
-        &r.bytes().unwrap()[..],
-        &whole[2_200_000..=2_300_000]
-    );
+    assert_eq!(&r.bytes().unwrap()[..], &whole[2_200_000..=2_300_000]);
     assert_eq!(origin_media_requests(&s.server) - before_range, 2);
 
     // Bad and expired signatures: refused at the edge, the origin never asked.
@@ -241,7 +248,10 @@ fn the_edge_caches_signed_media_by_slice_and_refuses_bad_signatures_before_the_c
     let (_, query) = url3.split_once("?e=").unwrap();
     let (e, sig) = query.split_once("&s=").unwrap();
     let later: u64 = e.parse::<u64>().unwrap() + 86_400;
-    let r = get(&format!("{base}{}?e={later}&s={sig}", MediaSigner::path(hash3)), None);
+    let r = get(
+        &format!("{base}{}?e={later}&s={sig}", MediaSigner::path(hash3)),
+        None,
+    );
     assert_eq!(r.status(), 403);
     // No signature at all, even for a cached object.
     let r = get(&format!("{base}{path}"), None);
@@ -282,7 +292,10 @@ fn the_origin_checks_signatures_itself_and_keeps_token_answers_private() {
 
     let path = MediaSigner::path(hash);
     let past = unix_now() - 1;
-    let r = origin(&format!("{path}?e={past}&s={}", s.signer.signature(&path, past)));
+    let r = origin(&format!(
+        "{path}?e={past}&s={}",
+        s.signer.signature(&path, past)
+    ));
     assert_eq!(r.status(), 410);
     assert_eq!(error_code(r), "expired");
     let r = origin(&format!("{path}?e=99999999999&s={}", "ab".repeat(32)));
@@ -294,7 +307,10 @@ fn the_origin_checks_signatures_itself_and_keeps_token_answers_private() {
     let unknown = "0".repeat(64);
     let upath = MediaSigner::path(&unknown);
     let later = unix_now() + 60;
-    let r = origin(&format!("{upath}?e={later}&s={}", s.signer.signature(&upath, later)));
+    let r = origin(&format!(
+        "{upath}?e={later}&s={}",
+        s.signer.signature(&upath, later)
+    ));
     assert_eq!(r.status(), 404);
 
     // The token routes stay private: a shared cache must not keep them.
@@ -309,7 +325,9 @@ fn the_origin_checks_signatures_itself_and_keeps_token_answers_private() {
     assert!(cache_control.starts_with("private"), "{cache_control}");
 
     // Every track answer carries a signed URL, the same within the bucket (cached pages too).
-    let id = server.get("/api/v1/tracks?limit=1")["items"][0]["id"].as_i64().unwrap();
+    let id = server.get("/api/v1/tracks?limit=1")["items"][0]["id"]
+        .as_i64()
+        .unwrap();
     let one = server.get(&format!("/api/v1/tracks/{id}"));
     assert!(one["media_url"].as_str().unwrap().starts_with("/media/"));
     let found = server.get("/api/v1/search?q=track");
@@ -323,16 +341,22 @@ fn the_origin_checks_signatures_itself_and_keeps_token_answers_private() {
         .unwrap();
     assert!(track_change["track"]["media_url"].is_string(), "{feed}");
     let again = server.get("/api/v1/tracks?limit=100");
-    assert!(again["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t["media_url"].as_str() == Some(url.as_str())));
+    assert!(
+        again["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["media_url"].as_str() == Some(url.as_str()))
+    );
     let fresh = server.get(&format!("/api/v1/media-url/{hash}"));
     assert_eq!(fresh["media_url"].as_str(), Some(url.as_str()));
     let r = server
         .http
-        .get(format!("{}/api/v1/media-url/{}", server.base, "f".repeat(64)))
+        .get(format!(
+            "{}/api/v1/media-url/{}",
+            server.base,
+            "f".repeat(64)
+        ))
         .bearer_auth(&server.token)
         .send()
         .unwrap();

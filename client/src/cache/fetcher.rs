@@ -177,8 +177,17 @@ impl Fetcher {
                     if status == 403 || status == 410 =>
                 {
                     // Expired (the mirror keeps URLs for days) or signed with an older key.
-                    let fresh = if refreshed { None } else { self.fresh_url(hash) };
-                    tracing::info!(status, hash, refreshed = fresh.is_some(), "signed media URL refused");
+                    let fresh = if refreshed {
+                        None
+                    } else {
+                        self.fresh_url(hash)
+                    };
+                    tracing::info!(
+                        status,
+                        hash,
+                        refreshed = fresh.is_some(),
+                        "signed media URL refused"
+                    );
                     refreshed = true;
                     self.remember(hash, fresh);
                 }

@@ -14,8 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use mixtape_shared::api::{
-    AlbumDetail, ArtistDetail, Change, ChangesPage, ErrorBody, MediaUrl, Page, SearchResults,
-    Track,
+    AlbumDetail, ArtistDetail, Change, ChangesPage, ErrorBody, MediaUrl, Page, SearchResults, Track,
 };
 
 /// The signed route is content-addressed and its signature was checked: a shared cache may

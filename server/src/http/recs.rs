@@ -115,7 +115,10 @@ pub async fn radio(
 }
 
 /// Recommended tracks carry signed media URLs like every other track answer.
-fn signed(media: &crate::media_url::MediaSigner, mut answer: Recommendations) -> Json<Recommendations> {
+fn signed(
+    media: &crate::media_url::MediaSigner,
+    mut answer: Recommendations,
+) -> Json<Recommendations> {
     use super::media_url::SignMedia;
     answer.sign_media(media, crate::media_url::unix_now());
     Json(answer)

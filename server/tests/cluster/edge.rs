@@ -33,7 +33,9 @@ fn nginx_binary() -> PathBuf {
             return path;
         }
     }
-    panic!("nginx is not installed: install the Debian package `nginx` (and `libnginx-mod-http-js`)");
+    panic!(
+        "nginx is not installed: install the Debian package `nginx` (and `libnginx-mod-http-js`)"
+    );
 }
 
 impl Edge {

@@ -19,9 +19,7 @@ fn lines<'a>(log: &'a str, prefix: &str) -> Vec<&'a str> {
 
 /// A playlist of `ids` made offline on `dev` (downloads run), returning its id.
 async fn offline_playlist(dev: &ClientDevice, name: &str, ids: &[i64]) -> String {
-    let id = dev
-        .json(&["playlists", "create", name, "--json"])
-        .await["id"]
+    let id = dev.json(&["playlists", "create", name, "--json"]).await["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -66,9 +64,17 @@ async fn offline_downloads_use_signed_media_urls_through_the_edge() {
     let log = edge.access_log();
     let signed = lines(&log, "/media/");
     assert!(signed.len() >= 4, "{log}");
-    assert!(signed.iter().all(|l| l.contains(" 200 ") || l.contains(" 206 ")), "{log}");
+    assert!(
+        signed
+            .iter()
+            .all(|l| l.contains(" 200 ") || l.contains(" 206 ")),
+        "{log}"
+    );
     assert!(signed.iter().all(|l| l.contains("cache=MISS")), "{log}");
-    assert!(lines(&log, "/api/v1/media/").is_empty(), "no token route: {log}");
+    assert!(
+        lines(&log, "/api/v1/media/").is_empty(),
+        "no token route: {log}"
+    );
 
     // Device B: the same tracks come from the edge's cache.
     let b = ClientDevice::new();
