@@ -168,7 +168,7 @@ pub fn run(
             let (http, edge, tracks, cdf) = (&http, &edge, &tracks, &cdf);
             let (client_bytes, hits, misses) = (&client_bytes, &hits, &misses);
             handles.push(scope.spawn(move || -> Result<()> {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (listener as u64 + 1) * 0x1000_0001);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((listener as u64 + 1) * 0x1000_0001));
                 for play in 0..w.plays {
                     let u = rng.unit();
                     let rank = cdf.partition_point(|c| *c < u).min(tracks.len() - 1);

@@ -553,4 +553,38 @@ mod tests {
         };
         assert!(matches!(resolve(args), Err(ConfigError::Read(..))));
     }
+
+    #[test]
+    fn the_media_base_is_an_http_origin_or_relative_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "media_base = \"https://edge.example.com/\"\n").unwrap();
+        let args = |media_base: Option<&str>| Args {
+            library: Some(dir.path().into()),
+            data_dir: Some(dir.path().into()),
+            config: Some(file.clone()),
+            media_base: media_base.map(str::to_string),
+            ..Args::default()
+        };
+        let from_file = resolve(args(None)).unwrap();
+        assert_eq!(
+            from_file.media_base.as_deref(),
+            Some("https://edge.example.com")
+        );
+        let flag = resolve(args(Some("http://127.0.0.1:8090"))).unwrap();
+        assert_eq!(flag.media_base.as_deref(), Some("http://127.0.0.1:8090"));
+        assert!(flag.redacted().contains("media_base=http://127.0.0.1:8090"));
+        for bad in ["edge.example.com", "ftp://edge", "https://edge/?x=1"] {
+            assert!(
+                matches!(resolve(args(Some(bad))), Err(ConfigError::BadMediaBase(_))),
+                "{bad}"
+            );
+        }
+        // An empty value turns it off (relative URLs).
+        assert_eq!(resolve(args(Some(""))).unwrap().media_base, None);
+        assert_eq!(
+            Config::embedded(dir.path().into(), dir.path().into()).media_base,
+            None
+        );
+    }
 }
