@@ -8,10 +8,12 @@
 //! - `mirror`: the client mirroring the catalog, idle syncs, cold start (see `client.rs`).
 //! - `offline`: the client taking a playlist of generated tracks offline, against curl.
 //! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
+//! - `edge`: edge byte offload on a replay workload through nginx (see `edge.rs`).
 //!
 //! Results are printed as Markdown rows for docs/benchmarks.md.
 
 mod client;
+mod edge;
 mod playlist;
 mod scale;
 
@@ -100,6 +102,24 @@ enum Command {
         writers: Vec<usize>,
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+    },
+    /// Many listeners replaying generated tracks (Zipf-like choice) through the nginx edge:
+    /// edge byte offload = 1 - origin bytes / client bytes.
+    Edge {
+        #[arg(long, default_value_t = 200)]
+        tracks: usize,
+        #[arg(long, default_value_t = 2)]
+        mb: usize,
+        #[arg(long, default_value_t = 50)]
+        listeners: usize,
+        #[arg(long, default_value_t = 40)]
+        plays: usize,
+        /// Zipf exponent of track popularity.
+        #[arg(long, default_value_t = 1.0)]
+        zipf: f64,
+        /// One play in this many is a seek (a Range from a random offset); 0: none.
+        #[arg(long, default_value_t = 5)]
+        seek_every: usize,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
@@ -454,6 +474,33 @@ async fn main() -> Result<()> {
             let base = format!("http://{}", server.server.addr);
             let store = server.server.state.store.clone();
             playlist::playlist_push(store, &base, &token, &log_sizes, samples).await?;
+            server.shutdown().await?;
+        }
+        Command::Edge {
+            tracks,
+            mb,
+            listeners,
+            plays,
+            zipf,
+            seek_every,
+        } => {
+            let library = tmp.path().join("library");
+            client::write_library(&library, tracks, mb << 20)?;
+            let data = tmp.path().join("server");
+            let (server, token) = start_server(&library, &data, "127.0.0.1:0".parse()?).await?;
+            let workload = edge::Workload {
+                tracks,
+                mb,
+                listeners,
+                plays,
+                zipf,
+                seek_every,
+            };
+            let (origin, dir) = (server.server.addr, tmp.path().to_path_buf());
+            tokio::task::spawn_blocking(move || {
+                edge::run(origin, &token, &data.join("media.key"), &dir, &workload)
+            })
+            .await??;
             server.shutdown().await?;
         }
         Command::Serve {

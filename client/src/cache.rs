@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use error::CacheError;
-pub use fetcher::Fetcher;
+pub use fetcher::{Fetcher, MediaUrls};
 pub use progressive::ProgressiveReader;
 pub use reconcile::{RepairReport, VerifyReport};
 

@@ -199,7 +199,8 @@ impl Device {
     /// A downloader for the saved login.
     pub fn fetcher(&self) -> Result<Fetcher, DeviceError> {
         let s = self.session.as_ref().ok_or(DeviceError::NotLoggedIn)?;
-        Ok(Fetcher::new(&s.server, &s.token)?)
+        let urls = crate::mirror::MirrorMediaUrls::new(self.dirs.data.join("mirror.sqlite"));
+        Ok(Fetcher::new(&s.server, &s.token)?.with_media_urls(std::sync::Arc::new(urls)))
     }
 }
 

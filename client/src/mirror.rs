@@ -393,8 +393,11 @@ fn artist_names(track: &Track) -> String {
 }
 
 mod catalog;
+mod media_urls;
 mod outbox;
 mod playlists;
+
+pub use media_urls::MirrorMediaUrls;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use crate::auth::{Auth, AuthError};
 use crate::config::Config;
 use crate::config::Database;
 use crate::http::{self, AppState};
+use crate::media_url::MediaSigner;
 use crate::scanner::Scanner;
 use crate::shared_state::SharedState;
 use crate::storage::postgres::{LocalWriteMarks, PgOptions, PgStore, WriteMarks};
@@ -36,6 +37,20 @@ pub enum StartError {
     Redis(#[from] crate::shared_state::SharedStateError),
     #[error("a PostgreSQL database needs the secret file (--secret-file)")]
     NoSecret,
+    #[error("the media URL key: {0}")]
+    MediaKey(#[from] crate::media_url::MediaKeyError),
+}
+
+/// The signer of media URLs: its key derived from the deployment secret when there is one (the
+/// same on every node), otherwise `media.key` in the data folder (made on first start).
+pub fn media_signer(config: &Config) -> Result<MediaSigner, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+    let base = config.media_base.as_deref();
+    Ok(match &config.secret {
+        Some(secret) => MediaSigner::from_secret(secret, base),
+        None => MediaSigner::open(&config.data_dir, base)?,
+    })
 }
 
 /// One process-wide recorder: several servers in one process (tests) share it, and the
@@ -271,6 +286,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
     let metrics = metrics_handle(&config.node_id);
+    let media = Arc::new(media_signer(&config)?);
     let shared = match &config.redis {
         Some(url) => Some(SharedState::connect(url, "")?),
         None => None,
@@ -358,6 +374,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         )),
         node_id: config.node_id.as_str().into(),
         draining: Arc::default(),
+        media,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -55,6 +55,10 @@ pub enum ConfigError {
     ShortSecret(PathBuf, usize),
     #[error("node id must be 1-128 printable characters without spaces")]
     BadNodeId,
+    #[error(
+        "media base {0:?} must be an http:// or https:// URL without a query (the edge's origin, e.g. https://edge.example.com)"
+    )]
+    BadMediaBase(String),
 }
 
 /// `hostname:port`, the default node id.
@@ -146,6 +150,13 @@ pub struct Args {
     /// it exits anyway (default 10).
     #[arg(long, env = "MIXTAPE_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// The public base of signed media URLs, e.g. `https://edge.example.com` (the nginx edge in
+    /// front of the nodes); by default `media_url` is relative to the API's own address.
+    #[arg(long, env = "MIXTAPE_MEDIA_BASE")]
+    pub media_base: Option<String>,
+    /// Print the key that signs media URLs (64 hex digits: the nginx edge's key file) and exit.
+    #[arg(long)]
+    pub print_media_key: bool,
 }
 
 /// The TOML file's shape; every key is optional.
@@ -171,6 +182,7 @@ pub struct FileConfig {
     pub node_id: Option<String>,
     pub drain_secs: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub media_base: Option<String>,
 }
 
 /// The settings in force.
@@ -212,6 +224,11 @@ pub struct Config {
     pub drain_secs: u64,
     /// Then at most this long for open requests and streams.
     pub shutdown_grace_secs: u64,
+    /// The public base of `media_url`s (`None`: relative to the API's address).
+    pub media_base: Option<String>,
+    /// `--print-media-key`: print the signing key and exit instead of serving.
+    #[serde(skip)]
+    pub print_media_key: bool,
 }
 
 impl Config {
@@ -230,7 +247,7 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] redis={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={}",
+            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] redis={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
@@ -263,6 +280,7 @@ impl Config {
             self.node_id,
             self.drain_secs,
             self.shutdown_grace_secs,
+            self.media_base.as_deref().unwrap_or("<relative>"),
         )
     }
 
@@ -290,6 +308,8 @@ impl Config {
             node_id: "embedded".into(),
             drain_secs: 0,
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
+            media_base: None,
+            print_media_key: false,
         }
     }
 }
@@ -400,6 +420,18 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         .shutdown_grace_secs
         .or(file.shutdown_grace_secs)
         .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
+    let media_base = match args.media_base.or(file.media_base) {
+        Some(base) if base.trim().is_empty() => None,
+        Some(base) => {
+            let base = base.trim().trim_end_matches('/').to_string();
+            let scheme_ok = base.starts_with("http://") || base.starts_with("https://");
+            if !scheme_ok || base.contains(['?', '#', ' ']) {
+                return Err(ConfigError::BadMediaBase(base));
+            }
+            Some(base)
+        }
+        None => None,
+    };
     Ok(Config {
         library,
         listen,
@@ -429,6 +461,8 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         node_id,
         drain_secs,
         shutdown_grace_secs,
+        media_base,
+        print_media_key: args.print_media_key,
     })
 }
 
@@ -518,5 +552,39 @@ mod tests {
             ..Args::default()
         };
         assert!(matches!(resolve(args), Err(ConfigError::Read(..))));
+    }
+
+    #[test]
+    fn the_media_base_is_an_http_origin_or_relative_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(&file, "media_base = \"https://edge.example.com/\"\n").unwrap();
+        let args = |media_base: Option<&str>| Args {
+            library: Some(dir.path().into()),
+            data_dir: Some(dir.path().into()),
+            config: Some(file.clone()),
+            media_base: media_base.map(str::to_string),
+            ..Args::default()
+        };
+        let from_file = resolve(args(None)).unwrap();
+        assert_eq!(
+            from_file.media_base.as_deref(),
+            Some("https://edge.example.com")
+        );
+        let flag = resolve(args(Some("http://127.0.0.1:8090"))).unwrap();
+        assert_eq!(flag.media_base.as_deref(), Some("http://127.0.0.1:8090"));
+        assert!(flag.redacted().contains("media_base=http://127.0.0.1:8090"));
+        for bad in ["edge.example.com", "ftp://edge", "https://edge/?x=1"] {
+            assert!(
+                matches!(resolve(args(Some(bad))), Err(ConfigError::BadMediaBase(_))),
+                "{bad}"
+            );
+        }
+        // An empty value turns it off (relative URLs).
+        assert_eq!(resolve(args(Some(""))).unwrap().media_base, None);
+        assert_eq!(
+            Config::embedded(dir.path().into(), dir.path().into()).media_base,
+            None
+        );
     }
 }

@@ -8,6 +8,12 @@ use mixtape_server::config::{self, Args};
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = config::resolve(args).context("configuration")?;
+    if config.print_media_key {
+        // For the edge's key file (deploy/nginx/render-edge): stdout only, nothing else.
+        let signer = mixtape_server::app::media_signer(&config).context("the media URL key")?;
+        println!("{}", signer.key_hex());
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()),

@@ -78,6 +78,12 @@ pub struct Track {
     /// `ScanStatus::held_removals`); its stream answers 410 `file_gone` until the file returns.
     #[serde(default = "available_default")]
     pub available: bool,
+    /// A signed URL of the file, `/media/{hash}?e={expiry}&s={sig}` (relative to the API's
+    /// address unless the server sets a public media base): no token needed, so an edge cache
+    /// can serve it; valid for hours. When it answers 403 or 410, ask for a fresh one
+    /// (`GET /api/v1/media-url/{hash}`). Absent from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
 }
 
 /// Answers of servers that predate the `available` fields only had available items.
@@ -500,6 +506,12 @@ pub struct PostEventsResponse {
     pub accepted: u32,
     /// Events the server already had.
     pub duplicates: u32,
+}
+
+/// `GET /api/v1/media-url/{hash}`: a freshly signed media URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MediaUrl {
+    pub media_url: String,
 }
 
 /// `GET /api/v1/history`: the user's play events, newest first.

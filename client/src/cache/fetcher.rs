@@ -1,6 +1,13 @@
-//! `Fetcher`: the HTTP side of the cache, `GET /api/v1/media/{hash}` and `/api/v1/art/{hash}`.
+//! `Fetcher`: the HTTP side of the cache: audio through the track's signed `media_url` (which an
+//! edge cache may serve), else `GET /api/v1/media/{hash}` with the token; `/api/v1/art/{hash}`.
+//!
+//! A signed URL is sent without the token (it may point at another host). The mirror may hold
+//! one for days, past its expiry: on 403 or 410 the fetcher asks the server for a fresh one
+//! (`GET /api/v1/media-url/{hash}`) once, and failing that uses the authenticated route.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -10,6 +17,12 @@ use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, IF_MATCH, RANGE};
 use super::CacheError;
 use super::error::chain;
 
+/// Where the fetcher finds the `media_url` the server handed out for a content hash (the
+/// mirror's copy of the tracks: `mirror::MirrorMediaUrls`).
+pub trait MediaUrls: Send + Sync {
+    fn media_url(&self, hash: &str) -> Option<String>;
+}
+
 /// Talks to one server with one login token. Cheap to clone (the connection pool is shared), so
 /// every download thread gets its own copy.
 #[derive(Clone)]
@@ -17,6 +30,10 @@ pub struct Fetcher {
     base_url: String,
     token: String,
     client: Client,
+    media_urls: Option<Arc<dyn MediaUrls>>,
+    /// Per hash: the URL to use now (refreshed, or the mirror's), or `None` once a signed URL
+    /// failed even fresh: then the authenticated route. Shared by the clones.
+    resolved: Arc<Mutex<HashMap<String, Option<String>>>>,
 }
 
 impl fmt::Debug for Fetcher {
@@ -74,11 +91,74 @@ impl Fetcher {
             base_url,
             token: token.to_owned(),
             client,
+            media_urls: None,
+            resolved: Arc::default(),
         })
+    }
+
+    /// Fetches audio through the signed URLs `urls` knows (otherwise by token).
+    pub fn with_media_urls(mut self, urls: Arc<dyn MediaUrls>) -> Self {
+        self.media_urls = Some(urls);
+        self
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// A `media_url` made absolute: relative ones are relative to the server's address.
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            url.to_owned()
+        } else {
+            format!("{}/{}", self.base_url, url.trim_start_matches('/'))
+        }
+    }
+
+    /// The signed URL to try for `hash`, if any.
+    fn signed_url(&self, hash: &str) -> Option<String> {
+        let known = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned();
+        match known {
+            Some(url) => url,
+            None => self
+                .media_urls
+                .as_ref()?
+                .media_url(hash)
+                .map(|u| self.absolute(&u)),
+        }
+    }
+
+    fn remember(&self, hash: &str, url: Option<String>) {
+        self.resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.to_owned(), url);
+    }
+
+    /// A freshly signed URL for `hash` from the server, or `None` (an older server, an error).
+    fn fresh_url(&self, hash: &str) -> Option<String> {
+        let url = format!("{}/api/v1/media-url/{hash}", self.base_url);
+        let response = self
+            .client
+            .get(&url)
+            .header(AUTHORIZATION, format!("Bearer {}", self.token))
+            .send()
+            .ok()?;
+        if response.status() != StatusCode::OK {
+            tracing::debug!(status = %response.status(), "no fresh media URL");
+            return None;
+        }
+        // A tiny JSON object; anything large is not the answer we asked for.
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(response, 64 * 1024), &mut body)
+            .ok()?;
+        let answer: mixtape_shared::api::MediaUrl = serde_json::from_slice(&body).ok()?;
+        Some(self.absolute(&answer.media_url))
     }
 
     /// Requests the audio file `hash`: bytes `from..end` (`end: None` for the rest of the
@@ -90,11 +170,54 @@ impl Fetcher {
         from: u64,
         end: Option<u64>,
     ) -> Result<MediaBody, CacheError> {
+        let mut refreshed = false;
+        while let Some(url) = self.signed_url(hash) {
+            match self.media_from(&url, None, hash, from, end) {
+                Err(CacheError::Unauthorized { status }) | Err(CacheError::Http { status, .. })
+                    if status == 403 || status == 410 =>
+                {
+                    // Expired (the mirror keeps URLs for days) or signed with an older key.
+                    let fresh = if refreshed {
+                        None
+                    } else {
+                        self.fresh_url(hash)
+                    };
+                    tracing::info!(
+                        status,
+                        hash,
+                        refreshed = fresh.is_some(),
+                        "signed media URL refused"
+                    );
+                    refreshed = true;
+                    self.remember(hash, fresh);
+                }
+                Err(CacheError::Network { detail, .. }) if !refreshed => {
+                    // The edge may be down while the server is up: use the server.
+                    tracing::warn!(hash, %detail, "signed media URL unreachable; asking the server");
+                    refreshed = true;
+                    self.remember(hash, None);
+                }
+                answer => return answer,
+            }
+        }
         let url = format!("{}/api/v1/media/{hash}", self.base_url);
-        let mut request = self
-            .client
-            .get(&url)
-            .header(AUTHORIZATION, format!("Bearer {}", self.token));
+        self.media_from(&url, Some(&self.token), hash, from, end)
+    }
+
+    /// One media request to `url` (with the token when it is the authenticated route).
+    fn media_from(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        hash: &str,
+        from: u64,
+        end: Option<u64>,
+    ) -> Result<MediaBody, CacheError> {
+        let url = url.to_owned();
+        let mut request = self.client.get(&url);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
         let range = match end {
             Some(end) if end > from => Some(format!("bytes={from}-{}", end - 1)),
             _ if from > 0 => Some(format!("bytes={from}-")),

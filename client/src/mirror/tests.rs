@@ -35,6 +35,7 @@ fn track(id: i64, title: &str, artist: &str, album: &str) -> Track {
         musicbrainz: MusicBrainzIds::default(),
         cover_art: None,
         available: true,
+        media_url: None,
     }
 }
 

@@ -2,8 +2,11 @@
 
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, AuthUser};
+use super::media_url::SignMedia;
 use super::{AppState, blocking};
 use crate::catalog::page_request;
+use crate::media_url::{MediaSigner, unix_now};
+use crate::pages::Made;
 use crate::storage::{AlbumSort, ArtistSort, StorageResult, Store, TrackSort};
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -59,10 +62,12 @@ pub async fn get_track(
     _: AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Track>, ApiError> {
-    blocking(move || s.store.track(TrackId(id)))
+    let store = s.store.clone();
+    let mut track = blocking(move || store.track(TrackId(id)))
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("track"))
+        .ok_or_else(|| ApiError::not_found("track"))?;
+    track.sign_media(&s.media, unix_now());
+    Ok(Json(track))
 }
 
 /// Albums, keyset-paginated. Sort: title (default), artist, year, added.
@@ -130,8 +135,9 @@ pub async fn list_genres(
 }
 
 /// A catalog answer through the page cache: looked up on the async thread (a hit costs a hash
-/// lookup), loaded off it on a miss. `None` from `load` is a 404 for `what`.
-async fn cached<T: Serialize + Send + 'static>(
+/// lookup), loaded off it on a miss, its tracks' media URLs signed before it is kept. `None`
+/// from `load` is a 404 for `what`.
+async fn cached<T: Serialize + SignMedia + Send + 'static>(
     s: AppState,
     uri: &OriginalUri,
     what: &'static str,
@@ -141,15 +147,21 @@ async fn cached<T: Serialize + Send + 'static>(
         .0
         .path_and_query()
         .map_or_else(|| uri.0.path().to_owned(), |pq| pq.as_str().to_owned());
-    let generation = s.store.catalog_generation();
-    let json = match s.pages.lookup(&key, generation) {
+    // One clock reading signs the page and tags it, so its URLs match its bucket.
+    let now = unix_now();
+    let made = Made {
+        generation: s.store.catalog_generation(),
+        bucket: MediaSigner::bucket(now),
+    };
+    let json = match s.pages.lookup(&key, made) {
         Some(json) => json,
         None => {
             let store = s.store.clone();
-            let value = blocking(move || load(&*store))
+            let mut value = blocking(move || load(&*store))
                 .await?
                 .ok_or_else(|| ApiError::not_found(what))?;
-            s.pages.keep(key, generation, &value)
+            value.sign_media(&s.media, now);
+            s.pages.keep(key, made, &value)
         }
     };
     Ok((
@@ -178,8 +190,10 @@ pub async fn search(
         return Err(ApiError::bad_request("query is longer than 200 bytes"));
     }
     let started = std::time::Instant::now();
-    let results = blocking(move || s.store.search(&q.q, limit)).await?;
+    let store = s.store.clone();
+    let mut results = blocking(move || store.search(&q.q, limit)).await?;
     metrics::histogram!("mixtape_search_seconds").record(started.elapsed().as_secs_f64());
+    results.sign_media(&s.media, unix_now());
     Ok(Json(results))
 }
 

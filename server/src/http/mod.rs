@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod extract;
 mod idempotency;
+mod media_url;
 mod openapi;
 mod ops;
 mod playlists;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub node_id: Arc<str>,
     /// Set on SIGTERM: `/readyz` answers 503 `draining` so load balancers move away.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Signs the `media_url` of every track answered, and checks `/media/{hash}`.
+    pub media: Arc<crate::media_url::MediaSigner>,
 }
 
 /// Runs blocking work (SQLite, argon2, file IO) off the async threads.
@@ -135,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(catalog::router())
         .merge(stream::router())
+        .merge(media_url::router())
         .merge(
             playlists::router().route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),

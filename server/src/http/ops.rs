@@ -143,9 +143,10 @@ pub async fn changes(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 1000"));
     }
-    Ok(Json(
-        blocking(move || s.store.changes(user.id, since, limit)).await?,
-    ))
+    let store = s.store.clone();
+    let mut page = blocking(move || store.changes(user.id, since, limit)).await?;
+    super::media_url::SignMedia::sign_media(&mut page, &s.media, crate::media_url::unix_now());
+    Ok(Json(page))
 }
 
 /// The change feed's query as it arrives: `since` is an opaque cursor string (today the

@@ -64,11 +64,15 @@ pub async fn for_you(
     AuthUser(user): AuthUser,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Json<Recommendations>, ApiError> {
+    let media = s.media.clone();
     let items = blocking(move || s.recs.for_you(&user, q.limit)).await?;
-    Ok(Json(Recommendations {
-        items,
-        next_cursor: None,
-    }))
+    Ok(signed(
+        &media,
+        Recommendations {
+            items,
+            next_cursor: None,
+        },
+    ))
 }
 
 /// Tracks listened to together with this one (or in the same playlists); tracks like it
@@ -81,11 +85,15 @@ pub async fn similar(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Json<Recommendations>, ApiError> {
+    let media = s.media.clone();
     let items = blocking(move || s.recs.similar(TrackId(id), q.limit)).await?;
-    Ok(Json(Recommendations {
-        items,
-        next_cursor: None,
-    }))
+    Ok(signed(
+        &media,
+        Recommendations {
+            items,
+            next_cursor: None,
+        },
+    ))
 }
 
 /// An endless radio from a track or an artist: each page is like the seed and what the radio
@@ -97,13 +105,23 @@ pub async fn radio(
     _: AuthUser,
     ApiQuery(q): ApiQuery<RadioQuery>,
 ) -> Result<Json<Recommendations>, ApiError> {
-    Ok(Json(
-        blocking(move || {
-            s.recs
-                .radio(q.seed.as_deref(), q.cursor.as_deref(), q.limit)
-        })
-        .await?,
-    ))
+    let media = s.media.clone();
+    let answer = blocking(move || {
+        s.recs
+            .radio(q.seed.as_deref(), q.cursor.as_deref(), q.limit)
+    })
+    .await?;
+    Ok(signed(&media, answer))
+}
+
+/// Recommended tracks carry signed media URLs like every other track answer.
+fn signed(
+    media: &crate::media_url::MediaSigner,
+    mut answer: Recommendations,
+) -> Json<Recommendations> {
+    use super::media_url::SignMedia;
+    answer.sign_media(media, crate::media_url::unix_now());
+    Json(answer)
 }
 
 /// The recommendation queue as the admin sees it.

@@ -9,6 +9,7 @@ mod support;
 
 mod cache;
 mod disk;
+mod edge;
 mod events;
 mod hostile;
 mod offline;

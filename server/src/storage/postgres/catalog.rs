@@ -118,6 +118,7 @@ pub(super) fn track_from_row(r: &Row) -> StorageResult<Track> {
         },
         cover_art: r.try_get(30)?,
         available: r.try_get(31)?,
+        media_url: None,
     })
 }
 

@@ -97,6 +97,7 @@ pub(super) fn track_from_row(r: &Row) -> Track {
         },
         cover_art: r.get(30),
         available: r.get(31),
+        media_url: None,
     }
 }
 

@@ -100,6 +100,7 @@ pub(super) fn track_from_row(r: &Row) -> rusqlite::Result<Track> {
         },
         cover_art: r.get(30)?,
         available: r.get(31)?,
+        media_url: None,
     })
 }
 
