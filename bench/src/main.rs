@@ -6,9 +6,11 @@
 //! - `mirror`: the client mirroring the catalog, idle syncs, cold start (see `client.rs`).
 //! - `offline`: the client taking a playlist of generated tracks offline, against curl.
 //! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
+//! - `broker`: outbox → RabbitMQ → applier throughput and lag on PostgreSQL (`broker.rs`).
 //!
 //! Results are printed as Markdown rows for docs/benchmarks.md.
 
+mod broker;
 mod client;
 mod playlist;
 mod scale;
@@ -93,6 +95,20 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
         writers: Vec<usize>,
         #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Outbox → RabbitMQ → applier: throughput of a burst of EVENTS, then lag p99 at RATE
+    /// events/s for SECONDS (a scratch database on DATABASE, throwaway queues on BROKER).
+    Broker {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        database: String,
+        #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+        broker: String,
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 2_000)]
+        rate: usize,
+        #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
@@ -368,6 +384,19 @@ async fn main() -> Result<()> {
             let store = server.state.store.clone();
             playlist::playlist_push(store, &base, &token, &log_sizes, samples).await?;
             server.shutdown().await?;
+        }
+        Command::Broker {
+            database,
+            broker,
+            events,
+            rate,
+            seconds,
+        } => {
+            // The PostgreSQL driver and the broker link block: not on the async runtime.
+            tokio::task::spawn_blocking(move || {
+                broker::run(&database, &broker, events, rate, seconds)
+            })
+            .await??;
         }
         Command::Serve {
             library,

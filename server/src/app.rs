@@ -36,6 +36,8 @@ pub enum StartError {
     Redis(#[from] crate::shared_state::SharedStateError),
     #[error("a PostgreSQL database needs the secret file (--secret-file)")]
     NoSecret,
+    #[error("{0}")]
+    Broker(#[from] crate::broker::BrokerError),
 }
 
 /// One process-wide recorder: several servers in one process (tests) share it, and the
@@ -73,6 +75,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Runs the scanner, watcher and recommendation worker while this node holds their leases.
     leader: Option<crate::leader::Leader>,
+    /// With `--broker`: moves the outbox to the broker (every node runs one).
+    relay: Option<crate::broker::Relay>,
 }
 
 impl RunningServer {
@@ -88,6 +92,9 @@ impl RunningServer {
         // The recommendation worker finishes (commits and acknowledges) the batch in hand.
         if let Some(leader) = self.leader.take() {
             let _ = tokio::task::spawn_blocking(move || leader.stop()).await;
+        }
+        if let Some(relay) = self.relay.take() {
+            let _ = tokio::task::spawn_blocking(move || relay.stop()).await;
         }
         served
     }
@@ -208,6 +215,7 @@ struct Opened {
     queue: Arc<dyn crate::recs::queue::EventQueue>,
     leases: Arc<dyn crate::storage::LeaseStore>,
     subsonic: crate::subsonic::SubsonicState,
+    relay: Option<crate::broker::Relay>,
 }
 
 /// The embedded SQLite file, or the PostgreSQL primary (with replicas and Redis marks).
@@ -233,6 +241,7 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
                 queue: sqlite.clone(),
                 leases: sqlite,
                 subsonic,
+                relay: None,
             })
         }
         Database::Postgres(url) => {
@@ -253,11 +262,33 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
                     .await
                     .expect("open task")?,
             );
+            // With a broker the table is only the outbox: every node relays it, and the recs
+            // worker drains the broker's queue instead.
+            let (queue, relay): (Arc<dyn crate::recs::queue::EventQueue>, _) = match &config.broker
+            {
+                Some(url) => {
+                    let link = Arc::new(crate::broker::Link::new(
+                        url,
+                        crate::broker::Names::default(),
+                        &config.node_id,
+                    )?);
+                    let relay = crate::broker::Relay::spawn(link.clone(), pg.clone());
+                    let queue = crate::broker::BrokerQueue::new(
+                        link,
+                        pg.clone(),
+                        crate::recs::worker::WorkerConfig::default().batch,
+                        &config.node_id,
+                    );
+                    (Arc::new(queue), Some(relay))
+                }
+                None => (pg.clone(), None),
+            };
             Ok(Opened {
                 store: pg.clone(),
-                queue: pg.clone(),
+                queue,
                 leases: pg,
                 subsonic: crate::subsonic::SubsonicState::with_secret(secret),
+                relay,
             })
         }
     }
@@ -277,6 +308,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         queue,
         leases,
         subsonic,
+        relay,
     } = open_store(&config, shared.as_ref()).await?;
     let subsonic = Arc::new(subsonic);
     let auth = {
@@ -380,6 +412,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         shutdown: Some(tx),
         task,
         leader: Some(leader),
+        relay,
     })
 }
 
