@@ -32,7 +32,7 @@ pub fn properties(d: &Delivery) -> BasicProperties {
     );
     BasicProperties::default()
         .with_message_id(d.message.key.as_str().into())
-        .with_kind(d.message.kind.as_str().into())
+        .with_type(d.message.kind.as_str().into())
         .with_content_type("application/json".into())
         .with_delivery_mode(2)
         .with_headers(headers)
