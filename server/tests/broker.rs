@@ -205,12 +205,19 @@ fn a_broker_down_for_30_s_under_load_loses_nothing_and_answers_no_error() {
     stop.store(true, Ordering::Relaxed);
     let failures = load.join().unwrap();
     assert!(failures.is_empty(), "errors answered: {failures:?}");
-    assert!(during > 100, "events kept coming during the outage: {during}");
+    assert!(
+        during > 100,
+        "events kept coming during the outage: {during}"
+    );
     let total = sent.load(Ordering::Relaxed);
     eprintln!("{total} events sent, {during} during the outage");
 
     let summary = wait_applied(&nodes[1], total, Duration::from_secs(120));
-    assert_eq!(play_events_stored(&db) as u64, total, "events stored = sent");
+    assert_eq!(
+        play_events_stored(&db) as u64,
+        total,
+        "events stored = sent"
+    );
     let queue = nodes[0].get("/api/v1/admin/queue");
     assert_eq!(queue["queue"]["broker"]["connected"], true, "{queue}");
     assert_eq!(queue["queue"]["broker"]["outbox"], 0, "drained: {queue}");

@@ -103,7 +103,10 @@ impl Link {
         &self,
         f: impl Future<Output = Result<T, BrokerError>>,
     ) -> Result<T, BrokerError> {
-        let rt = self.runtime.as_ref().expect("the runtime lives as long as the link");
+        let rt = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the link");
         rt.block_on(async {
             tokio::time::timeout(OP_TIMEOUT, f)
                 .await

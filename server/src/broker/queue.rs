@@ -68,8 +68,7 @@ fn header_i64(headers: Option<&FieldTable>, name: &str) -> Option<i64> {
 
 /// The reason and time (Unix ms) of the last dead-lettering, from `x-death`.
 fn death(headers: Option<&FieldTable>) -> (String, Option<i64>) {
-    let Some(AMQPValue::FieldArray(deaths)) = headers.and_then(|h| h.inner().get("x-death"))
-    else {
+    let Some(AMQPValue::FieldArray(deaths)) = headers.and_then(|h| h.inner().get("x-death")) else {
         return ("dead-lettered".into(), None);
     };
     let Some(AMQPValue::FieldTable(first)) = deaths.as_slice().first() else {
@@ -275,7 +274,10 @@ impl EventQueue for BrokerQueue {
         }
         if !keyless.is_empty() {
             // Without a key it cannot be deduplicated: straight to the dead letters.
-            tracing::warn!(count = keyless.len(), "broker messages without message_id dead-lettered");
+            tracing::warn!(
+                count = keyless.len(),
+                "broker messages without message_id dead-lettered"
+            );
             let ch = sub.channel.clone();
             let rejected = self.link.block_on(async move {
                 for tag in keyless {
@@ -312,7 +314,8 @@ impl EventQueue for BrokerQueue {
         let ch = sub.channel.clone();
         let acked = self.link.block_on(async move {
             for tag in current {
-                ch.basic_ack(tag, BasicAckOptions { multiple: false }).await?;
+                ch.basic_ack(tag, BasicAckOptions { multiple: false })
+                    .await?;
             }
             Ok(())
         });
@@ -340,7 +343,10 @@ impl EventQueue for BrokerQueue {
         let Some(sub) = slot.as_ref().filter(|s| s.generation == generation) else {
             return Ok(());
         };
-        tracing::warn!(error, "recommendation event rejected into the broker's dead letters");
+        tracing::warn!(
+            error,
+            "recommendation event rejected into the broker's dead letters"
+        );
         let ch = sub.channel.clone();
         let rejected = self.link.block_on(async move {
             ch.basic_reject(tag, BasicRejectOptions { requeue: false })
@@ -374,7 +380,10 @@ impl EventQueue for BrokerQueue {
             while seen.len() < limit as usize {
                 // Not acknowledged: closing the channel puts them back.
                 match ch
-                    .basic_get(dead_queue.as_str().into(), BasicGetOptions { no_ack: false })
+                    .basic_get(
+                        dead_queue.as_str().into(),
+                        BasicGetOptions { no_ack: false },
+                    )
                     .await?
                 {
                     Some(m) => seen.push(m.delivery),

@@ -55,10 +55,7 @@ pub fn queue_arguments(names: &Names) -> FieldTable {
         "x-delivery-limit".into(),
         AMQPValue::LongInt(DELIVERY_LIMIT),
     );
-    args.insert(
-        "x-dead-letter-exchange".into(),
-        text(&names.dead_exchange),
-    );
+    args.insert("x-dead-letter-exchange".into(), text(&names.dead_exchange));
     args.insert("x-dead-letter-strategy".into(), text("at-least-once"));
     args.insert("x-overflow".into(), text("reject-publish"));
     args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));

@@ -291,9 +291,16 @@ impl EventQueue for AckNeverArrives {
         self.0.fetch(max, now_ms)
     }
     fn ack(&self, _tags: &[i64]) -> crate::storage::StorageResult<()> {
-        Err(crate::storage::StorageError::Config("the process died".into()))
+        Err(crate::storage::StorageError::Config(
+            "the process died".into(),
+        ))
     }
-    fn retry(&self, tag: i64, error: &str, not_before_ms: i64) -> crate::storage::StorageResult<()> {
+    fn retry(
+        &self,
+        tag: i64,
+        error: &str,
+        not_before_ms: i64,
+    ) -> crate::storage::StorageResult<()> {
         self.0.retry(tag, error, not_before_ms)
     }
     fn dead_letter(&self, tag: i64, error: &str, now_ms: i64) -> crate::storage::StorageResult<()> {
@@ -302,7 +309,10 @@ impl EventQueue for AckNeverArrives {
     fn stats(&self) -> crate::storage::StorageResult<super::queue::QueueStats> {
         self.0.stats()
     }
-    fn dead_letters(&self, limit: u32) -> crate::storage::StorageResult<Vec<super::queue::DeadLetter>> {
+    fn dead_letters(
+        &self,
+        limit: u32,
+    ) -> crate::storage::StorageResult<Vec<super::queue::DeadLetter>> {
         self.0.dead_letters(limit)
     }
     fn requeue_dead_letters(&self, now_ms: i64) -> crate::storage::StorageResult<u64> {

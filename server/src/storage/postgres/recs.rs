@@ -350,7 +350,9 @@ impl RecsStore for PgStore {
         now_ms: i64,
         queued: &[i64],
     ) -> StorageResult<u64> {
-        self.write(None, |tx, _| apply_acking(tx, batch, params, now_ms, queued))
+        self.write(None, |tx, _| {
+            apply_acking(tx, batch, params, now_ms, queued)
+        })
     }
 
     fn recs_rebuild(&self, params: &Params, now_ms: i64) -> StorageResult<u64> {
