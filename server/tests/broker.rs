@@ -4,7 +4,6 @@
 //! with a rebuild from history.
 
 // The cluster harness is shared with `cluster.rs`; this binary uses part of it.
-#[allow(dead_code)]
 mod common;
 #[allow(dead_code)]
 #[path = "cluster/engines.rs"]
