@@ -9,9 +9,11 @@
 //! - `offline`: the client taking a playlist of generated tracks offline, against curl.
 //! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
 //! - `edge`: edge byte offload on a replay workload through nginx (see `edge.rs`).
+//! - `broker`: outbox → RabbitMQ → applier throughput and lag on PostgreSQL (`broker.rs`).
 //!
 //! Results are printed as Markdown rows for docs/benchmarks.md.
 
+mod broker;
 mod client;
 mod edge;
 mod playlist;
@@ -120,6 +122,20 @@ enum Command {
         /// One play in this many is a seek (a Range from a random offset); 0: none.
         #[arg(long, default_value_t = 5)]
         seek_every: usize,
+    },
+    /// Outbox → RabbitMQ → applier: throughput of a burst of EVENTS, then lag p99 at RATE
+    /// events/s for SECONDS (a scratch database on DATABASE, throwaway queues on BROKER).
+    Broker {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        database: String,
+        #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+        broker: String,
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 2_000)]
+        rate: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
@@ -502,6 +518,19 @@ async fn main() -> Result<()> {
             })
             .await??;
             server.shutdown().await?;
+        }
+        Command::Broker {
+            database,
+            broker,
+            events,
+            rate,
+            seconds,
+        } => {
+            // The PostgreSQL driver and the broker link block: not on the async runtime.
+            tokio::task::spawn_blocking(move || {
+                broker::run(&database, &broker, events, rate, seconds)
+            })
+            .await??;
         }
         Command::Serve {
             library,

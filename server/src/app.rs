@@ -39,6 +39,8 @@ pub enum StartError {
     NoSecret,
     #[error("the media URL key: {0}")]
     MediaKey(#[from] crate::media_url::MediaKeyError),
+    #[error("{0}")]
+    Broker(#[from] crate::broker::BrokerError),
 }
 
 /// The signer of media URLs: its key derived from the deployment secret when there is one (the
@@ -90,6 +92,8 @@ pub struct RunningServer {
     leader: Option<crate::leader::Leader>,
     /// Deletes expired idempotency records now and then (`purge_idempotency_records`).
     purger: tokio::task::JoinHandle<()>,
+    /// With `--broker`: moves the outbox to the broker (every node runs one).
+    relay: Option<crate::broker::Relay>,
 }
 
 impl RunningServer {
@@ -106,6 +110,9 @@ impl RunningServer {
         // The recommendation worker finishes (commits and acknowledges) the batch in hand.
         if let Some(leader) = self.leader.take() {
             let _ = tokio::task::spawn_blocking(move || leader.stop()).await;
+        }
+        if let Some(relay) = self.relay.take() {
+            let _ = tokio::task::spawn_blocking(move || relay.stop()).await;
         }
         served
     }
@@ -226,6 +233,7 @@ struct Opened {
     queue: Arc<dyn crate::recs::queue::EventQueue>,
     leases: Arc<dyn crate::storage::LeaseStore>,
     subsonic: crate::subsonic::SubsonicState,
+    relay: Option<crate::broker::Relay>,
 }
 
 /// The embedded SQLite file, or the PostgreSQL primary (with replicas and Redis marks).
@@ -251,6 +259,7 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
                 queue: sqlite.clone(),
                 leases: sqlite,
                 subsonic,
+                relay: None,
             })
         }
         Database::Postgres(url) => {
@@ -271,11 +280,33 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
                     .await
                     .expect("open task")?,
             );
+            // With a broker the table is only the outbox: every node relays it, and the recs
+            // worker drains the broker's queue instead.
+            let (queue, relay): (Arc<dyn crate::recs::queue::EventQueue>, _) = match &config.broker
+            {
+                Some(url) => {
+                    let link = Arc::new(crate::broker::Link::new(
+                        url,
+                        crate::broker::Names::default(),
+                        &config.node_id,
+                    )?);
+                    let relay = crate::broker::Relay::spawn(link.clone(), pg.clone());
+                    let queue = crate::broker::BrokerQueue::new(
+                        link,
+                        pg.clone(),
+                        crate::recs::worker::WorkerConfig::default().batch,
+                        &config.node_id,
+                    );
+                    (Arc::new(queue), Some(relay))
+                }
+                None => (pg.clone(), None),
+            };
             Ok(Opened {
                 store: pg.clone(),
-                queue: pg.clone(),
+                queue,
                 leases: pg,
                 subsonic: crate::subsonic::SubsonicState::with_secret(secret),
+                relay,
             })
         }
     }
@@ -296,6 +327,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         queue,
         leases,
         subsonic,
+        relay,
     } = open_store(&config, shared.as_ref()).await?;
     let subsonic = Arc::new(subsonic);
     let auth = {
@@ -402,6 +434,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         task,
         leader: Some(leader),
         purger,
+        relay,
     })
 }
 

@@ -43,6 +43,12 @@ pub enum ConfigError {
     ReplicasWithoutPostgres,
     #[error("redis URL {0}: {1}")]
     BadRedisUrl(String, String),
+    #[error("broker URL {0}: {1} (expected amqp://USER:PASSWORD@HOST:PORT/VHOST)")]
+    BadBrokerUrl(String, String),
+    #[error(
+        "a broker relays PostgreSQL's outbox: --broker needs --database postgres://... (the embedded default has its own queue)"
+    )]
+    BrokerWithoutPostgres,
     #[error(
         "a PostgreSQL database needs --secret-file (or MIXTAPE_SECRET_FILE): a file of at least {SECRET_MIN_BYTES} random bytes, the same on every node (e.g. `head -c 32 /dev/urandom > secret`)"
     )]
@@ -135,6 +141,10 @@ pub struct Args {
     /// Redis shared by the nodes (login throttle, read-your-writes marks), e.g. redis://127.0.0.1:6379.
     #[arg(long, env = "MIXTAPE_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
+    /// RabbitMQ carrying play events and playlist additions to the recommender, e.g.
+    /// amqp://guest:guest@127.0.0.1:5672/%2f (needs PostgreSQL).
+    #[arg(long, env = "MIXTAPE_BROKER", hide_env_values = true)]
+    pub broker: Option<String>,
     /// A file of at least 32 random bytes, the same on every node (required with PostgreSQL):
     /// seals Subsonic app passwords.
     #[arg(long, env = "MIXTAPE_SECRET_FILE")]
@@ -178,6 +188,7 @@ pub struct FileConfig {
     pub database: Option<String>,
     pub read_replicas: Option<Vec<String>>,
     pub redis: Option<String>,
+    pub broker: Option<String>,
     pub secret_file: Option<PathBuf>,
     pub node_id: Option<String>,
     pub drain_secs: Option<u64>,
@@ -214,6 +225,10 @@ pub struct Config {
     pub read_replicas: Vec<String>,
     #[serde(skip)]
     pub redis: Option<String>,
+    /// RabbitMQ for the recommender's events (`crate::broker`); None: the outbox table is
+    /// the queue.
+    #[serde(skip)]
+    pub broker: Option<String>,
     /// Read from `secret_file` at start (required with PostgreSQL).
     #[serde(skip)]
     pub secret: Option<DeploySecret>,
@@ -247,7 +262,7 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] redis={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
+            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] redis={} broker={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
@@ -274,6 +289,7 @@ impl Config {
                 .collect::<Vec<_>>()
                 .join(","),
             self.redis.as_deref().map_or("<unset>".into(), redact_url),
+            self.broker.as_deref().map_or("<unset>".into(), redact_url),
             self.secret_file
                 .as_ref()
                 .map_or("<unset>".into(), |p| p.display().to_string()),
@@ -303,6 +319,7 @@ impl Config {
             database: Database::Sqlite(None),
             read_replicas: Vec::new(),
             redis: None,
+            broker: None,
             secret: None,
             secret_file: None,
             node_id: "embedded".into(),
@@ -384,6 +401,13 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         redis::Client::open(url.as_str())
             .map_err(|e| ConfigError::BadRedisUrl(redact_url(url), e.to_string()))?;
     }
+    let broker = args.broker.or(file.broker).filter(|u| !u.trim().is_empty());
+    if let Some(url) = &broker {
+        scale::check_broker_url(url)?;
+        if !database.is_postgres() {
+            return Err(ConfigError::BrokerWithoutPostgres);
+        }
+    }
     let secret_file = args.secret_file.or(file.secret_file);
     // Embedded: the Subsonic key stays in the data folder (subsonic.key) as before.
     let secret = match (&secret_file, database.is_postgres()) {
@@ -456,6 +480,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         database,
         read_replicas,
         redis,
+        broker,
         secret,
         secret_file,
         node_id,

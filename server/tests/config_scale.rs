@@ -410,3 +410,58 @@ async fn the_change_feed_takes_an_opaque_since() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[test]
+fn the_broker_url_is_checked_at_start_and_needs_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = secret_file(dir.path(), 64);
+    let secret = secret.to_str().unwrap();
+    let resolve = |flags: &[&str]| config::resolve(args(dir.path(), flags));
+    let bad = resolve(&[
+        "--database",
+        PG,
+        "--secret-file",
+        secret,
+        "--broker",
+        "http://x",
+    ])
+    .unwrap_err();
+    assert!(matches!(bad, ConfigError::BadBrokerUrl(..)), "{bad}");
+    assert!(bad.to_string().contains("amqp://"), "{bad}");
+    let bad = resolve(&[
+        "--database",
+        PG,
+        "--secret-file",
+        secret,
+        "--broker",
+        "amqp://guest:pw@127.0.0.1:notaport/%2f",
+    ])
+    .unwrap_err();
+    assert!(matches!(bad, ConfigError::BadBrokerUrl(..)), "{bad}");
+    assert!(
+        !bad.to_string().contains("pw@"),
+        "the password is redacted: {bad}"
+    );
+    assert!(matches!(
+        resolve(&["--broker", "amqp://127.0.0.1:5672/%2f"]).unwrap_err(),
+        ConfigError::BrokerWithoutPostgres
+    ));
+    let c = resolve(&[
+        "--database",
+        PG,
+        "--secret-file",
+        secret,
+        "--broker",
+        "amqp://guest:rabbitpw@127.0.0.1:5672/%2f",
+    ])
+    .unwrap();
+    assert_eq!(
+        c.broker.as_deref(),
+        Some("amqp://guest:rabbitpw@127.0.0.1:5672/%2f")
+    );
+    assert!(
+        c.redacted()
+            .contains("broker=amqp://guest:<redacted>@127.0.0.1:5672/%2f")
+    );
+    assert!(!c.redacted().contains("rabbitpw"));
+}

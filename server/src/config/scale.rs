@@ -76,6 +76,19 @@ impl std::fmt::Debug for DeploySecret {
     }
 }
 
+/// A RabbitMQ URL (`amqp://` or `amqps://`) as the broker client reads it.
+pub fn check_broker_url(url: &str) -> Result<(), ConfigError> {
+    if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+        return Err(ConfigError::BadBrokerUrl(
+            redact_url(url),
+            "not an amqp:// URL".into(),
+        ));
+    }
+    url.parse::<lapin::uri::AMQPUri>()
+        .map(|_| ())
+        .map_err(|e| ConfigError::BadBrokerUrl(redact_url(url), e))
+}
+
 /// A URL with its password (userinfo or `password=` parameter) replaced, for logs.
 pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();

@@ -274,3 +274,94 @@ fn stored_candidate_lists_keep_the_heaviest_pairs_of_a_popular_track() {
     assert_eq!(store.recs_summary().unwrap(), incremental);
     assert_eq!(candidate_lists(&d).0, kept);
 }
+
+/// The queue of `store` whose separate acknowledgement never arrives (a process that dies right
+/// after its work committed): what the worker leaves is what one transaction did.
+struct AckNeverArrives(std::sync::Arc<crate::storage::postgres::PgStore>);
+
+impl EventQueue for AckNeverArrives {
+    fn publish(&self, m: &Message, now_ms: i64) -> crate::storage::StorageResult<i64> {
+        self.0.publish(m, now_ms)
+    }
+    fn fetch(
+        &self,
+        max: usize,
+        now_ms: i64,
+    ) -> crate::storage::StorageResult<Vec<super::queue::Delivery>> {
+        self.0.fetch(max, now_ms)
+    }
+    fn ack(&self, _tags: &[i64]) -> crate::storage::StorageResult<()> {
+        Err(crate::storage::StorageError::Config(
+            "the process died".into(),
+        ))
+    }
+    fn retry(
+        &self,
+        tag: i64,
+        error: &str,
+        not_before_ms: i64,
+    ) -> crate::storage::StorageResult<()> {
+        self.0.retry(tag, error, not_before_ms)
+    }
+    fn dead_letter(&self, tag: i64, error: &str, now_ms: i64) -> crate::storage::StorageResult<()> {
+        self.0.dead_letter(tag, error, now_ms)
+    }
+    fn stats(&self) -> crate::storage::StorageResult<super::queue::QueueStats> {
+        self.0.stats()
+    }
+    fn dead_letters(
+        &self,
+        limit: u32,
+    ) -> crate::storage::StorageResult<Vec<super::queue::DeadLetter>> {
+        self.0.dead_letters(limit)
+    }
+    fn requeue_dead_letters(&self, now_ms: i64) -> crate::storage::StorageResult<u64> {
+        self.0.requeue_dead_letters(now_ms)
+    }
+    fn acks_with_apply(&self) -> bool {
+        self.0.acks_with_apply()
+    }
+}
+
+/// Without a broker, PostgreSQL's outbox table is the queue: claimed with `FOR UPDATE SKIP
+/// LOCKED`, and a batch's work and the deletion of its rows commit in one transaction, so no
+/// crash can leave work done with its messages still queued (nor messages gone without work).
+#[test]
+fn on_postgres_the_outbox_rows_leave_in_the_transaction_of_their_work() {
+    use crate::storage::postgres::scratch::ScratchDatabase;
+    use crate::storage::postgres::{LocalWriteMarks, PgOptions, PgStore};
+    let db = ScratchDatabase::for_test("outbox_apply_and_delete");
+    let store = std::sync::Arc::new(
+        PgStore::open(
+            &PgOptions::new(db.url()),
+            std::sync::Arc::new(LocalWriteMarks::single_node()),
+        )
+        .unwrap(),
+    );
+    let user = store.create_user("listener", "x", false).unwrap();
+    let events: Vec<PlayEvent> = (0..6)
+        .map(|i| play(i + 1, i * 1000, PlayEventKind::Finish))
+        .collect();
+    assert_eq!(store.insert_play_events(user.id, &events, 0).unwrap(), 6);
+    assert_eq!(store.stats().unwrap().depth, 6, "the outbox rows");
+    let queue = AckNeverArrives(store.clone());
+    let stats = WorkerStats::default();
+    let handled = run_once(store.as_ref(), &queue, &Params::default(), &cfg(), &stats).unwrap();
+    assert_eq!(handled, 6);
+    assert_eq!(
+        store.stats().unwrap().depth,
+        0,
+        "the rows left with the work, not in a later acknowledgement"
+    );
+    assert_eq!(store.recs_summary().unwrap().applied, 6);
+    assert_eq!(stats.duplicates.load(Ordering::Relaxed), 0);
+    // A second worker run finds nothing to redo.
+    assert_eq!(
+        run_once(store.as_ref(), &queue, &Params::default(), &cfg(), &stats).unwrap(),
+        0
+    );
+    // The store goes first: its pools hold connections the drop of the database ends.
+    drop(queue);
+    drop(store);
+    drop(db);
+}

@@ -146,7 +146,18 @@ pub fn run_once_through(
             Err(error) => fail(queue, cfg, stats, d, &error, now)?,
         }
     }
-    match writer.recs_apply(&batch, params, now_ms()) {
+    // A queue that is the store's own table takes the acknowledgement into the work's
+    // transaction; any other is acknowledged after the work committed.
+    let together = queue.acks_with_apply();
+    let apply = |batch: &[(String, i64, Event)], tags: &[i64]| {
+        if together {
+            writer.recs_apply_acking(batch, params, now_ms(), tags)
+        } else {
+            writer.recs_apply(batch, params, now_ms())
+        }
+    };
+    let tags: Vec<i64> = good.iter().map(|d| d.tag).collect();
+    match apply(&batch, &tags) {
         Ok(new) => {
             if cfg.abort_before_ack && new > 0 {
                 tracing::error!(
@@ -154,8 +165,9 @@ pub fn run_once_through(
                 );
                 std::process::abort();
             }
-            let tags: Vec<i64> = good.iter().map(|d| d.tag).collect();
-            queue.ack(&tags)?;
+            if !together {
+                queue.ack(&tags)?;
+            }
             acked(stats, &good, new, now_ms());
         }
         // Not the messages' fault: they stay queued for the next lease holder.
@@ -163,9 +175,11 @@ pub fn run_once_through(
         Err(batch_error) => {
             tracing::debug!(error = %batch_error, "batch failed; applying its messages one by one");
             for (d, e) in good.iter().zip(batch) {
-                match writer.recs_apply(std::slice::from_ref(&e), params, now_ms()) {
+                match apply(std::slice::from_ref(&e), &[d.tag]) {
                     Ok(new) => {
-                        queue.ack(&[d.tag])?;
+                        if !together {
+                            queue.ack(&[d.tag])?;
+                        }
                         acked(stats, &[d], new, now_ms());
                     }
                     Err(lost @ StorageError::LeaseLost(_)) => return Err(lost),
@@ -242,6 +256,7 @@ impl Worker {
                         std::thread::sleep(cfg.idle_poll);
                     }
                 }
+                queue.release();
             })
             .expect("spawn the recommendation worker");
         Self {

@@ -74,6 +74,19 @@ pub trait FencedWriter: Send + Sync {
         params: &crate::recommender::Params,
         now_ms: i64,
     ) -> StorageResult<u64>;
+    /// See [`super::RecsStore::recs_apply_acking`].
+    fn recs_apply_acking(
+        &self,
+        batch: &[(String, i64, crate::recommender::Event)],
+        params: &crate::recommender::Params,
+        now_ms: i64,
+        queued: &[i64],
+    ) -> StorageResult<u64> {
+        let _ = (batch, params, now_ms, queued);
+        Err(super::StorageError::Config(
+            "this lease acknowledges queue messages apart from their work".into(),
+        ))
+    }
 }
 
 /// A held lease. Dropping it gives the lease up.
@@ -129,6 +142,15 @@ where
         now_ms: i64,
     ) -> StorageResult<u64> {
         self.0.recs_apply(batch, params, now_ms)
+    }
+    fn recs_apply_acking(
+        &self,
+        batch: &[(String, i64, crate::recommender::Event)],
+        params: &crate::recommender::Params,
+        now_ms: i64,
+        queued: &[i64],
+    ) -> StorageResult<u64> {
+        self.0.recs_apply_acking(batch, params, now_ms, queued)
     }
 }
 

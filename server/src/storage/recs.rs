@@ -25,6 +25,21 @@ pub trait RecsStore: Send + Sync + 'static {
         params: &crate::recommender::Params,
         now_ms: i64,
     ) -> StorageResult<u64>;
+    /// [`Self::recs_apply`], and in the same transaction deletes the queue rows `queued` (the
+    /// `recs_queue` seqs the batch was fetched from): for a backend whose event queue is that
+    /// table (`EventQueue::acks_with_apply`). Other backends refuse.
+    fn recs_apply_acking(
+        &self,
+        batch: &[(String, i64, crate::recommender::Event)],
+        params: &crate::recommender::Params,
+        now_ms: i64,
+        queued: &[i64],
+    ) -> StorageResult<u64> {
+        let _ = (batch, params, now_ms, queued);
+        Err(super::StorageError::Config(
+            "this backend acknowledges queue messages apart from their work".into(),
+        ))
+    }
     /// Forgets the recommender's state and takes in the whole event history again.
     fn recs_rebuild(&self, params: &crate::recommender::Params, now_ms: i64) -> StorageResult<u64>;
     /// Each item's weight and neighbours, for scoring.

@@ -121,6 +121,15 @@ impl FencedWriter for PgLease {
     ) -> StorageResult<u64> {
         self.write(|tx, _| super::recs::apply(tx, batch, params, now_ms))
     }
+    fn recs_apply_acking(
+        &self,
+        batch: &[(String, i64, crate::recommender::Event)],
+        params: &crate::recommender::Params,
+        now_ms: i64,
+        queued: &[i64],
+    ) -> StorageResult<u64> {
+        self.write(|tx, _| super::recs::apply_acking(tx, batch, params, now_ms, queued))
+    }
 }
 
 impl Lease for PgLease {

@@ -6,10 +6,15 @@
 //! worker gets those messages until the lease runs out, and a worker that dies mid-batch has its
 //! messages delivered again once it has. A lease is not a failed delivery: `attempts` counts only
 //! `retry`, as in SQLite.
+//!
+//! The table is the queue, so a message's work and its removal commit together
+//! ([`EventQueue::acks_with_apply`]: the worker applies through `recs_apply_acking`); the
+//! separate `ack` remains for other callers. With a broker (`crate::broker`) the table is only
+//! the outbox: [`Outbox::relay_batch`] moves its rows to the broker.
 
 use super::PgStore;
 use crate::storage::StorageResult;
-use crate::storage::queue::{DeadLetter, Delivery, EventQueue, Message, QueueStats};
+use crate::storage::queue::{DeadLetter, Delivery, EventQueue, Message, Outbox, QueueStats};
 use postgres::IsolationLevel;
 
 /// How long a fetched message stays with the worker that fetched it. A batch takes well under
@@ -105,6 +110,10 @@ impl EventQueue for PgStore {
         })
     }
 
+    fn acks_with_apply(&self) -> bool {
+        true
+    }
+
     fn stats(&self) -> StorageResult<QueueStats> {
         self.read_primary(|c| {
             // One snapshot, so depth and dead letters agree with each other.
@@ -125,6 +134,7 @@ impl EventQueue for PgStore {
                 retrying: row.get::<_, i64>(1).max(0) as u64,
                 oldest_enqueued_at_ms: row.get(2),
                 dead_letters: row.get::<_, i64>(3).max(0) as u64,
+                broker: None,
             };
             tx.commit()?;
             Ok(stats)
@@ -167,5 +177,50 @@ impl EventQueue for PgStore {
             )?;
             Ok(n)
         })
+    }
+}
+
+impl Outbox for PgStore {
+    fn relay_batch(
+        &self,
+        max: usize,
+        publish: &mut dyn FnMut(&[Delivery]) -> Result<(), String>,
+    ) -> StorageResult<Result<usize, String>> {
+        if max == 0 {
+            return Ok(Ok(0));
+        }
+        let mut conn = self.primary_connection()?;
+        let mut tx = conn.transaction()?;
+        // SKIP LOCKED: every node relays, each claiming rows no other relay holds; the locks
+        // last until the rows are deleted (published) or the transaction rolls back.
+        let rows = tx.query(
+            "SELECT seq, kind, key, payload, attempts, enqueued_at_ms FROM recs_queue
+             ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&(max.min(i64::MAX as usize) as i64)],
+        )?;
+        if rows.is_empty() {
+            return Ok(Ok(0));
+        }
+        let batch: Vec<Delivery> = rows
+            .iter()
+            .map(|r| Delivery {
+                tag: r.get(0),
+                message: Message {
+                    kind: r.get(1),
+                    key: r.get(2),
+                    payload: r.get(3),
+                },
+                attempts: r.get::<_, i64>(4).clamp(0, u32::MAX as i64) as u32,
+                enqueued_at_ms: r.get(5),
+            })
+            .collect();
+        if let Err(reason) = publish(&batch) {
+            // Dropping the transaction rolls it back: the rows stay for the next try.
+            return Ok(Err(reason));
+        }
+        let seqs: Vec<i64> = batch.iter().map(|d| d.tag).collect();
+        tx.execute("DELETE FROM recs_queue WHERE seq = ANY($1)", &[&seqs])?;
+        tx.commit()?;
+        Ok(Ok(batch.len()))
     }
 }

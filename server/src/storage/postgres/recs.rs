@@ -309,6 +309,27 @@ fn rebuild(tx: &mut Transaction<'_>, p: &Params, now_ms: i64) -> StorageResult<u
     Ok(n)
 }
 
+/// [`apply`] and the removal of the queue rows the batch came from, in the caller's
+/// transaction: the outbox table is the queue, so the work and its acknowledgement commit
+/// together (or not at all).
+pub(crate) fn apply_acking(
+    tx: &mut Transaction<'_>,
+    batch: &[(String, i64, Event)],
+    params: &Params,
+    now_ms: i64,
+    queued: &[i64],
+) -> StorageResult<u64> {
+    let n = if batch.is_empty() {
+        0
+    } else {
+        apply(tx, batch, params, now_ms)?
+    };
+    if !queued.is_empty() {
+        tx.execute("DELETE FROM recs_queue WHERE seq = ANY($1)", &[&queued])?;
+    }
+    Ok(n)
+}
+
 impl RecsStore for PgStore {
     fn recs_apply(
         &self,
@@ -320,6 +341,18 @@ impl RecsStore for PgStore {
             return Ok(0);
         }
         self.write(None, |tx, _| apply(tx, batch, params, now_ms))
+    }
+
+    fn recs_apply_acking(
+        &self,
+        batch: &[(String, i64, Event)],
+        params: &Params,
+        now_ms: i64,
+        queued: &[i64],
+    ) -> StorageResult<u64> {
+        self.write(None, |tx, _| {
+            apply_acking(tx, batch, params, now_ms, queued)
+        })
     }
 
     fn recs_rebuild(&self, params: &Params, now_ms: i64) -> StorageResult<u64> {

@@ -102,6 +102,7 @@ impl EventQueue for SqliteStore {
                 retrying: retrying.max(0) as u64,
                 oldest_enqueued_at_ms: oldest,
                 dead_letters: dead.max(0) as u64,
+                broker: None,
             })
         })
     }
