@@ -272,7 +272,8 @@ fn a_download_cut_by_a_killed_node_resumes_on_another_and_verifies() {
     assert!(!a.is_running());
 }
 
-/// The pids `deploy/local-cluster up` left in `state`: nodes, haproxy, Redis, both PostgreSQL.
+/// The pids `deploy/local-cluster up` left in `state`: nodes, haproxy, Redis, both PostgreSQL,
+/// nginx (the edge), RabbitMQ (the process `up` spawned and the Erlang VM's own pid file).
 fn cluster_pids(state: &Path) -> Vec<u32> {
     let mut files: Vec<_> = std::fs::read_dir(state.join("nodes"))
         .unwrap()
@@ -285,6 +286,9 @@ fn cluster_pids(state: &Path) -> Vec<u32> {
             "redis/redis.pid",
             "pg/primary/postmaster.pid",
             "pg/replica/postmaster.pid",
+            "edge/nginx.pid.ours",
+            "rabbitmq/rabbitmq.pid",
+            "rabbitmq/pid",
         ]
         .map(|f| state.join(f)),
     );
@@ -347,8 +351,13 @@ fn local_cluster_up_serves_through_the_balancer_and_down_leaves_nothing() {
         .find_map(|l| l.strip_prefix("lb="))
         .unwrap_or_else(|| panic!("no lb= line in {printed:?}"))
         .to_string();
+    let edge = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("edge="))
+        .unwrap_or_else(|| panic!("no edge= line in {printed:?}"))
+        .to_string();
     let pids = cluster_pids(&state);
-    assert_eq!(pids.len(), 6, "{pids:?}");
+    assert_eq!(pids.len(), 9, "{pids:?}");
     assert!(pids.iter().all(|&p| running(p)), "{pids:?}");
 
     let http = reqwest::blocking::Client::builder()
@@ -374,6 +383,21 @@ fn local_cluster_up_serves_through_the_balancer_and_down_leaves_nothing() {
         blake3::hash(&audio).to_hex().as_str(),
         track["content_hash"].as_str().unwrap()
     );
+
+    // The nodes sign media URLs on the edge: a first fetch is a miss, the next a hit, same bytes.
+    let media_url = track["media_url"].as_str().unwrap();
+    assert!(media_url.starts_with(&format!("{edge}/media/")), "{media_url}");
+    for expected in ["MISS", "HIT"] {
+        let r = client.http.get(media_url).send().unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{media_url}");
+        let status = r.headers()["x-cache-status"].to_str().unwrap().to_string();
+        assert_eq!(status, expected, "{media_url}");
+        assert_eq!(r.bytes().unwrap(), audio);
+    }
+
+    // The recommender's events go through the cluster's RabbitMQ.
+    let queue = client.get("/api/v1/admin/queue");
+    assert_eq!(queue["queue"]["broker"]["connected"], true, "{queue}");
 
     run(&["down", "--state", state_arg]);
     let left: Vec<u32> = pids.iter().copied().filter(|&p| running(p)).collect();
