@@ -386,7 +386,10 @@ fn local_cluster_up_serves_through_the_balancer_and_down_leaves_nothing() {
 
     // The nodes sign media URLs on the edge: a first fetch is a miss, the next a hit, same bytes.
     let media_url = track["media_url"].as_str().unwrap();
-    assert!(media_url.starts_with(&format!("{edge}/media/")), "{media_url}");
+    assert!(
+        media_url.starts_with(&format!("{edge}/media/")),
+        "{media_url}"
+    );
     for expected in ["MISS", "HIT"] {
         let r = client.http.get(media_url).send().unwrap();
         assert_eq!(r.status().as_u16(), 200, "{media_url}");
