@@ -21,6 +21,7 @@ pub mod playlists;
 pub mod recommender;
 pub mod recs;
 pub mod scanner;
+pub mod secret_file;
 pub mod shared_state;
 pub mod storage;
 pub mod stream;

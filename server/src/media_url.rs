@@ -17,7 +17,6 @@
 use crate::config::DeploySecret;
 use hmac::{KeyInit, Mac};
 use rand::RngCore;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The context of the key that signs media URLs (never reuse it for another purpose).
@@ -184,37 +183,17 @@ fn load_or_create(path: &Path) -> Result<[u8; KEY_LEN], MediaKeyError> {
     }
     let mut key = [0u8; KEY_LEN];
     rand::rng().fill_bytes(&mut key);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(".{KEY_FILE}.{:016x}.tmp", rand::rng().next_u64()));
     let text = format!("{}\n", hex::encode(key));
-    let written = write_new(&temp, text.as_bytes()).and_then(|_| std::fs::hard_link(&temp, path));
-    let _ = std::fs::remove_file(&temp);
-    match written {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return load_or_create(path);
-        }
-        Err(e) => return Err(MediaKeyError::Write(path.into(), e)),
+    match crate::secret_file::create_new(path, text.as_bytes()) {
+        Ok(()) => Ok(key),
+        // Another start made it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(path),
+        Err(e) => Err(MediaKeyError::Write(path.into(), e)),
     }
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| MediaKeyError::Write(path.into(), e))?;
-    Ok(key)
 }
 
 fn parse_key(text: &str) -> Option<[u8; KEY_LEN]> {
     hex::decode(text.trim()).ok()?.try_into().ok()
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 //! real outage that touches no other test). Counts are asserted, and the recs state is compared
 //! with a rebuild from history.
 
-// The cluster harness is shared with `cluster.rs`; this binary uses part of it.
+// The cluster harness is shared with `cluster.rs`; this binary uses part of it (the harness
+// files allow dead code themselves).
 mod common;
-#[allow(dead_code)]
 #[path = "cluster/engines.rs"]
 mod engines;
-#[allow(dead_code)]
 #[path = "cluster/nodes.rs"]
 mod nodes;
 #[path = "cluster/rabbit.rs"]

@@ -3,10 +3,8 @@
 //! once; a retry that arrives there while the first node is still working is a 409.
 
 mod common;
-#[allow(dead_code)]
 #[path = "cluster/engines.rs"]
 mod engines;
-#[allow(dead_code)]
 #[path = "cluster/nodes.rs"]
 mod nodes;
 

@@ -11,7 +11,6 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use mixtape_shared::UserId;
 use rand::RngCore;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -170,24 +169,8 @@ impl Keyring {
 fn create(path: &Path) -> std::io::Result<[u8; KEY_LEN]> {
     let mut key = [0u8; KEY_LEN];
     rand::rng().fill_bytes(&mut key);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(".subsonic.key.{:016x}.tmp", rand::rng().next_u64()));
-    let written = write_new(&temp, &key).and_then(|_| std::fs::hard_link(&temp, path));
-    let _ = std::fs::remove_file(&temp);
-    written?;
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
+    crate::secret_file::create_new(path, &key)?;
     Ok(key)
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]
