@@ -53,19 +53,7 @@ impl EventQueue for PgStore {
                     &now_ms.saturating_add(LEASE_MS),
                 ],
             )?;
-            let mut out: Vec<Delivery> = rows
-                .iter()
-                .map(|r| Delivery {
-                    tag: r.get(0),
-                    message: Message {
-                        kind: r.get(1),
-                        key: r.get(2),
-                        payload: r.get(3),
-                    },
-                    attempts: r.get::<_, i64>(4).clamp(0, u32::MAX as i64) as u32,
-                    enqueued_at_ms: r.get(5),
-                })
-                .collect();
+            let mut out: Vec<Delivery> = rows.iter().map(delivery).collect();
             // RETURNING keeps no order.
             out.sort_by_key(|d| d.tag);
             Ok(out)
@@ -201,19 +189,7 @@ impl Outbox for PgStore {
         if rows.is_empty() {
             return Ok(Ok(0));
         }
-        let batch: Vec<Delivery> = rows
-            .iter()
-            .map(|r| Delivery {
-                tag: r.get(0),
-                message: Message {
-                    kind: r.get(1),
-                    key: r.get(2),
-                    payload: r.get(3),
-                },
-                attempts: r.get::<_, i64>(4).clamp(0, u32::MAX as i64) as u32,
-                enqueued_at_ms: r.get(5),
-            })
-            .collect();
+        let batch: Vec<Delivery> = rows.iter().map(delivery).collect();
         if let Err(reason) = publish(&batch) {
             // Dropping the transaction rolls it back: the rows stay for the next try.
             return Ok(Err(reason));
@@ -222,5 +198,19 @@ impl Outbox for PgStore {
         tx.execute("DELETE FROM recs_queue WHERE seq = ANY($1)", &[&seqs])?;
         tx.commit()?;
         Ok(Ok(batch.len()))
+    }
+}
+
+/// A delivery from a row of `seq, kind, key, payload, attempts, enqueued_at_ms`.
+fn delivery(r: &postgres::Row) -> Delivery {
+    Delivery {
+        tag: r.get(0),
+        message: Message {
+            kind: r.get(1),
+            key: r.get(2),
+            payload: r.get(3),
+        },
+        attempts: r.get::<_, i64>(4).clamp(0, u32::MAX as i64) as u32,
+        enqueued_at_ms: r.get(5),
     }
 }
