@@ -6,6 +6,7 @@
 pub mod app;
 pub mod art;
 pub mod auth;
+pub mod background;
 pub mod broker;
 pub mod catalog;
 pub mod config;

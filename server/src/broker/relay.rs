@@ -6,13 +6,13 @@
 //! confirm and the commit, a refused batch), and the applier deduplicates by key.
 
 use super::{BrokerError, Link};
+use crate::background::BackgroundThread;
 use crate::storage::queue::{Delivery, Outbox};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Rows per claim (one transaction, one round of confirms).
@@ -91,36 +91,17 @@ pub async fn publish_confirmed<'a>(
 }
 
 /// The relay thread; [`Relay::stop`] ends it after the batch in hand.
-pub struct Relay {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
+pub struct Relay(BackgroundThread);
 
 impl Relay {
     pub fn spawn(link: Arc<Link>, outbox: Arc<dyn Outbox>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("broker-relay".into())
-            .spawn(move || run(&link, outbox.as_ref(), &flag))
-            .expect("spawn the outbox relay");
-        Self {
-            stop,
-            handle: Some(handle),
-        }
+        Self(BackgroundThread::spawn("broker-relay", move |stop| {
+            run(&link, outbox.as_ref(), stop)
+        }))
     }
 
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+    pub fn stop(self) {
+        self.0.stop();
     }
 }
 

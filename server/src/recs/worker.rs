@@ -5,10 +5,10 @@
 
 use super::model::{Event, Params};
 use super::queue::{Delivery, EventQueue};
+use crate::background::BackgroundThread;
 use crate::storage::{FencedWriter, StorageError, StorageResult, Store, Unfenced};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -206,10 +206,7 @@ pub fn export_gauges(queue: &dyn EventQueue) -> StorageResult<()> {
 }
 
 /// The worker thread; [`Worker::stop`] ends it after the batch in hand.
-pub struct Worker {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
+pub struct Worker(BackgroundThread);
 
 impl Worker {
     /// A worker applying with the store's own writes (a single node).
@@ -231,51 +228,39 @@ impl Worker {
         cfg: WorkerConfig,
         stats: Arc<WorkerStats>,
     ) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("recs-worker".into())
-            .spawn(move || {
-                let mut last_gauges = Instant::now() - Duration::from_secs(10);
-                while !flag.load(Ordering::Relaxed) {
-                    let handled = match run_once_through(writer.as_ref(), queue.as_ref(), &params, &cfg, &stats) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "recommendation worker round failed; retrying");
-                            std::thread::sleep(Duration::from_millis(500));
-                            0
-                        }
-                    };
-                    if last_gauges.elapsed() >= Duration::from_secs(1) {
-                        last_gauges = Instant::now();
-                        if let Err(e) = export_gauges(queue.as_ref()) {
-                            tracing::debug!(error = %e, "queue gauges");
-                        }
+        Self(BackgroundThread::spawn("recs-worker", move |flag| {
+            let mut last_gauges = Instant::now() - Duration::from_secs(10);
+            while !flag.load(Ordering::Relaxed) {
+                let handled = match run_once_through(
+                    writer.as_ref(),
+                    queue.as_ref(),
+                    &params,
+                    &cfg,
+                    &stats,
+                ) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "recommendation worker round failed; retrying");
+                        std::thread::sleep(Duration::from_millis(500));
+                        0
                     }
-                    if handled == 0 {
-                        std::thread::sleep(cfg.idle_poll);
+                };
+                if last_gauges.elapsed() >= Duration::from_secs(1) {
+                    last_gauges = Instant::now();
+                    if let Err(e) = export_gauges(queue.as_ref()) {
+                        tracing::debug!(error = %e, "queue gauges");
                     }
                 }
-                queue.release();
-            })
-            .expect("spawn the recommendation worker");
-        Self {
-            stop,
-            handle: Some(handle),
-        }
+                if handled == 0 {
+                    std::thread::sleep(cfg.idle_poll);
+                }
+            }
+            queue.release();
+        }))
     }
 
     /// Stops after the batch in hand (its work commits and is acknowledged) and waits.
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+    pub fn stop(self) {
+        self.0.stop();
     }
 }
