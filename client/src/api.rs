@@ -239,11 +239,16 @@ impl ApiClient {
         read_json(resp, JSON_LIMIT, deadline)
     }
 
-    pub fn changes(&self, since: i64, limit: u32) -> ApiResult<ChangesPage> {
-        self.get_json(
-            &format!("/api/v1/changes?since={since}&limit={limit}"),
-            CHANGES_LIMIT,
+    /// A page of the change feed after `since`, the opaque cursor of the previous page.
+    pub fn changes(&self, since: &str, limit: u32) -> ApiResult<ChangesPage> {
+        let query: String = reqwest::Url::parse_with_params(
+            "http://feed.invalid/",
+            &[("since", since), ("limit", &limit.to_string())],
         )
+        .ok()
+        .and_then(|u| u.query().map(str::to_owned))
+        .unwrap_or_default();
+        self.get_json(&format!("/api/v1/changes?{query}"), CHANGES_LIMIT)
     }
 
     /// Pushes ops; repeatable because the server applies each op id once.

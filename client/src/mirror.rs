@@ -256,9 +256,14 @@ impl Mirror {
         self.device
     }
 
-    /// The change-feed revision this mirror has applied.
-    pub fn since(&self) -> MirrorResult<i64> {
-        Ok(meta(&self.conn, "since")?
+    /// The change-feed cursor this mirror has applied up to (opaque: the server's).
+    pub fn since(&self) -> MirrorResult<String> {
+        Ok(meta(&self.conn, "since")?.unwrap_or_else(|| "0".into()))
+    }
+
+    /// The feed revision of the last page applied (a number for people and scripts).
+    pub fn revision(&self) -> MirrorResult<i64> {
+        Ok(meta(&self.conn, "revision")?
             .and_then(|s| s.parse().ok())
             .unwrap_or(0))
     }
@@ -357,7 +362,8 @@ impl Mirror {
             }
         }
         set_meta(&tx, "clock", &clock.to_string())?;
-        set_meta(&tx, "since", &page.next_since.to_string())?;
+        set_meta(&tx, "since", &page.next_since)?;
+        set_meta(&tx, "revision", &page.revision.to_string())?;
         if applied.tracks + applied.tracks_deleted > 0 {
             set_meta(&tx, "artists_dirty", "1")?;
         }

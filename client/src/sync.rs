@@ -110,10 +110,10 @@ pub fn pull(
         scope.spawn(move || {
             let mut since = since;
             loop {
-                let page = api.changes(since, PULL_PAGE);
+                let page = api.changes(&since, PULL_PAGE);
                 let more = match &page {
                     Ok(p) => {
-                        since = p.next_since;
+                        since = p.next_since.clone();
                         p.has_more
                     }
                     Err(_) => false,
@@ -136,7 +136,7 @@ pub fn pull(
             report.tracks_deleted += tracks_deleted;
             report.playlists_changed += playlists;
             report.playlists_deleted += playlists_deleted;
-            report.revision = page.next_since;
+            report.revision = page.revision;
         }
         Ok(())
     });

@@ -272,6 +272,7 @@ async fn open_store(config: &Config, shared: Option<&SharedState>) -> Result<Ope
             };
             let options = PgOptions {
                 replica_urls: config.read_replicas.clone(),
+                shards: config.shards.clone(),
                 commit_delay: test_commit_delay(),
                 ..PgOptions::new(url.clone())
             };

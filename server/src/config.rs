@@ -41,6 +41,10 @@ pub enum ConfigError {
     BadReplicaUrl(String, String),
     #[error("read replicas need a PostgreSQL database (--database postgres://...)")]
     ReplicasWithoutPostgres,
+    #[error("shard {0}: {1} (expected NAME=postgres://...)")]
+    BadShard(String, String),
+    #[error("shards need a PostgreSQL database (--database postgres://...)")]
+    ShardsWithoutPostgres,
     #[error("redis URL {0}: {1}")]
     BadRedisUrl(String, String),
     #[error("broker URL {0}: {1} (expected amqp://USER:PASSWORD@HOST:PORT/VHOST)")]
@@ -138,6 +142,16 @@ pub struct Args {
         hide_env_values = true
     )]
     pub read_replicas: Vec<String>,
+    /// A PostgreSQL database holding users' own data, as `NAME=URL`; repeat for several. Every
+    /// node of a cluster is given all of them (new users go to the least loaded). The env
+    /// variable takes a comma-separated list.
+    #[arg(
+        long = "shard",
+        env = "MIXTAPE_SHARDS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub shards: Vec<String>,
     /// Redis shared by the nodes (login throttle, read-your-writes marks), e.g. redis://127.0.0.1:6379.
     #[arg(long, env = "MIXTAPE_REDIS", hide_env_values = true)]
     pub redis: Option<String>,
@@ -167,6 +181,30 @@ pub struct Args {
     /// Print the key that signs media URLs (64 hex digits: the nginx edge's key file) and exit.
     #[arg(long)]
     pub print_media_key: bool,
+    /// An admin command to run instead of serving (with the node's own configuration).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// User-keyed shards: where users' own data lives.
+    #[command(subcommand)]
+    Shards(ShardsCommand),
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ShardsCommand {
+    /// Each shard (the primary first) with how many users live on it, as JSON.
+    List,
+    /// Move a user's data to another shard (`primary` for the primary database). Their
+    /// devices go on syncing; writes wait while the rows are copied. Prints a JSON report.
+    Move {
+        /// The user's name.
+        user: String,
+        /// The shard's name.
+        to: String,
+    },
 }
 
 /// The TOML file's shape; every key is optional.
@@ -187,6 +225,7 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     pub database: Option<String>,
     pub read_replicas: Option<Vec<String>>,
+    pub shards: Option<Vec<String>>,
     pub redis: Option<String>,
     pub broker: Option<String>,
     pub secret_file: Option<PathBuf>,
@@ -223,6 +262,9 @@ pub struct Config {
     pub database: Database,
     #[serde(skip)]
     pub read_replicas: Vec<String>,
+    /// User-keyed shards, `(name, url)`.
+    #[serde(skip)]
+    pub shards: Vec<(String, String)>,
     #[serde(skip)]
     pub redis: Option<String>,
     /// RabbitMQ for the recommender's events (`crate::broker`); None: the outbox table is
@@ -244,6 +286,9 @@ pub struct Config {
     /// `--print-media-key`: print the signing key and exit instead of serving.
     #[serde(skip)]
     pub print_media_key: bool,
+    /// An admin command to run instead of serving.
+    #[serde(skip)]
+    pub command: Option<Command>,
 }
 
 impl Config {
@@ -262,7 +307,7 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] redis={} broker={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
+            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] shards=[{}] redis={} broker={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
@@ -286,6 +331,11 @@ impl Config {
             self.read_replicas
                 .iter()
                 .map(|u| redact_url(u))
+                .collect::<Vec<_>>()
+                .join(","),
+            self.shards
+                .iter()
+                .map(|(name, url)| format!("{name}={}", redact_url(url)))
                 .collect::<Vec<_>>()
                 .join(","),
             self.redis.as_deref().map_or("<unset>".into(), redact_url),
@@ -318,6 +368,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             database: Database::Sqlite(None),
             read_replicas: Vec::new(),
+            shards: Vec::new(),
             redis: None,
             broker: None,
             secret: None,
@@ -327,8 +378,44 @@ impl Config {
             shutdown_grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
             media_base: None,
             print_media_key: false,
+            command: None,
         }
     }
+}
+
+/// `NAME=URL` entries: names unique, URLs PostgreSQL's.
+fn parse_shards(entries: Vec<String>) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        let Some((name, url)) = entry.split_once('=') else {
+            return Err(ConfigError::BadShard(redact_url(entry), "no NAME=".into()));
+        };
+        let (name, url) = (name.trim(), url.trim());
+        let valid_name = !name.is_empty()
+            && name != "primary"
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_name {
+            return Err(ConfigError::BadShard(
+                name.into(),
+                "a name is letters, digits, - and _, and not `primary`".into(),
+            ));
+        }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::BadShard(
+                name.into(),
+                "not a postgres:// URL".into(),
+            ));
+        }
+        url.parse::<postgres::Config>()
+            .map_err(|e| ConfigError::BadShard(name.into(), e.to_string()))?;
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(ConfigError::BadShard(name.into(), "given twice".into()));
+        }
+        out.push((name.to_string(), url.to_string()));
+    }
+    Ok(out)
 }
 
 fn default_config_file() -> Option<PathBuf> {
@@ -395,6 +482,14 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         }
         url.parse::<postgres::Config>()
             .map_err(|e| ConfigError::BadReplicaUrl(redact_url(url), e.to_string()))?;
+    }
+    let shards = parse_shards(if args.shards.is_empty() {
+        file.shards.unwrap_or_default()
+    } else {
+        args.shards
+    })?;
+    if !shards.is_empty() && !database.is_postgres() {
+        return Err(ConfigError::ShardsWithoutPostgres);
     }
     let redis = args.redis.or(file.redis).filter(|u| !u.trim().is_empty());
     if let Some(url) = &redis {
@@ -479,6 +574,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         trusted_proxies,
         database,
         read_replicas,
+        shards,
         redis,
         broker,
         secret,
@@ -488,6 +584,7 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
         shutdown_grace_secs,
         media_base,
         print_media_key: args.print_media_key,
+        command: args.command,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod recommender;
 pub mod recs;
 pub mod scanner;
 pub mod secret_file;
+pub mod shard_admin;
 pub mod shared_state;
 pub mod storage;
 pub mod stream;

@@ -8,6 +8,13 @@ use mixtape_server::config::{self, Args};
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = config::resolve(args).context("configuration")?;
+    if let Some(config::Command::Shards(command)) = &config.command {
+        let answer =
+            tokio::task::block_in_place(|| mixtape_server::shard_admin::run(&config, command))
+                .context("shards")?;
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
     if config.print_media_key {
         // For the edge's key file (deploy/nginx/render-edge): stdout only, nothing else.
         let signer = mixtape_server::app::media_signer(&config).context("the media URL key")?;

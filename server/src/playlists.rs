@@ -408,7 +408,7 @@ pub fn push_ops(store: &dyn Store, user: &User, ops: Vec<PlaylistOp>) -> Result<
     let mut created: HashSet<PlaylistId> = HashSet::new();
     // A replayed op is a duplicate, not a conflict with the entries it added itself.
     let op_ids: Vec<OpId> = ops.iter().map(|op| op.id).collect();
-    let known = store.known_playlist_ops(&op_ids)?;
+    let known = store.known_playlist_ops(user.id, &op_ids)?;
     // Entry ids each playlist has held, with those taken by earlier adds of this push.
     let mut taken: HashMap<PlaylistId, HashSet<EntryId>> = HashMap::new();
     for op in ops {

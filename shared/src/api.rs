@@ -312,8 +312,9 @@ pub struct ImportPlaylistReport {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChangesPage {
     pub changes: Vec<Change>,
-    /// Pass as `since` to continue; equals `revision` once caught up.
-    pub next_since: i64,
+    /// The opaque cursor to pass as `since` to continue (a decimal revision on SQLite, a
+    /// vector of positions on a sharded cluster): pass it back as it came.
+    pub next_since: String,
     /// True when more changes follow right away.
     pub has_more: bool,
     /// The newest revision visible to this user when the page was read.
@@ -323,7 +324,7 @@ pub struct ChangesPage {
 #[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
 pub struct ChangesQuery {
     /// An opaque cursor: a previous page's `next_since`, passed back as it came (absent or `0`
-    /// for everything). Today it is a decimal revision; clients must not build one otherwise.
+    /// for everything). Clients must not build one otherwise.
     pub since: Option<String>,
     /// Changes per page, 1..=1000 (default 500).
     pub limit: Option<u32>,

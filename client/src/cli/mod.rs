@@ -460,7 +460,7 @@ fn sync_watch(device: &mut Device, every: Duration, json: bool) -> Result<()> {
 
 fn search(device: &mut Device, query: &str, limit: u32, json: bool) -> Result<()> {
     // A fresh login that never pulled: fill the mirror first if the server is there.
-    if device.mirror.since()? == 0 && device.session().is_some() {
+    if device.mirror.revision()? == 0 && device.session().is_some() {
         let _ = sync_all(device, !json);
     }
     let tracks = device.mirror.search(query, limit)?;
@@ -503,7 +503,7 @@ fn status(device: &mut Device, json: bool) -> Result<()> {
         "user": session.map(|s| s.username.clone()),
         "pending_ops": device.mirror.pending_op_count()?,
         "pending_events": device.mirror.pending_event_count()?,
-        "revision": device.mirror.since()?,
+        "revision": device.mirror.revision()?,
         "tracks": device.mirror.track_count()?,
         "offline_playlists": device.mirror.offline_playlists()?.len(),
         "device_id": device.mirror.device_id(),

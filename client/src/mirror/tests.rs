@@ -42,7 +42,7 @@ fn track(id: i64, title: &str, artist: &str, album: &str) -> Track {
 fn page(changes: Vec<Change>, next_since: i64) -> ChangesPage {
     ChangesPage {
         changes,
-        next_since,
+        next_since: next_since.to_string(),
         has_more: false,
         revision: next_since,
     }
@@ -113,7 +113,8 @@ fn changes_apply_atomically_and_the_position_survives_reopening() {
     }
     let m = Mirror::open(&path).unwrap();
     assert_eq!(m.device_id(), device, "a device keeps its id");
-    assert_eq!(m.since().unwrap(), 4);
+    assert_eq!(m.since().unwrap(), "4");
+    assert_eq!(m.revision().unwrap(), 4);
     assert_eq!(m.track_count().unwrap(), 2);
     assert!(m.search("morning", 10).unwrap().is_empty());
 }

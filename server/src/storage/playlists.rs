@@ -32,11 +32,15 @@ pub trait PlaylistStore: Send + Sync + 'static {
         &self,
         id: PlaylistId,
     ) -> StorageResult<Option<mixtape_shared::sync::PlaylistState>>;
-    /// Which of these op ids were applied already.
+    /// Which of these op ids, pushed by `user`, were applied already.
     fn known_playlist_ops(
         &self,
+        user: UserId,
         ids: &[mixtape_shared::OpId],
     ) -> StorageResult<std::collections::HashSet<mixtape_shared::OpId>>;
-    // Change feed.
-    fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage>;
+    /// The change feed after `since`, an opaque cursor this backend issued (a page's
+    /// `next_since`; `"0"` for everything). A cursor it cannot read is [`StorageError::BadCursor`].
+    ///
+    /// [`StorageError::BadCursor`]: super::StorageError::BadCursor
+    fn changes(&self, user: UserId, since: &str, limit: u32) -> StorageResult<ChangesPage>;
 }

@@ -94,6 +94,7 @@ async fn offline_downloads_use_signed_media_urls_through_the_edge() {
     let tampered = tracks[4..6].to_vec();
     c.with_device(move |d| {
         let since = d.mirror.since().unwrap();
+        let revision = d.mirror.revision().unwrap();
         let mut changes = Vec::new();
         for id in &tampered {
             let mut track = d
@@ -105,16 +106,16 @@ async fn offline_downloads_use_signed_media_urls_through_the_edge() {
             let (head, _) = url.split_once("&s=").unwrap();
             track.media_url = Some(format!("{head}&s={}", "0".repeat(64)));
             changes.push(Change::Track {
-                rev: since,
+                rev: revision,
                 track: Box::new(track),
             });
         }
         d.mirror
             .apply_changes(&ChangesPage {
                 changes,
-                next_since: since,
+                next_since: since.clone(),
                 has_more: false,
-                revision: since,
+                revision,
             })
             .unwrap();
     })

@@ -76,13 +76,29 @@ impl AccountStore for PgStore {
             if exists {
                 return Err(conflict());
             }
+            let created_at = unix_now();
             let id: i64 = tx
                 .query_one(
                     "INSERT INTO users (username, password_hash, is_admin, created_at)
                      VALUES ($1, $2, $3, $4) RETURNING id",
-                    &[&username, &password_hash, &is_admin, &unix_now()],
+                    &[&username, &password_hash, &is_admin, &created_at],
                 )?
                 .get(0);
+            // The home is ready before the user exists: a shard's part commits first (a user
+            // whose creation then fails leaves only an unreachable row there).
+            let shard = self.place_new_user(tx)?;
+            if shard == 0 {
+                tx.execute(
+                    "INSERT INTO residents (user_id, epoch) VALUES ($1, 0)",
+                    &[&id],
+                )?;
+            } else {
+                self.settle_new_user(shard, UserId(id), username, is_admin, created_at)?;
+                tx.execute(
+                    "INSERT INTO user_shards (user_id, shard_id, epoch) VALUES ($1, $2, 0)",
+                    &[&id, &shard],
+                )?;
+            }
             Ok(User {
                 id: UserId(id),
                 username: username.to_string(),
@@ -128,10 +144,12 @@ impl AccountStore for PgStore {
     fn delete_user(&self, id: UserId) -> StorageResult<bool> {
         // Tables with a foreign key cascade; the change feed and the recommender's per-user rows
         // have none (they outlive tracks and playlists), so they go here, in one transaction.
+        // The home's part first: a shard's rows would be unreachable once the user is gone.
+        self.delete_home_data(id)?;
         self.write(None, |tx, _| {
             tx.execute(
                 "DELETE FROM recs_playlist_items WHERE playlist_id IN
-                     (SELECT id FROM playlists WHERE owner_id = $1)",
+                     (SELECT playlist_id FROM playlist_owners WHERE owner_id = $1)",
                 &[&id.0],
             )?;
             tx.execute("DELETE FROM recs_plays WHERE user_id = $1::int8", &[&id.0])?;
@@ -198,6 +216,10 @@ impl AccountStore for PgStore {
         password_hash: &str,
         revoke_all: bool,
     ) -> StorageResult<bool> {
+        if revoke_all && self.user_by_id(id)?.is_some() {
+            // On the user's home; first, so a failure below leaves nothing more open.
+            self.set_subsonic_app_password(id, None, unix_now())?;
+        }
         self.write(None, |tx, _| {
             if tx.execute(
                 "UPDATE users SET password_hash = $2 WHERE id = $1",
@@ -209,10 +231,6 @@ impl AccountStore for PgStore {
             tx.execute("DELETE FROM tokens WHERE user_id = $1", &[&id.0])?;
             if revoke_all {
                 tx.execute("DELETE FROM api_keys WHERE user_id = $1", &[&id.0])?;
-                tx.execute(
-                    "DELETE FROM subsonic_app_passwords WHERE user_id = $1",
-                    &[&id.0],
-                )?;
             }
             Ok(true)
         })
@@ -279,26 +297,28 @@ impl AccountStore for PgStore {
     }
 
     fn subsonic_app_password(&self, user: UserId) -> StorageResult<Option<SealedSecret>> {
-        self.read_primary(|c| {
-            Ok(c.query_opt(
-                "SELECT nonce, ciphertext FROM subsonic_app_passwords WHERE user_id = $1",
-                &[&user.0],
-            )?
-            .map(|r| SealedSecret {
-                nonce: r.get(0),
-                ciphertext: r.get(1),
-            }))
+        self.read_home(user, |tx| {
+            Ok(tx
+                .query_opt(
+                    "SELECT nonce, ciphertext FROM subsonic_app_passwords WHERE user_id = $1",
+                    &[&user.0],
+                )?
+                .map(|r| SealedSecret {
+                    nonce: r.get(0),
+                    ciphertext: r.get(1),
+                }))
         })
     }
 
     fn sealed_app_password_count(&self) -> StorageResult<u64> {
-        self.read_primary(|c| {
+        let counts = self.each_home(|_, c| {
             Ok(
                 c.query_one("SELECT count(*) FROM subsonic_app_passwords", &[])?
                     .get::<_, i64>(0)
                     .max(0) as u64,
             )
-        })
+        })?;
+        Ok(counts.into_iter().sum())
     }
 
     fn set_subsonic_app_password(
@@ -307,7 +327,7 @@ impl AccountStore for PgStore {
         sealed: Option<&SealedSecret>,
         now: i64,
     ) -> StorageResult<()> {
-        self.write(None, |tx, _| {
+        self.write_home(user, |tx, _| {
             match sealed {
                 None => {
                     tx.execute(

@@ -8,7 +8,7 @@ use crate::storage::{
 };
 use mixtape_shared::api::{Album, PlayEvent, PlayEventKind};
 use mixtape_shared::{AlbumId, ArtistId, DeviceId, EventId, TrackId, UserId};
-use postgres::{IsolationLevel, Transaction};
+use postgres::Transaction;
 use std::collections::HashMap;
 
 pub(super) fn kind_of(item: ItemRef) -> (&'static str, i64) {
@@ -33,22 +33,6 @@ pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Runs `f` in a REPEATABLE READ read-only transaction: a read of several statements is one
-/// snapshot.
-pub(super) fn snapshot<T>(
-    c: &mut postgres::Client,
-    f: impl FnOnce(&mut Transaction<'_>) -> StorageResult<T>,
-) -> StorageResult<T> {
-    let mut tx = c
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
-    let out = f(&mut tx)?;
-    tx.commit()?;
-    Ok(out)
 }
 
 /// The recs outbox message of a newly stored play event (as SQLite's `recs::enqueue_play`; the
@@ -114,10 +98,56 @@ fn history(
     Ok((total.max(0) as u64, events))
 }
 
+/// What the catalog knows for annotations: when tracks and albums were added, and the tracks
+/// of each album (whose plays make the album's).
+struct CatalogFacts {
+    added: HashMap<ItemRef, i64>,
+    album_tracks: Vec<(i64, i64)>,
+}
+
+fn catalog_facts(tx: &mut Transaction<'_>, items: &[ItemRef]) -> StorageResult<CatalogFacts> {
+    let of_kind = |k: &str| -> Vec<i64> {
+        items
+            .iter()
+            .map(|i| kind_of(*i))
+            .filter(|(kind, _)| *kind == k)
+            .map(|(_, id)| id)
+            .collect()
+    };
+    let (tracks, albums) = (of_kind("track"), of_kind("album"));
+    let mut added = HashMap::new();
+    for r in tx.query(
+        "SELECT id::int8, added_at::int8 FROM tracks WHERE id = ANY($1::int8[])",
+        &[&tracks],
+    )? {
+        added.insert(ItemRef::Track(TrackId(r.get(0))), r.get(1));
+    }
+    for r in tx.query(
+        "SELECT id::int8, added_at::int8 FROM albums WHERE id = ANY($1::int8[])",
+        &[&albums],
+    )? {
+        added.insert(ItemRef::Album(AlbumId(r.get(0))), r.get(1));
+    }
+    let album_tracks = tx
+        .query(
+            "SELECT album_id::int8, id::int8 FROM tracks WHERE album_id = ANY($1::int8[])",
+            &[&albums],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(CatalogFacts {
+        added,
+        album_tracks,
+    })
+}
+
+/// The user's stars, ratings and plays of `items` (on their home), with the catalog's facts.
 fn annotations(
     tx: &mut Transaction<'_>,
     user: UserId,
     items: &[ItemRef],
+    facts: &CatalogFacts,
 ) -> StorageResult<HashMap<ItemRef, Annotation>> {
     let mut out: HashMap<ItemRef, Annotation> = items
         .iter()
@@ -128,15 +158,6 @@ fn annotations(
     }
     let kinds: Vec<&str> = items.iter().map(|i| kind_of(*i).0).collect();
     let ids: Vec<i64> = items.iter().map(|i| kind_of(*i).1).collect();
-    let of_kind = |k: &str| -> Vec<i64> {
-        items
-            .iter()
-            .map(|i| kind_of(*i))
-            .filter(|(kind, _)| *kind == k)
-            .map(|(_, id)| id)
-            .collect()
-    };
-    let (tracks, albums) = (of_kind("track"), of_kind("album"));
     for r in tx.query(
         "SELECT s.kind, s.item, s.starred_at FROM subsonic_stars s
          JOIN unnest($2::text[], $3::int8[]) AS q(kind, item) ON q.kind = s.kind AND q.item = s.item
@@ -157,52 +178,47 @@ fn annotations(
             a.rating = Some(r.get::<_, i64>(2).clamp(1, 5) as u8);
         }
     }
-    let mut plays = |sql: &str, ids: &[i64], make: fn(i64) -> ItemRef| -> StorageResult<()> {
-        if ids.is_empty() {
-            return Ok(());
+    // Plays per track: of the tracks asked for and of the albums' tracks.
+    let mut played: Vec<i64> = items
+        .iter()
+        .filter_map(|i| match i {
+            ItemRef::Track(t) => Some(t.0),
+            _ => None,
+        })
+        .chain(facts.album_tracks.iter().map(|(_, t)| *t))
+        .collect();
+    played.sort_unstable();
+    played.dedup();
+    let mut plays: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
+    if !played.is_empty() {
+        for r in tx.query(
+            "SELECT track_id, count(*) FILTER (WHERE kind = 'finish'), max(at_ms) FROM play_events
+             WHERE user_id = $1 AND track_id = ANY($2::int8[]) GROUP BY track_id",
+            &[&user.0, &played],
+        )? {
+            plays.insert(r.get(0), (r.get(1), r.get(2)));
         }
-        for r in tx.query(sql, &[&user.0, &ids])? {
-            if let Some(a) = out.get_mut(&make(r.get(0))) {
-                a.play_count = r.get::<_, i64>(1).max(0) as u64;
-                a.last_played_ms = r.get(2);
+    }
+    for (item, a) in out.iter_mut() {
+        match item {
+            ItemRef::Track(t) => {
+                if let Some((n, last)) = plays.get(&t.0) {
+                    a.play_count = (*n).max(0) as u64;
+                    a.last_played_ms = *last;
+                }
             }
-        }
-        Ok(())
-    };
-    plays(
-        "SELECT track_id, count(*) FILTER (WHERE kind = 'finish'), max(at_ms) FROM play_events
-         WHERE user_id = $1 AND track_id = ANY($2::int8[]) GROUP BY track_id",
-        &tracks,
-        |id| ItemRef::Track(TrackId(id)),
-    )?;
-    plays(
-        "SELECT t.album_id::int8, count(*) FILTER (WHERE e.kind = 'finish'), max(e.at_ms)
-         FROM play_events e JOIN tracks t ON t.id = e.track_id
-         WHERE e.user_id = $1 AND t.album_id = ANY($2::int8[]) GROUP BY t.album_id",
-        &albums,
-        |id| ItemRef::Album(AlbumId(id)),
-    )?;
-    let mut added = |sql: &str, ids: &[i64], make: fn(i64) -> ItemRef| -> StorageResult<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        for r in tx.query(sql, &[&ids])? {
-            if let Some(a) = out.get_mut(&make(r.get(0))) {
-                a.added_at = Some(r.get(1));
+            ItemRef::Album(album) => {
+                for (_, track) in facts.album_tracks.iter().filter(|(al, _)| *al == album.0) {
+                    if let Some((n, last)) = plays.get(track) {
+                        a.play_count += (*n).max(0) as u64;
+                        a.last_played_ms = a.last_played_ms.max(*last);
+                    }
+                }
             }
+            ItemRef::Artist(_) => {}
         }
-        Ok(())
-    };
-    added(
-        "SELECT id::int8, added_at::int8 FROM tracks WHERE id = ANY($1::int8[])",
-        &tracks,
-        |id| ItemRef::Track(TrackId(id)),
-    )?;
-    added(
-        "SELECT id::int8, added_at::int8 FROM albums WHERE id = ANY($1::int8[])",
-        &albums,
-        |id| ItemRef::Album(AlbumId(id)),
-    )?;
+        a.added_at = facts.added.get(item).copied();
+    }
     Ok(out)
 }
 
@@ -213,7 +229,7 @@ impl ActivityStore for PgStore {
         events: &[PlayEvent],
         now: i64,
     ) -> StorageResult<u64> {
-        self.write(Some(user), |tx, _| {
+        self.write_home(user, |tx, _| {
             let now_ms = now_ms();
             let mut inserted = 0;
             for e in events {
@@ -248,9 +264,7 @@ impl ActivityStore for PgStore {
         before_ms: Option<i64>,
         limit: u32,
     ) -> StorageResult<(u64, Vec<PlayEvent>)> {
-        self.read_user(user, |c| {
-            snapshot(c, |tx| history(tx, user, before_ms, limit))
-        })
+        self.read_home(user, |tx| history(tx, user, before_ms, limit))
     }
 
     fn set_starred(
@@ -260,7 +274,7 @@ impl ActivityStore for PgStore {
         starred: bool,
         now: i64,
     ) -> StorageResult<()> {
-        self.write(Some(user), |tx, _| {
+        self.write_home(user, |tx, _| {
             for item in items {
                 let (kind, id) = kind_of(*item);
                 if starred {
@@ -282,7 +296,7 @@ impl ActivityStore for PgStore {
 
     fn set_rating(&self, user: UserId, item: ItemRef, rating: u8, now: i64) -> StorageResult<()> {
         let (kind, id) = kind_of(item);
-        self.write(Some(user), |tx, _| {
+        self.write_home(user, |tx, _| {
             if rating == 0 {
                 tx.execute(
                     "DELETE FROM subsonic_ratings WHERE user_id = $1 AND kind = $2 AND item = $3",
@@ -302,15 +316,16 @@ impl ActivityStore for PgStore {
     }
 
     fn starred_items(&self, user: UserId) -> StorageResult<Vec<(ItemRef, i64)>> {
-        self.read_user(user, |c| {
-            Ok(c.query(
-                "SELECT kind, item, starred_at FROM subsonic_stars WHERE user_id = $1
+        self.read_home(user, |tx| {
+            Ok(tx
+                .query(
+                    "SELECT kind, item, starred_at FROM subsonic_stars WHERE user_id = $1
                  ORDER BY starred_at DESC, kind COLLATE \"C\", item",
-                &[&user.0],
-            )?
-            .iter()
-            .filter_map(|r| item_of(r.get(0), r.get(1)).map(|i| (i, r.get(2))))
-            .collect())
+                    &[&user.0],
+                )?
+                .iter()
+                .filter_map(|r| item_of(r.get(0), r.get(1)).map(|i| (i, r.get(2))))
+                .collect())
         })
     }
 
@@ -319,33 +334,35 @@ impl ActivityStore for PgStore {
         user: UserId,
         items: &[ItemRef],
     ) -> StorageResult<HashMap<ItemRef, Annotation>> {
-        self.read_user(user, |c| snapshot(c, |tx| annotations(tx, user, items)))
+        let facts = self.read_catalog(|tx| catalog_facts(tx, items))?;
+        self.read_home(user, |tx| annotations(tx, user, items, &facts))
     }
 
     fn play_queue(&self, user: UserId) -> StorageResult<Option<PlayQueueRecord>> {
-        self.read_user(user, |c| {
-            Ok(c.query_opt(
-                "SELECT track_ids, current_track, position_ms, changed_at, changed_by
+        self.read_home(user, |tx| {
+            Ok(tx
+                .query_opt(
+                    "SELECT track_ids, current_track, position_ms, changed_at, changed_by
                  FROM subsonic_play_queues WHERE user_id = $1",
-                &[&user.0],
-            )?
-            .map(|r| PlayQueueRecord {
-                track_ids: r
-                    .get::<_, String>(0)
-                    .split(',')
-                    .filter_map(|s| s.parse().ok())
-                    .map(TrackId)
-                    .collect(),
-                current: r.get::<_, Option<i64>>(1).map(TrackId),
-                position_ms: r.get(2),
-                changed_at: r.get(3),
-                changed_by: r.get(4),
-            }))
+                    &[&user.0],
+                )?
+                .map(|r| PlayQueueRecord {
+                    track_ids: r
+                        .get::<_, String>(0)
+                        .split(',')
+                        .filter_map(|s| s.parse().ok())
+                        .map(TrackId)
+                        .collect(),
+                    current: r.get::<_, Option<i64>>(1).map(TrackId),
+                    position_ms: r.get(2),
+                    changed_at: r.get(3),
+                    changed_by: r.get(4),
+                }))
         })
     }
 
     fn save_play_queue(&self, user: UserId, q: &PlayQueueRecord) -> StorageResult<()> {
-        self.write(Some(user), |tx, _| {
+        self.write_home(user, |tx, _| {
             if q.track_ids.is_empty() {
                 tx.execute(
                     "DELETE FROM subsonic_play_queues WHERE user_id = $1",

@@ -1,6 +1,7 @@
 //! Subsonic's album lists (`getAlbumList2`) on PostgreSQL, `offset`/`size` paged as in
-//! `sqlite/subsonic.rs`. Lists built from the user's own plays, ratings and stars read where
-//! that user's writes are; the others are catalog reads.
+//! `sqlite/subsonic.rs`. Lists built from the user's own plays, ratings and stars read those
+//! on the user's home first (which holds no catalog), then order the catalog's albums by them;
+//! the others are catalog reads.
 
 use super::PgStore;
 use super::catalog_rows::{ALBUM_SELECT, album_from_row};
@@ -10,14 +11,14 @@ use mixtape_shared::api::Album;
 use postgres::GenericClient;
 use postgres::types::ToSql;
 
-/// The query of one list: joins, filter, order, and the parameters after `$1` (the user, when
-/// the list is the user's).
+/// The query of one list: joins, filter, order, and its parameters. A user's list first runs
+/// `home` on their home: its rows `(id, a, b)` become the arrays `$1..$3` the join unnests.
 struct ListQuery {
     join: &'static str,
     filter: &'static str,
     order: String,
     args: Vec<Box<dyn ToSql + Sync>>,
-    per_user: bool,
+    home: Option<&'static str>,
 }
 
 fn query_of(list: &AlbumList) -> ListQuery {
@@ -28,14 +29,14 @@ fn query_of(list: &AlbumList) -> ListQuery {
         filter: "TRUE",
         order,
         args: Vec::new(),
-        per_user: false,
+        home: None,
     };
-    let user_list = |join: &'static str, order: &str| ListQuery {
+    let user_list = |home: &'static str, join: &'static str, order: &str| ListQuery {
         join,
         filter: "TRUE",
         order: order.to_string(),
         args: Vec::new(),
-        per_user: true,
+        home: Some(home),
     };
     match list {
         AlbumList::Random => plain("random()".into()),
@@ -43,24 +44,27 @@ fn query_of(list: &AlbumList) -> ListQuery {
         AlbumList::ByName => plain(by_title.into()),
         AlbumList::ByArtist => plain(format!("al.sort_artist COLLATE \"C\", {by_title}")),
         AlbumList::Recent => user_list(
-            "JOIN (SELECT t.album_id AS aid, max(e.at_ms) AS last FROM play_events e
-               JOIN tracks t ON t.id = e.track_id WHERE e.user_id = $1 GROUP BY t.album_id) p
-               ON p.aid = al.id",
+            "SELECT track_id, max(at_ms), 0::int8 FROM play_events WHERE user_id = $1 GROUP BY track_id",
+            "JOIN (SELECT t.album_id AS aid, max(x.a) AS last FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS x(id, a, b)
+               JOIN tracks t ON t.id = x.id GROUP BY t.album_id) p ON p.aid = al.id",
             "p.last DESC, al.id",
         ),
         AlbumList::Frequent => user_list(
-            "JOIN (SELECT t.album_id AS aid, count(*) AS plays FROM play_events e
-               JOIN tracks t ON t.id = e.track_id WHERE e.user_id = $1 AND e.kind = 'finish'
-               GROUP BY t.album_id) p ON p.aid = al.id",
+            "SELECT track_id, count(*), 0::int8 FROM play_events WHERE user_id = $1 AND kind = 'finish'
+             GROUP BY track_id",
+            "JOIN (SELECT t.album_id AS aid, sum(x.a) AS plays FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS x(id, a, b)
+               JOIN tracks t ON t.id = x.id GROUP BY t.album_id) p ON p.aid = al.id",
             "p.plays DESC, al.id",
         ),
         AlbumList::Highest => user_list(
-            "JOIN subsonic_ratings r ON r.user_id = $1 AND r.kind = 'album' AND r.item = al.id",
-            "r.rating DESC, r.rated_at DESC, al.id",
+            "SELECT item, rating, rated_at FROM subsonic_ratings WHERE user_id = $1 AND kind = 'album'",
+            "JOIN unnest($1::int8[], $2::int8[], $3::int8[]) AS x(id, a, b) ON x.id = al.id",
+            "x.a DESC, x.b DESC, al.id",
         ),
         AlbumList::Starred => user_list(
-            "JOIN subsonic_stars s ON s.user_id = $1 AND s.kind = 'album' AND s.item = al.id",
-            "s.starred_at DESC, al.id",
+            "SELECT item, starred_at, 0::int8 FROM subsonic_stars WHERE user_id = $1 AND kind = 'album'",
+            "JOIN unnest($1::int8[], $2::int8[], $3::int8[]) AS x(id, a, b) ON x.id = al.id",
+            "x.a DESC, al.id",
         ),
         AlbumList::ByYear { from, to } => {
             let (lo, hi, dir) = if from <= to {
@@ -73,7 +77,7 @@ fn query_of(list: &AlbumList) -> ListQuery {
                 filter: "al.year BETWEEN $1::int8 AND $2::int8",
                 order: format!("al.year {dir}, {by_title}"),
                 args: vec![Box::new(i64::from(lo)), Box::new(i64::from(hi))],
-                per_user: false,
+                home: None,
             }
         }
         // Genre names compare case-insensitively (SQLite's `genres.name COLLATE NOCASE`).
@@ -84,21 +88,21 @@ fn query_of(list: &AlbumList) -> ListQuery {
                 WHERE t.album_id = al.id AND lower(g.name) = lower($1))",
             order: by_title.into(),
             args: vec![Box::new(genre.clone())],
-            per_user: false,
+            home: None,
         },
     }
 }
 
 fn run(
     c: &mut impl GenericClient,
-    user: UserId,
     q: ListQuery,
+    user_rows: Option<[Vec<i64>; 3]>,
     offset: u32,
     size: u32,
 ) -> StorageResult<Vec<Album>> {
     let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-    if q.per_user {
-        args.push(Box::new(user.0));
+    if let Some(columns) = user_rows {
+        args.extend(columns.map(|c| Box::new(c) as Box<dyn ToSql + Sync>));
     }
     args.extend(q.args);
     let n = args.len();
@@ -124,9 +128,17 @@ pub(super) fn album_list(
     size: u32,
 ) -> StorageResult<Vec<Album>> {
     let q = query_of(list);
-    if q.per_user {
-        store.read_user(user, |c| run(c, user, q, offset, size))
-    } else {
-        store.read_catalog(|tx| run(tx, user, q, offset, size))
-    }
+    let user_rows = match q.home {
+        Some(sql) => Some(store.read_home(user, |tx| {
+            let mut columns: [Vec<i64>; 3] = Default::default();
+            for r in tx.query(sql, &[&user.0])? {
+                for (i, column) in columns.iter_mut().enumerate() {
+                    column.push(r.get::<_, i64>(i));
+                }
+            }
+            Ok(columns)
+        })?),
+        None => None,
+    };
+    store.read_catalog(|tx| run(tx, q, user_rows, offset, size))
 }

@@ -539,11 +539,12 @@ impl CatalogStore for PgStore {
         self.read_primary(super::scan::indexed_files)
     }
     fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
-        let (outcome, generation) = self.write(None, |tx, changes| {
-            let outcome = super::scan::apply_batch(tx, changes, writes)?;
-            Ok((outcome, super::bump_generation(tx)?))
+        let ((outcome, touched), generation) = self.write(None, |tx, changes| {
+            let (outcome, touched) = super::scan::apply_batch(tx, changes, writes)?;
+            Ok(((outcome, touched), super::bump_generation(tx)?))
         })?;
         self.saw_generation(generation);
+        self.touch_shard_playlists(&touched)?;
         Ok(outcome)
     }
     fn prune_orphans(&self) -> StorageResult<()> {

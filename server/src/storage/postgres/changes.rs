@@ -40,11 +40,12 @@ impl ChangeSet {
         self.changes.is_empty()
     }
 
-    /// Allocates the block and writes the rows; true when there was anything to record. Only
-    /// an item's last change in the set is kept (the feed is compacted per item anyway).
-    pub(super) fn record(&mut self, tx: &mut Transaction<'_>) -> StorageResult<bool> {
+    /// Allocates the block and writes the rows; the block's first and last numbers, None when
+    /// there was nothing to record. Only an item's last change in the set is kept (the feed is
+    /// compacted per item anyway).
+    pub(super) fn record(&mut self, tx: &mut Transaction<'_>) -> StorageResult<Option<(i64, i64)>> {
         if self.changes.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         let mut seen = std::collections::HashSet::new();
         let mut last: Vec<&Change> = self
@@ -74,6 +75,6 @@ impl ChangeSet {
                 SET seq = excluded.seq, deleted = excluded.deleted, user_id = excluded.user_id",
             &[&kinds, &items, &users, &seqs, &deleted],
         )?;
-        Ok(true)
+        Ok(Some((first, top)))
     }
 }

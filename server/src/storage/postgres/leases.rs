@@ -98,11 +98,12 @@ impl PgLease {
 /// batch, even one started before the loss.
 impl FencedWriter for PgLease {
     fn apply_scan_batch(&self, writes: Vec<ScanWrite>) -> StorageResult<BatchOutcome> {
-        let (outcome, generation) = self.write(|tx, changes| {
-            let outcome = super::scan::apply_batch(tx, changes, writes)?;
-            Ok((outcome, super::bump_generation(tx)?))
+        let ((outcome, touched), generation) = self.write(|tx, changes| {
+            let (outcome, touched) = super::scan::apply_batch(tx, changes, writes)?;
+            Ok(((outcome, touched), super::bump_generation(tx)?))
         })?;
         self.store.saw_generation(generation);
+        self.store.touch_shard_playlists(&touched)?;
         Ok(outcome)
     }
     fn prune_orphans(&self) -> StorageResult<()> {

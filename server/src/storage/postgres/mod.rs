@@ -31,9 +31,11 @@ mod routing;
 mod scan;
 pub mod scratch;
 mod search;
+mod shards;
 
 pub use changes::ChangeSet;
 pub use routing::{LocalWriteMarks, WriteMarks};
+pub use shards::{Home, MoveReport};
 
 use super::{StorageError, StorageResult};
 use mixtape_shared::UserId;
@@ -60,6 +62,8 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
     // Remembered answers of requests sent with an Idempotency-Key.
     &[include_str!("schema/idempotency.sql")],
+    // User-keyed shards: the map, residency, playlist owners, moves.
+    &[include_str!("schema/shards.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
@@ -77,6 +81,9 @@ pub struct PgOptions {
     /// Test hook: sleep this long between allocating change sequences and committing, so tests
     /// can make commits land out of allocation order (they must not).
     pub commit_delay: Option<Duration>,
+    /// User-keyed shards, `(name, url)`: where users' own data lives (`shards.rs`). Every node
+    /// of a cluster is given all of them.
+    pub shards: Vec<(String, String)>,
 }
 
 impl PgOptions {
@@ -87,6 +94,7 @@ impl PgOptions {
             pool_size: 16,
             max_replica_lag_bytes: 16 << 20,
             commit_delay: None,
+            shards: Vec::new(),
         }
     }
 }
@@ -99,6 +107,9 @@ pub struct PgStore {
     marks: Arc<dyn WriteMarks>,
     commit_delay: Option<Duration>,
     max_replica_lag_bytes: u64,
+    shards: shards::Shards,
+    /// Where the next queue fetch or outbox relay starts among the homes (`queue.rs`).
+    next_home: std::sync::atomic::AtomicUsize,
     /// Stops the background threads (generation poll, replica monitor) when dropped.
     _stop: crossbeam_channel::Sender<()>,
 }
@@ -122,6 +133,7 @@ impl PgStore {
     pub fn open(options: &PgOptions, marks: Arc<dyn WriteMarks>) -> StorageResult<Self> {
         let primary = pool(&options.primary_url, options.pool_size)?;
         migrate(&mut *primary.get()?)?;
+        let shards = shards::Shards::open(&primary, &options.shards, options.pool_size)?;
         let mut replicas = Vec::new();
         for url in &options.replica_urls {
             // A replica that is down at start is still added: the monitor notices it coming up.
@@ -152,6 +164,8 @@ impl PgStore {
             marks,
             commit_delay: options.commit_delay,
             max_replica_lag_bytes: options.max_replica_lag_bytes,
+            shards,
+            next_home: Default::default(),
             _stop: stop,
         })
     }
@@ -292,7 +306,7 @@ pub(crate) fn write_on<T>(
     let mut tx = conn.transaction()?;
     let mut changes = ChangeSet::default();
     let out = f(&mut tx, &mut changes)?;
-    if changes.record(&mut tx)?
+    if changes.record(&mut tx)?.is_some()
         && let Some(delay) = commit_delay
     {
         std::thread::sleep(delay);

@@ -11,7 +11,7 @@ use mixtape_shared::api::{ChangesPage, Playlist, PlaylistDetail, PlaylistEntry};
 use mixtape_shared::sync::{OpKind, PlaylistOp, PlaylistState, Snapshot};
 use mixtape_shared::{EntryId, OpId, PlaylistId, TrackId, UserId, order_key};
 use postgres::{GenericClient, Row, Transaction};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Ops logged since the last compaction before the next one folds them into a base (as SQLite).
 pub(crate) const COMPACT_AFTER: u64 = 5_000;
@@ -19,10 +19,10 @@ pub(crate) const COMPACT_AFTER: u64 = 5_000;
 /// The first key of the two-key advisory locks on playlists (the one-key form is migrations').
 const PLAYLIST_LOCK_CLASS: i32 = 0x6d78_706c;
 
+// Read on the owner's home, which holds no catalog: durations and availability are filled in
+// from the catalog afterwards ([`PgStore::with_track_facts`]).
 const PLAYLIST_SELECT: &str = "SELECT p.id, u.username, p.name, p.public,
     (SELECT count(*) FROM playlist_entries e WHERE e.playlist_id = p.id),
-    (SELECT coalesce(sum(t.duration_ms), 0)::int8 FROM playlist_entries e
-        JOIN tracks t ON t.id = e.track_id WHERE e.playlist_id = p.id),
     coalesce((SELECT seq FROM changes WHERE kind = 'playlist' AND item = p.id), 0),
     p.updated_at, p.owner_id, p.clock
     FROM playlists p JOIN users u ON u.id = p.owner_id";
@@ -44,27 +44,77 @@ fn playlist_from_row(r: &Row) -> StorageResult<(Playlist, UserId)> {
             name: r.get(2),
             public: r.get(3),
             entry_count: r.get::<_, i64>(4).max(0) as u32,
-            duration_ms: r.get::<_, i64>(5).max(0) as u64,
-            revision: r.get(6),
-            updated_at: r.get(7),
-            clock: r.get::<_, i64>(9).max(0) as u64,
+            duration_ms: 0,
+            revision: r.get(5),
+            updated_at: r.get(6),
+            clock: r.get::<_, i64>(8).max(0) as u64,
         },
-        UserId(r.get(8)),
+        UserId(r.get(7)),
     ))
 }
 
-pub(super) fn visible_to(c: &mut impl GenericClient, user: UserId) -> StorageResult<Vec<Playlist>> {
-    // SQLite: `ORDER BY p.name COLLATE NOCASE, p.id` (ASCII case folding, bytewise).
+/// The playlists on this home that `user` may see: their own, and (`others`) other users'
+/// public ones, unsorted.
+fn visible_here(
+    c: &mut impl GenericClient,
+    user: UserId,
+    own: bool,
+    others: bool,
+) -> StorageResult<Vec<Playlist>> {
     c.query(
         &format!(
-            "{PLAYLIST_SELECT} WHERE p.owner_id = $1 OR p.public
-             ORDER BY lower(p.name) COLLATE \"C\", p.id COLLATE \"C\""
+            "{PLAYLIST_SELECT} WHERE ($2 AND p.owner_id = $1) OR ($3 AND p.public AND p.owner_id != $1)"
         ),
-        &[&user.0],
+        &[&user.0, &own, &others],
     )?
     .iter()
     .map(|r| playlist_from_row(r).map(|(p, _)| p))
     .collect()
+}
+
+/// Each playlist's tracks with how often they occur, for durations.
+fn track_counts(
+    c: &mut impl GenericClient,
+    playlists: &[Playlist],
+) -> StorageResult<Vec<(String, i64, i64)>> {
+    let ids: Vec<String> = playlists.iter().map(|p| p.id.to_string()).collect();
+    Ok(c.query(
+        "SELECT playlist_id, track_id, count(*) FROM playlist_entries
+             WHERE playlist_id = ANY($1) GROUP BY 1, 2",
+        &[&ids],
+    )?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect())
+}
+
+/// The catalog's duration and availability of these tracks.
+pub(super) fn track_facts(
+    c: &mut impl GenericClient,
+    ids: &[i64],
+) -> StorageResult<HashMap<i64, (i64, bool)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(c.query(
+        "SELECT id, duration_ms::int8, available FROM tracks WHERE id = ANY($1)",
+        &[&ids],
+    )?
+    .iter()
+    .map(|r| (r.get(0), (r.get(1), r.get(2))))
+    .collect())
+}
+
+/// Fills in what a playlist read on its home lacks: the duration of its tracks that exist, and
+/// whether each entry's track is available.
+pub(super) fn apply_track_facts(detail: &mut PlaylistDetail, facts: &HashMap<i64, (i64, bool)>) {
+    let mut duration = 0;
+    for entry in &mut detail.entries {
+        let fact = facts.get(&entry.track_id.0);
+        entry.available = fact.is_some_and(|(_, available)| *available);
+        duration += fact.map_or(0, |(ms, _)| (*ms).max(0));
+    }
+    detail.playlist.duration_ms = duration as u64;
 }
 
 pub(super) fn playlist(
@@ -78,9 +128,8 @@ pub(super) fn playlist(
     let (playlist, owner_id) = playlist_from_row(&row)?;
     let entries = c
         .query(
-            "SELECT e.id, e.track_id, e.order_key, coalesce(t.available, false)
-             FROM playlist_entries e LEFT JOIN tracks t ON t.id = e.track_id
-             WHERE e.playlist_id = $1 ORDER BY e.order_key, e.id",
+            "SELECT id, track_id, order_key FROM playlist_entries
+             WHERE playlist_id = $1 ORDER BY order_key, id",
             &[&key],
         )?
         .iter()
@@ -89,7 +138,8 @@ pub(super) fn playlist(
                 id: EntryId(uuid_col(r, 0)?),
                 track_id: TrackId(r.get(1)),
                 order_key: r.get(2),
-                available: r.get(3),
+                // Filled from the catalog by `apply_track_facts`.
+                available: false,
             })
         })
         .collect::<StorageResult<_>>()?;
@@ -393,56 +443,145 @@ fn write_state(
     Ok(())
 }
 
-impl PlaylistStore for PgStore {
-    fn playlists_visible_to(&self, user: UserId) -> StorageResult<Vec<Playlist>> {
-        self.read_user(user, |c| visible_to(c, user))
+impl PgStore {
+    /// Reads a playlist on its owner's home (the owner from the primary's directory), with
+    /// its track facts from the catalog.
+    fn playlist_by_id(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>> {
+        let Some(owner) = self.owner_of(id)? else {
+            return Ok(None);
+        };
+        let Some(mut found) = self.read_home(owner, |tx| playlist(tx, id))? else {
+            return Ok(None);
+        };
+        self.with_track_facts(std::slice::from_mut(&mut found.detail))?;
+        Ok(Some(found))
     }
 
-    // Reads by playlist id serve permission checks and other users' public playlists: the
-    // primary, so a check never runs against an older state than the write it guards.
-    fn playlist(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>> {
+    /// Fills in the catalog's facts for these playlists, in one catalog read.
+    pub(super) fn with_track_facts(&self, details: &mut [PlaylistDetail]) -> StorageResult<()> {
+        let mut ids: Vec<i64> = details
+            .iter()
+            .flat_map(|d| d.entries.iter().map(|e| e.track_id.0))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let facts = self.read_catalog(|tx| track_facts(tx, &ids))?;
+        for detail in details {
+            apply_track_facts(detail, &facts);
+        }
+        Ok(())
+    }
+
+    /// The owner of a playlist id, from the primary's directory.
+    fn owner_of(&self, id: PlaylistId) -> StorageResult<Option<UserId>> {
         self.read_primary(|c| {
-            let mut tx = c
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
-            let out = playlist(&mut tx, id)?;
-            tx.commit()?;
-            Ok(out)
+            Ok(c.query_opt(
+                "SELECT owner_id FROM playlist_owners WHERE playlist_id = $1",
+                &[&id.to_string()],
+            )?
+            .map(|r| UserId(r.get(0))))
         })
+    }
+
+    /// Claims the playlist ids of `ops` for `user` in the directory; another user's id is a
+    /// conflict. Committed before the ops are written on the home: an id claimed by a write
+    /// that then failed stays the pusher's, as the client made it for them.
+    fn claim_playlists(&self, user: UserId, ops: &[PlaylistOp]) -> StorageResult<()> {
+        let mut ids: Vec<String> = ops.iter().map(|op| op.playlist_id.to_string()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let owners: Vec<(String, i64)> = self.write(None, |tx, _| {
+            tx.execute(
+                "INSERT INTO playlist_owners (playlist_id, owner_id)
+                 SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+                &[&ids, &user.0],
+            )?;
+            Ok(tx
+                .query(
+                    "SELECT playlist_id, owner_id FROM playlist_owners WHERE playlist_id = ANY($1)",
+                    &[&ids],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })?;
+        match owners.into_iter().find(|(_, owner)| *owner != user.0) {
+            Some((id, _)) => Err(StorageError::Conflict(format!("playlist {id}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl PlaylistStore for PgStore {
+    /// The user's own playlists from their home; other users' public ones from every home.
+    fn playlists_visible_to(&self, user: UserId) -> StorageResult<Vec<Playlist>> {
+        let mut lists = self.read_home(user, |tx| {
+            let lists = visible_here(tx, user, true, false)?;
+            let counts = track_counts(tx, &lists)?;
+            Ok((lists, counts))
+        })?;
+        let public = self.each_home(|_, c| {
+            let lists = visible_here(c, user, false, true)?;
+            let counts = track_counts(c, &lists)?;
+            Ok((lists, counts))
+        })?;
+        for (more, counts) in public {
+            lists.0.extend(more);
+            lists.1.extend(counts);
+        }
+        let (mut lists, counts) = lists;
+        let mut ids: Vec<i64> = counts.iter().map(|(_, t, _)| *t).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let facts = self.read_catalog(|tx| track_facts(tx, &ids))?;
+        let mut durations: HashMap<String, i64> = HashMap::new();
+        for (playlist, track, n) in counts {
+            if let Some((ms, _)) = facts.get(&track) {
+                *durations.entry(playlist).or_default() += ms.max(&0) * n;
+            }
+        }
+        for p in &mut lists {
+            p.duration_ms = durations.get(&p.id.to_string()).copied().unwrap_or(0) as u64;
+        }
+        // SQLite's `ORDER BY p.name COLLATE NOCASE, p.id`: ASCII case folding, bytewise.
+        lists.sort_by(|a, b| {
+            (a.name.to_ascii_lowercase(), a.id.to_string())
+                .cmp(&(b.name.to_ascii_lowercase(), b.id.to_string()))
+        });
+        Ok(lists)
+    }
+
+    fn playlist(&self, id: PlaylistId) -> StorageResult<Option<OwnedPlaylist>> {
+        self.playlist_by_id(id)
     }
 
     fn playlist_owner(&self, id: PlaylistId) -> StorageResult<Option<UserId>> {
-        self.read_primary(|c| owner(c, id))
+        self.owner_of(id)
     }
 
     fn apply_playlist_ops(&self, user: UserId, ops: &[PlaylistOp], now: i64) -> StorageResult<u64> {
-        self.write(Some(user), |tx, changes| {
-            apply_ops(tx, changes, user, ops, now)
-        })
+        if ops.is_empty() {
+            return Ok(0);
+        }
+        self.claim_playlists(user, ops)?;
+        self.write_home(user, |tx, changes| apply_ops(tx, changes, user, ops, now))
     }
 
     fn playlist_state(&self, id: PlaylistId) -> StorageResult<Option<PlaylistState>> {
-        self.read_primary(|c| state(c, id))
+        match self.owner_of(id)? {
+            Some(owner) => self.read_home(owner, |tx| state(tx, id)),
+            None => Ok(None),
+        }
     }
 
-    fn known_playlist_ops(&self, ids: &[OpId]) -> StorageResult<HashSet<OpId>> {
-        self.read_primary(|c| known_ops(c, ids))
+    fn known_playlist_ops(&self, user: UserId, ids: &[OpId]) -> StorageResult<HashSet<OpId>> {
+        self.read_home(user, |tx| known_ops(tx, ids))
     }
 
-    fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
-        self.read_user(user, |c| {
-            // The revision and the rows in one snapshot: every change at or below the revision
-            // is visible to the rows' reads.
-            let mut tx = c
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
-            let page = feed::page(&mut tx, user, since, limit)?;
-            tx.commit()?;
-            Ok(page)
-        })
+    fn changes(&self, user: UserId, since: &str, limit: u32) -> StorageResult<ChangesPage> {
+        feed::page(self, user, since, limit)
     }
 }

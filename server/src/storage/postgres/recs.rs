@@ -252,24 +252,57 @@ pub(super) fn apply(
     Ok(n)
 }
 
-/// Forgets the state and takes in every stored play event and playlist addition again, in the
-/// order they happened (SQLite's order: plays by time then id, ops by arrival).
-fn rebuild(tx: &mut Transaction<'_>, p: &Params, now_ms: i64) -> StorageResult<u64> {
-    lock(tx)?;
+/// Every stored play event `(id, user, track, kind, at_ms)` and playlist op `(id, body)` on
+/// every home, in the order a rebuild takes them in (SQLite's order: plays by time then id in
+/// byte order, ops by arrival; ops of different homes by arrival time, then home).
+pub(crate) type History = (Vec<(String, i64, i64, String, i64)>, Vec<(String, String)>);
+
+fn history(store: &PgStore) -> StorageResult<History> {
+    let mut plays = Vec::new();
+    let mut ops: Vec<(i64, i32, i64, String, String)> = Vec::new();
+    for (p, o) in store.each_home(|shard, c| {
+        let plays: Vec<(String, i64, i64, String, i64)> = c
+            .query(
+                "SELECT id, user_id, track_id, kind, at_ms FROM play_events",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+        // `seq` is playlist_ops' arrival order on its home (SQLite's rowid).
+        let ops: Vec<(i64, i32, i64, String, String)> = c
+            .query("SELECT received_at, seq, id, body FROM playlist_ops", &[])?
+            .iter()
+            .map(|r| (r.get(0), shard, r.get(1), r.get(2), r.get(3)))
+            .collect();
+        Ok((plays, ops))
+    })? {
+        plays.extend(p);
+        ops.extend(o);
+    }
+    plays.sort_by(|a, b| (a.4, a.0.as_bytes()).cmp(&(b.4, b.0.as_bytes())));
+    ops.sort_by_key(|(at, shard, seq, _, _)| (*at, *shard, *seq));
+    Ok((
+        plays,
+        ops.into_iter()
+            .map(|(_, _, _, id, body)| (id, body))
+            .collect(),
+    ))
+}
+
+/// Forgets the state and takes in every stored play event and playlist addition again.
+/// The caller holds the model's lock (taken before `history` was read).
+fn rebuild(
+    tx: &mut Transaction<'_>,
+    history: History,
+    p: &Params,
+    now_ms: i64,
+) -> StorageResult<u64> {
     tx.batch_execute(
         "DELETE FROM recs_applied; DELETE FROM recs_plays; DELETE FROM recs_playlist_items;
          DELETE FROM recs_items; DELETE FROM recs_pairs; DELETE FROM recs_top;",
     )?;
-    // Byte order for the text tie-break, as SQLite compares.
-    let plays: Vec<(String, i64, i64, String, i64)> = tx
-        .query(
-            "SELECT id, user_id, track_id, kind, at_ms FROM play_events
-             ORDER BY at_ms, id COLLATE \"C\"",
-            &[],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-        .collect();
+    let (plays, ops) = history;
     let s = Stmts::prepare(tx)?;
     let mut n = 0;
     let mut tops = Tops::default();
@@ -285,15 +318,6 @@ fn rebuild(tx: &mut Transaction<'_>, p: &Params, now_ms: i64) -> StorageResult<u
         });
         n += apply_one(tx, &s, &mut tops, &key, now_ms, &event, p, now_ms)? as u64;
     }
-    // `seq` is playlist_ops' arrival order (SQLite's rowid).
-    let ops: Vec<(String, String)> = tx
-        .query(
-            "SELECT id, body FROM playlist_ops ORDER BY received_at, seq",
-            &[],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
     for (key, body) in ops {
         let op: PlaylistOp = serde_json::from_str(&body)
             .map_err(|e| StorageError::Corrupt(format!("playlist op {key}: {e}")))?;
@@ -356,7 +380,13 @@ impl RecsStore for PgStore {
     }
 
     fn recs_rebuild(&self, params: &Params, now_ms: i64) -> StorageResult<u64> {
-        self.write(None, |tx, _| rebuild(tx, params, now_ms))
+        self.write(None, |tx, _| {
+            // The lock first: no batch is applied between reading the history (on every home)
+            // and replacing the model; what arrives later is in the queue, not yet applied.
+            lock(tx)?;
+            let history = history(self)?;
+            rebuild(tx, history, params, now_ms)
+        })
     }
 
     fn recs_rows(&self, items: &[i64]) -> StorageResult<Rows> {

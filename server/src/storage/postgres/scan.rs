@@ -63,6 +63,9 @@ struct Batch<'t, 'c> {
     album_search: Vec<(i64, String, String)>,
     artist_search: Vec<(i64, String)>,
     words: BTreeSet<String>,
+    /// Tracks removed or whose availability changed: playlists on shards holding them are
+    /// touched after the batch commits ([`super::PgStore::touch_shard_playlists`]).
+    touched: Vec<i64>,
 }
 
 impl Batch<'_, '_> {
@@ -433,8 +436,10 @@ impl Batch<'_, '_> {
         Ok(())
     }
 
-    /// Tells the owners of playlists holding track `id` that their playlist changed.
+    /// Tells the owners of playlists holding track `id` that their playlist changed (here for
+    /// users living on the primary; on shards after the commit).
     fn touch_playlists_with(&mut self, id: i64) -> StorageResult<()> {
+        self.touched.push(id);
         let affected: Vec<(String, i64)> = self
             .query(
                 "SELECT DISTINCT p.id::text, p.owner_id FROM playlist_entries e
@@ -542,11 +547,13 @@ impl Batch<'_, '_> {
     }
 }
 
+/// Applies a scan batch; returns its outcome and the tracks whose playlists on shards need a
+/// touch once it commits.
 pub(super) fn apply_batch(
     tx: &mut Transaction<'_>,
     changes: &mut ChangeSet,
     writes: Vec<ScanWrite>,
-) -> StorageResult<BatchOutcome> {
+) -> StorageResult<(BatchOutcome, Vec<i64>)> {
     let mut outcome = BatchOutcome::default();
     let mut b = Batch {
         tx,
@@ -562,6 +569,7 @@ pub(super) fn apply_batch(
         album_search: Vec::new(),
         artist_search: Vec::new(),
         words: BTreeSet::new(),
+        touched: Vec::new(),
     };
     for write in writes {
         match write {
@@ -608,7 +616,33 @@ pub(super) fn apply_batch(
     }
     b.refresh_counts()?;
     b.write_search()?;
-    Ok(outcome)
+    Ok((outcome, b.touched))
+}
+
+impl super::PgStore {
+    /// After a scan batch committed: each shard records a change of every playlist holding
+    /// one of `tracks`, so its owner's devices refetch it (availability is the catalog's). A
+    /// node that dies between the batch and this leaves those playlists' flags stale until
+    /// their next change.
+    pub(crate) fn touch_shard_playlists(&self, tracks: &[i64]) -> StorageResult<()> {
+        if tracks.is_empty() {
+            return Ok(());
+        }
+        for shard in self.shard_ids() {
+            let mut conn = self.home_connection(shard)?;
+            super::write_on(&mut conn, None, |tx, changes| {
+                for r in tx.query(
+                    "SELECT DISTINCT p.id::text, p.owner_id FROM playlist_entries e
+                     JOIN playlists p ON p.id = e.playlist_id WHERE e.track_id = ANY($1)",
+                    &[&tracks],
+                )? {
+                    changes.push("playlist", r.get(0), Some(UserId(r.get(1))), false);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn prune_orphans(tx: &mut Transaction<'_>) -> StorageResult<()> {

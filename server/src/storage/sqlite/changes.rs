@@ -6,6 +6,14 @@ use mixtape_shared::api::{Change, Track};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
+/// SQLite's cursor: the decimal revision of a previous page, `>= 0`.
+pub fn parse_cursor(text: &str) -> StorageResult<i64> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(StorageError::BadCursor),
+    }
+}
+
 pub fn page(conn: &Connection, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
     let revision: i64 = conn
         .prepare_cached("SELECT seq FROM changes WHERE user_id IS NULL OR user_id = ?1 ORDER BY seq DESC LIMIT 1")?
@@ -76,7 +84,7 @@ pub fn page(conn: &Connection, user: UserId, since: i64, limit: u32) -> StorageR
     }
     Ok(ChangesPage {
         changes,
-        next_since,
+        next_since: next_since.to_string(),
         has_more,
         revision,
     })

@@ -188,7 +188,7 @@ fn a_deleted_users_id_feed_and_plays_are_not_inherited() {
             0,
         )
         .unwrap();
-    let erins_feed = store.changes(erin.id, 0, 100).unwrap();
+    let erins_feed = store.changes(erin.id, "0", 100).unwrap();
     assert!(
         erins_feed
             .changes
@@ -210,7 +210,7 @@ fn a_deleted_users_id_feed_and_plays_are_not_inherited() {
         frank.id, erin.id,
         "a deleted user's id is not handed out again"
     );
-    let franks_feed = store.changes(frank.id, 0, 100).unwrap();
+    let franks_feed = store.changes(frank.id, "0", 100).unwrap();
     assert!(
         franks_feed.changes.iter().all(|c| !matches!(
             c,

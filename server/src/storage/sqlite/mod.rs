@@ -411,11 +411,13 @@ impl PlaylistStore for SqliteStore {
     }
     fn known_playlist_ops(
         &self,
+        _user: UserId,
         ids: &[mixtape_shared::OpId],
     ) -> StorageResult<std::collections::HashSet<mixtape_shared::OpId>> {
         self.read(|c| playlists::known_ops(c, ids))
     }
-    fn changes(&self, user: UserId, since: i64, limit: u32) -> StorageResult<ChangesPage> {
+    fn changes(&self, user: UserId, since: &str, limit: u32) -> StorageResult<ChangesPage> {
+        let since = changes::parse_cursor(since)?;
         self.read(|c| changes::page(c, user, since, limit))
     }
 }

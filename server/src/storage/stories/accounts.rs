@@ -65,7 +65,7 @@ fn deleted_users_take_their_data_and_their_id_is_never_reused(store: &dyn Store)
 
     let next = fixtures::user(store, "erin");
     assert!(next.0 > erin.0, "a deleted user's id is not reused");
-    let page = store.changes(next, 0, 100).unwrap();
+    let page = store.changes(next, "0", 100).unwrap();
     assert!(page.changes.is_empty(), "the new erin inherits no feed");
 }
 

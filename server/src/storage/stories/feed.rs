@@ -13,7 +13,8 @@ fn concurrent_writers_miss_nothing(store: &dyn Store) {
     let writers = 4;
     let per_writer = 25;
     let mut seen = HashSet::new();
-    let mut since = 0;
+    let last_revision = std::cell::Cell::new(0);
+    let mut since = "0".to_string();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..writers)
             .map(|w| {
@@ -25,15 +26,19 @@ fn concurrent_writers_miss_nothing(store: &dyn Store) {
                 })
             })
             .collect();
-        let poll = |since: &mut i64, seen: &mut HashSet<String>| loop {
-            let page = store.changes(owner, *since, 7).expect("changes");
-            assert!(page.next_since >= *since, "the feed went backwards");
+        let poll = |since: &mut String, seen: &mut HashSet<String>| loop {
+            let page = store.changes(owner, since, 7).expect("changes");
+            assert!(
+                page.revision >= last_revision.get(),
+                "the feed went backwards"
+            );
+            last_revision.set(page.revision);
             for change in &page.changes {
                 if let Change::Playlist { playlist, .. } = change {
                     seen.insert(playlist.playlist.name.clone());
                 }
             }
-            *since = page.next_since;
+            *since = page.next_since.clone();
             if !page.has_more {
                 break;
             }

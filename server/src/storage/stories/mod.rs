@@ -4,7 +4,8 @@
 //! story changed to pass is a backend that behaves differently.
 //!
 //! Each domain's stories sit in their own file and end with `stories!(name, ...)`, which makes
-//! one test per story per backend (`on_sqlite::name`, `on_postgres::name`).
+//! one test per story per backend (`on_sqlite::name`, `on_postgres::name`, and
+//! `on_sharded::name`: PostgreSQL with two user-keyed shards, where users live off the primary).
 
 use super::Store;
 use super::postgres::scratch::ScratchDatabase;
@@ -41,6 +42,27 @@ pub(crate) fn postgres(label: &str) -> Backend {
     }
 }
 
+/// PostgreSQL with two shard databases: every user created lives on a shard, so each story
+/// crosses from the primary (catalog, credentials) to a shard (the user's own data).
+pub(crate) fn sharded(label: &str) -> Backend {
+    let primary = ScratchDatabase::for_test(label);
+    let shards = [
+        ScratchDatabase::for_test(&format!("{label}_a")),
+        ScratchDatabase::for_test(&format!("{label}_b")),
+    ];
+    let mut options = PgOptions::new(primary.url());
+    options.shards = vec![
+        ("a".into(), shards[0].url().to_string()),
+        ("b".into(), shards[1].url().to_string()),
+    ];
+    let store = PgStore::open(&options, Arc::new(LocalWriteMarks::single_node()))
+        .expect("open sharded postgres");
+    Backend {
+        store: Arc::new(store),
+        _keep: Box::new((primary, shards)),
+    }
+}
+
 /// One test per story per backend.
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
@@ -50,6 +72,12 @@ macro_rules! stories {
         mod on_postgres {
             $( #[test] fn $story() {
                 let backend = crate::storage::stories::postgres(stringify!($story));
+                super::$story(&*backend.store);
+            } )*
+        }
+        mod on_sharded {
+            $( #[test] fn $story() {
+                let backend = crate::storage::stories::sharded(stringify!($story));
                 super::$story(&*backend.store);
             } )*
         }

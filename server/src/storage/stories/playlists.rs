@@ -159,10 +159,10 @@ fn ops_apply_once_and_are_known_by_id(store: &dyn Store) {
     );
     let unknown = OpId::new_v7();
     let known = store
-        .known_playlist_ops(&[create.id, unknown, adds.id])
+        .known_playlist_ops(u, &[create.id, unknown, adds.id])
         .unwrap();
     assert_eq!(known, [create.id, adds.id].into_iter().collect());
-    assert!(store.known_playlist_ops(&[]).unwrap().is_empty());
+    assert!(store.known_playlist_ops(u, &[]).unwrap().is_empty());
 }
 
 /// An op on a playlist another user owns refuses the whole batch.
@@ -197,7 +197,12 @@ fn ops_on_another_users_playlist_conflict_and_apply_nothing(store: &dyn Store) {
         store.playlist(own).unwrap().is_none(),
         "the batch is atomic"
     );
-    assert!(store.known_playlist_ops(&[batch[0].id]).unwrap().is_empty());
+    assert!(
+        store
+            .known_playlist_ops(mallory, &[batch[0].id])
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Removed entries stay in the state as tombstones; the playlist shows the live ones, and keeps
@@ -250,7 +255,7 @@ fn deleted_playlists_stay_deleted(store: &dyn Store) {
     store
         .apply_playlist_ops(u, &[d.create(id, "bye", true)], 1)
         .unwrap();
-    let since = store.changes(u, 0, 100).unwrap().revision;
+    let since = store.changes(u, "0", 100).unwrap().next_since;
     store
         .apply_playlist_ops(u, &[d.op(id, OpKind::Delete)], 2)
         .unwrap();
@@ -260,7 +265,7 @@ fn deleted_playlists_stay_deleted(store: &dyn Store) {
     assert_eq!(store.playlist_owner(id).unwrap(), Some(u));
     assert!(store.playlist_state(id).unwrap().unwrap().deleted);
 
-    let page = store.changes(u, since, 100).unwrap();
+    let page = store.changes(u, &since, 100).unwrap();
     assert!(
         matches!(page.changes.as_slice(), [Change::PlaylistDeleted { id: x, .. }] if *x == id),
         "{:?}",
@@ -369,7 +374,7 @@ fn late_ops_and_compaction_keep_the_merge_rules(store: &dyn Store) {
         "folded ops stay known"
     );
     let ids: Vec<OpId> = replay.iter().map(|op| op.id).collect();
-    assert_eq!(store.known_playlist_ops(&ids).unwrap().len(), ids.len());
+    assert_eq!(store.known_playlist_ops(u, &ids).unwrap().len(), ids.len());
     assert_eq!(entry_ids(store, id), live(&base.state));
 
     let mut old = Device {
@@ -459,7 +464,8 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
     store
         .apply_playlist_ops(other, &[fixtures::create_op("not yours")], 1)
         .unwrap();
-    let other_rev = store.changes(other, 0, 100).unwrap().revision;
+    let other_rev = store.changes(other, "0", 100).unwrap().revision;
+    let before_rename = store.changes(u, "0", 100).unwrap().revision;
     // Renaming p0 moves its row past the others.
     store
         .apply_playlist_ops(
@@ -474,10 +480,12 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
         )
         .unwrap();
 
-    let full = store.changes(u, 0, 100).unwrap();
+    let full = store.changes(u, "0", 100).unwrap();
     assert!(!full.has_more);
-    assert_eq!(full.next_since, full.revision);
-    assert!(full.revision > other_rev, "the rename is the newest change");
+    assert!(
+        full.revision > before_rename,
+        "the rename is the newest change"
+    );
     let names: Vec<String> = full
         .changes
         .iter()
@@ -505,10 +513,10 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
     assert_eq!(*revs.last().unwrap(), full.revision);
 
     // Paged by two: the same rows, has_more until the last page.
-    let mut since = 0;
+    let mut since = "0".to_string();
     let mut paged = Vec::new();
     loop {
-        let page = store.changes(u, since, 2).unwrap();
+        let page = store.changes(u, &since, 2).unwrap();
         assert_eq!(page.revision, full.revision);
         assert!(page.changes.len() <= 2);
         paged.extend(page.changes.clone());
@@ -518,15 +526,15 @@ fn the_feed_pages_compacts_and_shows_only_the_users_changes(store: &dyn Store) {
         }
         assert_eq!(page.changes.len(), 2);
     }
-    assert_eq!(since, full.revision);
+    assert_eq!(since, full.next_since, "paging ends where one page ends");
     assert_eq!(paged, full.changes);
 
-    let caught_up = store.changes(u, full.revision, 10).unwrap();
+    let caught_up = store.changes(u, &full.next_since, 10).unwrap();
     assert!(caught_up.changes.is_empty() && !caught_up.has_more);
-    assert_eq!(caught_up.next_since, full.revision);
+    assert_eq!(caught_up.next_since, full.next_since);
     // The other user's revision does not count their neighbour's changes.
-    assert!(store.changes(other, 0, 100).unwrap().changes.len() == 1);
-    assert_eq!(store.changes(other, 0, 100).unwrap().revision, other_rev);
+    assert!(store.changes(other, "0", 100).unwrap().changes.len() == 1);
+    assert_eq!(store.changes(other, "0", 100).unwrap().revision, other_rev);
 }
 
 /// Scanned tracks are in everyone's feed; a playlist entry of a library track is available and
@@ -540,7 +548,7 @@ fn the_feed_carries_library_tracks(store: &dyn Store) {
             fixtures::record("A/b.flac", "Song B", "Band", "Record", Some(2001)),
         ],
     );
-    let page = store.changes(u, 0, 100).unwrap();
+    let page = store.changes(u, "0", 100).unwrap();
     let mut titles: Vec<String> = page
         .changes
         .iter()
@@ -574,7 +582,7 @@ fn the_feed_carries_library_tracks(store: &dyn Store) {
         [true, false]
     );
     assert_eq!(p.playlist.duration_ms, 180_000);
-    let one = store.changes(u, 0, 1).unwrap();
+    let one = store.changes(u, "0", 1).unwrap();
     assert!(one.has_more);
     assert_eq!(one.changes.len(), 1);
 }
