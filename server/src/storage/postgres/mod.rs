@@ -31,6 +31,8 @@ mod routing;
 mod scan;
 pub mod scratch;
 mod search;
+#[cfg(test)]
+mod shard_tests;
 mod shards;
 
 pub use changes::ChangeSet;
