@@ -106,6 +106,14 @@ impl Deployment {
         cmd
     }
 
+    /// Runs `mixtape-server` with a node's configuration plus `args` (an admin command) to
+    /// its end.
+    pub fn admin(&self, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+        let mut cmd = self.command("admin", env);
+        cmd.args(args).stdout(Stdio::piped());
+        cmd.output().unwrap()
+    }
+
     /// Starts a node and logs in as the admin.
     pub fn node(&self, name: &str, env: &[(&str, &str)]) -> Node {
         let mut node = self.node_without_login(name, env);
