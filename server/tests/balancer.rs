@@ -402,6 +402,45 @@ fn local_cluster_up_serves_through_the_balancer_and_down_leaves_nothing() {
     let queue = client.get("/api/v1/admin/queue");
     assert_eq!(queue["queue"]["broker"]["connected"], true, "{queue}");
 
+    // Users live on the two shard databases; STATE/admin moves one, the cluster still serves it.
+    let admin = |args: &[&str]| -> Value {
+        let out = Command::new(state.join("admin"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        admin(&["shards", "list"])["shards"],
+        serde_json::json!([
+            {"name": "primary", "users": 0},
+            {"name": "shard1", "users": 1},
+            {"name": "shard2", "users": 0},
+        ])
+    );
+    let created = client
+        .post_with(
+            "/api/v1/playlists",
+            &client.token.clone(),
+            &serde_json::json!({"name": "moves along"}),
+        )
+        .unwrap();
+    let moved = admin(&["shards", "move", "admin", "shard2"]);
+    assert_eq!(
+        (moved["from"].as_str(), moved["to"].as_str()),
+        (Some("shard1"), Some("shard2"))
+    );
+    let playlist = client.get(&format!(
+        "/api/v1/playlists/{}",
+        created["id"].as_str().unwrap()
+    ));
+    assert_eq!(playlist["name"], "moves along");
+
     run(&["down", "--state", state_arg]);
     let left: Vec<u32> = pids.iter().copied().filter(|&p| running(p)).collect();
     assert!(left.is_empty(), "still running after down: {left:?}");

@@ -229,7 +229,7 @@ impl EventQueue for PgStore {
             .into_iter()
             .flatten()
             .collect();
-        all.sort_by(|a, b| (b.dead_at_ms, b.tag).cmp(&(a.dead_at_ms, a.tag)));
+        all.sort_by_key(|d| std::cmp::Reverse((d.dead_at_ms, d.tag)));
         all.truncate(limit as usize);
         Ok(all)
     }
