@@ -31,13 +31,15 @@ mod routing;
 mod scan;
 pub mod scratch;
 mod search;
+mod shard_moves;
 #[cfg(test)]
 mod shard_tests;
 mod shards;
 
 pub use changes::ChangeSet;
 pub use routing::{LocalWriteMarks, WriteMarks};
-pub use shards::{Home, MoveReport};
+pub use shard_moves::MoveReport;
+pub use shards::Home;
 
 use super::{StorageError, StorageResult};
 use mixtape_shared::UserId;
