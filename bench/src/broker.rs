@@ -21,7 +21,7 @@ use mixtape_shared::{EventId, TrackId, UserId};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn events(n: usize, offset: usize) -> Vec<PlayEvent> {
+pub(crate) fn events(n: usize, offset: usize) -> Vec<PlayEvent> {
     (offset..offset + n)
         .map(|k| PlayEvent {
             id: EventId::new_v7(),
@@ -34,7 +34,7 @@ fn events(n: usize, offset: usize) -> Vec<PlayEvent> {
         .collect()
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

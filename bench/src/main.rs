@@ -18,6 +18,7 @@ mod client;
 mod edge;
 mod playlist;
 mod scale;
+mod shards;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -135,6 +136,18 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         rate: usize,
         #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// User-keyed shards: one-event write rate unsharded vs sharded, and moving a user with
+    /// EVENTS play events and PLAYLISTS playlists (scratch databases on DATABASE's server).
+    Shards {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        database: String,
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        #[arg(long, default_value_t = 50)]
+        playlists: usize,
+        #[arg(long, default_value_t = 3)]
         seconds: u64,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
@@ -518,6 +531,16 @@ async fn main() -> Result<()> {
             })
             .await??;
             server.shutdown().await?;
+        }
+        Command::Shards {
+            database,
+            events,
+            playlists,
+            seconds,
+        } => {
+            tokio::task::spawn_blocking(move || shards::run(&database, events, playlists, seconds))
+                .await
+                .context("the shards bench")?
         }
         Command::Broker {
             database,

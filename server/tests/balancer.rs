@@ -16,7 +16,7 @@ use engines::{PgCluster, RedisServer};
 use haproxy::Haproxy;
 use load::Load;
 use mixtape_server::storage::postgres::scratch::ScratchDatabase;
-use nodes::{ADMIN_PASSWORD, Deployment, Node};
+use nodes::{ADMIN_PASSWORD, Deployment, Node, md5_hex};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -401,6 +401,57 @@ fn local_cluster_up_serves_through_the_balancer_and_down_leaves_nothing() {
     // The recommender's events go through the cluster's RabbitMQ.
     let queue = client.get("/api/v1/admin/queue");
     assert_eq!(queue["queue"]["broker"]["connected"], true, "{queue}");
+
+    // A Subsonic app, pointed at the edge or the balancer: the edge passes `/rest/` through to
+    // haproxy (its URLs carry per-user credentials, so they are not cached), same bytes.
+    let r = client
+        .http
+        .put(format!("{lb}/api/v1/me/subsonic-password"))
+        .bearer_auth(&client.token)
+        .json(&serde_json::json!({"password": "app-password-1"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let auth = format!(
+        "u=admin&t={}&s=5a17&v=1.16.1&c=cluster-test&f=json",
+        md5_hex("app-password-15a17")
+    );
+    for base in [&edge, &lb] {
+        let ping: Value = client
+            .http
+            .get(format!("{base}/rest/ping?{auth}"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(ping["subsonic-response"]["status"], "ok", "{base}: {ping}");
+        let song = client
+            .http
+            .get(format!("{base}/rest/stream?id={}&{auth}", track["id"]))
+            .send()
+            .unwrap();
+        assert_eq!(song.status().as_u16(), 200, "{base}");
+        assert_eq!(song.bytes().unwrap(), audio, "{base}");
+        let album = &client.get("/api/v1/albums?limit=1")["items"][0];
+        if let Some(art) = album["cover_art"].as_str() {
+            let cover = client
+                .http
+                .get(format!(
+                    "{base}/rest/getCoverArt?id=al-{}&size=64&{auth}",
+                    album["id"]
+                ))
+                .send()
+                .unwrap();
+            assert_eq!(cover.status().as_u16(), 200, "{base} cover {art}");
+            assert!(
+                cover.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("image/"),
+                "{base}"
+            );
+        }
+    }
 
     // Users live on the two shard databases; STATE/admin moves one, the cluster still serves it.
     let admin = |args: &[&str]| -> Value {

@@ -214,7 +214,7 @@ const FOLLOW_MOVES: usize = 4;
 
 impl PgStore {
     /// The user's home: cached, else from the map on the primary.
-    pub(crate) fn home(&self, user: UserId) -> StorageResult<Home> {
+    pub fn home(&self, user: UserId) -> StorageResult<Home> {
         if let Some(home) = self.shards.cached(user) {
             return Ok(home);
         }
