@@ -538,9 +538,9 @@ async fn main() -> Result<()> {
             playlists,
             seconds,
         } => {
+            // The PostgreSQL driver blocks: not on the async runtime.
             tokio::task::spawn_blocking(move || shards::run(&database, events, playlists, seconds))
-                .await
-                .context("the shards bench")?
+                .await??;
         }
         Command::Broker {
             database,

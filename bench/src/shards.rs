@@ -38,6 +38,7 @@ fn write_rate(store: &PgStore, user: UserId, seconds: u64) -> Result<f64> {
 fn playlist_ops(clock: &mut u64, entries: usize) -> Vec<PlaylistOp> {
     let device = DeviceId::new_v7();
     let playlist = PlaylistId::new_v7();
+    let name = format!("list {clock}");
     let mut op = |kind| {
         *clock += 1;
         PlaylistOp {
@@ -50,7 +51,7 @@ fn playlist_ops(clock: &mut u64, entries: usize) -> Vec<PlaylistOp> {
     };
     vec![
         op(OpKind::Create {
-            name: format!("list {clock}"),
+            name,
             public: false,
         }),
         op(OpKind::Add {
