@@ -16,14 +16,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{any, put};
 use mixtape_shared::api::{ErrorBody, User};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/rest/{endpoint}", get(handle).post(handle))
+        // Any method, as Navidrome takes them: Aonsoku deletes playlists with DELETE.
+        .route("/rest/{endpoint}", any(handle))
         .route(
             "/api/v1/me/subsonic-password",
             put(set_subsonic_password).delete(clear_subsonic_password),
@@ -63,7 +64,7 @@ async fn handle(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let form = (method == Method::POST && is_form).then_some(&body[..]);
+    let form = (method != Method::GET && method != Method::HEAD && is_form).then_some(&body[..]);
     let params = match Params::parse(query.as_deref(), form) {
         Ok(p) => p,
         Err(e) => return reply(&Format::Xml, &Err(e)),
@@ -72,8 +73,10 @@ async fn handle(
     if let Some(e) = format_error {
         return reply(&format, &Err(e));
     }
+    // Every name answers in the envelope with HTTP 200, as the spec has it: an app's HTTP
+    // client may throw on a 404 (DSub) or crash (stmps) where error 70 is only a missing list.
     if !ENDPOINTS.contains(&name.as_str()) {
-        let mut r = reply(
+        return reply(
             &format,
             &Err(SubsonicError::new(
                 Code::NotFound,
@@ -82,8 +85,6 @@ async fn handle(
                 ),
             )),
         );
-        *r.status_mut() = StatusCode::NOT_FOUND;
-        return r;
     }
     if name == "getOpenSubsonicExtensions" {
         return reply(

@@ -12,7 +12,7 @@ use crate::auth::unix_now;
 use crate::playlists;
 use crate::scanner::Scanner;
 use crate::storage::{AlbumList, ItemRef, PlayQueueRecord, Store, TrackQuery};
-use mixtape_shared::api::{Album, PlayEvent, PlayEventKind, PlaylistDetail, Track, User};
+use mixtape_shared::api::{Album, Artist, PlayEvent, PlayEventKind, PlaylistDetail, Track, User};
 use mixtape_shared::{EntryId, EventId, PlaylistId, TrackId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,10 +41,12 @@ pub const ENDPOINTS: &[&str] = &[
     "getArtist",
     "getAlbum",
     "getSong",
+    "getAlbumList",
     "getAlbumList2",
     "getGenres",
     "getSongsByGenre",
     "getRandomSongs",
+    "search2",
     "search3",
     "getPlaylists",
     "getPlaylist",
@@ -57,6 +59,7 @@ pub const ENDPOINTS: &[&str] = &[
     "scrobble",
     "star",
     "unstar",
+    "getStarred",
     "getStarred2",
     "setRating",
     "getPlayQueue",
@@ -104,11 +107,13 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "getArtist" => get_artist(ctx, p),
         "getAlbum" => get_album(ctx, p),
         "getSong" => get_song(ctx, p),
-        "getAlbumList2" => get_album_list2(ctx, p),
+        "getAlbumList" => get_album_list(ctx, p, Shape::Folders),
+        "getAlbumList2" => get_album_list(ctx, p, Shape::Id3),
         "getGenres" => get_genres(ctx),
         "getSongsByGenre" => get_songs_by_genre(ctx, p),
         "getRandomSongs" => get_random_songs(ctx, p),
-        "search3" => search3(ctx, p),
+        "search2" => search(ctx, p, Shape::Folders),
+        "search3" => search(ctx, p, Shape::Id3),
         "getPlaylists" => get_playlists(ctx, p),
         "getPlaylist" => get_playlist(ctx, p),
         "createPlaylist" => create_playlist(ctx, p),
@@ -117,14 +122,15 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "scrobble" => scrobble(ctx, p),
         "star" => star(ctx, p, true),
         "unstar" => star(ctx, p, false),
-        "getStarred2" => get_starred2(ctx),
+        "getStarred" => get_starred(ctx, Shape::Folders),
+        "getStarred2" => get_starred(ctx, Shape::Id3),
         "setRating" => set_rating(ctx, p),
         "getPlayQueue" => get_play_queue(ctx),
         "savePlayQueue" => save_play_queue(ctx, p),
         "getScanStatus" => scan_status(ctx),
         "startScan" => start_scan(ctx),
-        "getSimilarSongs" => get_similar_songs(ctx, p, "similarSongs", false),
-        "getSimilarSongs2" => get_similar_songs(ctx, p, "similarSongs2", true),
+        "getSimilarSongs" => get_similar_songs(ctx, p, "similarSongs"),
+        "getSimilarSongs2" => get_similar_songs(ctx, p, "similarSongs2"),
         "getTopSongs" => get_top_songs(ctx, p),
         _ => return None,
     })
@@ -392,7 +398,63 @@ fn get_song(ctx: &Ctx, p: &Params) -> Answer {
     Payload::one("song", &list.remove(0))
 }
 
-fn get_album_list2(ctx: &Ctx, p: &Params) -> Answer {
+/// How a list answers: the ID3 endpoints' albums and artists, or the folder endpoints' (the
+/// `…2`-less ones DSub uses by default: albums as folders, artists as index entries).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Id3,
+    Folders,
+}
+
+/// Artists, albums and songs in the endpoint's shape, under `element`.
+fn artists_albums_songs(
+    ctx: &Ctx,
+    element: &'static str,
+    shape: Shape,
+    artists: &[Artist],
+    found_albums: &[Album],
+    tracks: &[Track],
+) -> Answer {
+    let a = annotate(
+        ctx,
+        artists
+            .iter()
+            .map(|ar| ItemRef::Artist(ar.id))
+            .chain(found_albums.iter().map(|al| ItemRef::Album(al.id)))
+            .chain(tracks.iter().map(|t| ItemRef::Track(t.id))),
+    )?;
+    match shape {
+        Shape::Id3 => Payload::one(
+            element,
+            &ArtistsAlbumsSongs {
+                artist: artists.iter().map(|ar| a.artist(ar, None)).collect(),
+                album: found_albums.iter().map(|al| a.album(al, None)).collect(),
+                song: tracks.iter().map(|t| a.child(t)).collect(),
+            },
+        ),
+        Shape::Folders => Payload::one(
+            element,
+            &FolderResults {
+                artist: artists
+                    .iter()
+                    .map(|ar| IndexArtist {
+                        id: ids::artist(ar.id),
+                        name: ar.name.clone(),
+                        starred: a
+                            .0
+                            .get(&ItemRef::Artist(ar.id))
+                            .and_then(|x| x.starred_at)
+                            .map(iso8601),
+                    })
+                    .collect(),
+                album: found_albums.iter().map(|al| a.album_dir(al)).collect(),
+                song: tracks.iter().map(|t| a.child(t)).collect(),
+            },
+        ),
+    }
+}
+
+fn get_album_list(ctx: &Ctx, p: &Params, shape: Shape) -> Answer {
     let size = count(p, "size", 10, 500)?;
     let offset = p.number::<u32>("offset")?.unwrap_or(0);
     let list = match p.required("type")? {
@@ -423,6 +485,15 @@ fn get_album_list2(ctx: &Ctx, p: &Params) -> Answer {
         }
     };
     let found = ctx.store.album_list(ctx.user.id, &list, offset, size)?;
+    if shape == Shape::Folders {
+        let a = annotate(ctx, found.iter().map(|al| ItemRef::Album(al.id)))?;
+        return Payload::one(
+            "albumList",
+            &FolderAlbumList {
+                album: found.iter().map(|al| a.album_dir(al)).collect(),
+            },
+        );
+    }
     Payload::one(
         "albumList2",
         &AlbumList2 {
@@ -486,7 +557,7 @@ fn page<T>(v: Vec<T>, offset: u32, n: u32) -> Vec<T> {
 /// At most this many results of one kind are searched through with offsets.
 const MAX_SEARCH_WINDOW: u32 = 1000;
 
-fn search3(ctx: &Ctx, p: &Params) -> Answer {
+fn search(ctx: &Ctx, p: &Params, shape: Shape) -> Answer {
     let query = p.required("query")?.trim();
     // Symfonium's offline sync pages through everything with an empty query (or `""`).
     let everything = query.is_empty() || query == "\"\"" || query == "*";
@@ -540,22 +611,11 @@ fn search3(ctx: &Ctx, p: &Params) -> Answer {
             page(r.tracks, so, sc),
         )
     };
-    let a = annotate(
-        ctx,
-        artists
-            .iter()
-            .map(|ar| ItemRef::Artist(ar.id))
-            .chain(found_albums.iter().map(|al| ItemRef::Album(al.id)))
-            .chain(tracks.iter().map(|t| ItemRef::Track(t.id))),
-    )?;
-    Payload::one(
-        "searchResult3",
-        &ArtistsAlbumsSongs {
-            artist: artists.iter().map(|ar| a.artist(ar, None)).collect(),
-            album: found_albums.iter().map(|al| a.album(al, None)).collect(),
-            song: tracks.iter().map(|t| a.child(t)).collect(),
-        },
-    )
+    let element = match shape {
+        Shape::Id3 => "searchResult3",
+        Shape::Folders => "searchResult2",
+    };
+    artists_albums_songs(ctx, element, shape, &artists, &found_albums, &tracks)
 }
 
 fn playlist_id(p: &Params, name: &str) -> Result<PlaylistId, SubsonicError> {
@@ -794,7 +854,7 @@ fn exists(ctx: &Ctx, item: ItemRef) -> Result<(), SubsonicError> {
     }
 }
 
-fn get_starred2(ctx: &Ctx) -> Answer {
+fn get_starred(ctx: &Ctx, shape: Shape) -> Answer {
     let starred = ctx.store.starred_items(ctx.user.id)?;
     let mut artists = Vec::new();
     let mut found_albums = Vec::new();
@@ -815,15 +875,11 @@ fn get_starred2(ctx: &Ctx) -> Answer {
         }
     }
     let tracks = ctx.store.tracks_by_ids(&track_ids)?;
-    let a = annotate(ctx, starred.iter().map(|(i, _)| *i))?;
-    Payload::one(
-        "starred2",
-        &ArtistsAlbumsSongs {
-            artist: artists.iter().map(|ar| a.artist(ar, None)).collect(),
-            album: found_albums.iter().map(|al| a.album(al, None)).collect(),
-            song: tracks.iter().map(|t| a.child(t)).collect(),
-        },
-    )
+    let element = match shape {
+        Shape::Id3 => "starred2",
+        Shape::Folders => "starred",
+    };
+    artists_albums_songs(ctx, element, shape, &artists, &found_albums, &tracks)
 }
 
 fn set_rating(ctx: &Ctx, p: &Params) -> Answer {
@@ -992,14 +1048,13 @@ pub fn similar_tracks(
     Ok(out)
 }
 
-fn get_similar_songs(ctx: &Ctx, p: &Params, element: &'static str, artist_only: bool) -> Answer {
+/// Songs like a song, album or artist (any id for either version: Amperfy asks
+/// `getSimilarSongs2` with a song's), from the recommender.
+fn get_similar_songs(ctx: &Ctx, p: &Params, element: &'static str) -> Answer {
     let id = p.required("id")?;
-    let seed = if artist_only {
-        ids::parse_artist(id).map(ItemRef::Artist)
-    } else {
-        ids::parse(id)
-    }
-    .ok_or_else(|| SubsonicError::not_found("item"))?;
+    let seed = ids::parse(id)
+        .or_else(|| ids::parse_artist(id).map(ItemRef::Artist))
+        .ok_or_else(|| SubsonicError::not_found("item"))?;
     let n = count(p, "count", 50, 500)?;
     let tracks = similar_tracks(ctx.store, seed, n)?;
     Payload::one(

@@ -73,31 +73,10 @@ fn md5_hex(s: &str) -> String {
     hex::encode(Md5::digest(s.as_bytes()))
 }
 
-/// Checks `v`: any 1.x from 1.2.0 up is accepted; it may be absent.
-pub fn check_version(params: &Params) -> Result<(), SubsonicError> {
-    let Some(v) = params.get("v") else {
-        return Ok(());
-    };
-    let parts: Vec<u32> = v
-        .trim()
-        .split('.')
-        .map(|p| p.parse())
-        .collect::<Result<_, _>>()
-        .map_err(|_| SubsonicError::invalid("v", "a version such as 1.16.1"))?;
-    let major = parts.first().copied().unwrap_or(0);
-    let minor = parts.get(1).copied().unwrap_or(0);
-    if major > 1 {
-        return Err(SubsonicError::new(
-            Code::ServerTooOld,
-            format!("this server speaks Subsonic {}", super::API_VERSION),
-        ));
-    }
-    if major < 1 || minor < 2 {
-        return Err(SubsonicError::new(
-            Code::ClientTooOld,
-            "Subsonic API versions before 1.2.0 are not supported",
-        ));
-    }
+/// Checks `v`: never refuses a client for its version. Apps send what they like there
+/// (stmps sends its own release, `0.9.9`); the answers are 1.16.1's, which older clients
+/// read too, so `v` only has to be present where the spec needs it, and it may be absent.
+pub fn check_version(_params: &Params) -> Result<(), SubsonicError> {
     Ok(())
 }
 
@@ -301,12 +280,11 @@ mod tests {
     }
 
     #[test]
-    fn versions_from_1_2_0_are_accepted() {
+    fn any_version_is_accepted() {
         let v = |s: &str| check_version(&Params::parse(Some(&format!("v={s}")), None).unwrap());
-        assert!(v("1.16.1").is_ok() && v("1.2.0").is_ok() && v("1.13").is_ok());
-        assert_eq!(v("1.1.0").unwrap_err().code, Code::ClientTooOld);
-        assert_eq!(v("2.0.0").unwrap_err().code, Code::ServerTooOld);
-        assert_eq!(v("x").unwrap_err().code, Code::MissingParameter);
+        for version in ["1.16.1", "1.2.0", "1.13", "1.1.0", "2.0.0", "0.9.9", "x"] {
+            assert!(v(version).is_ok(), "v={version} refused");
+        }
         assert!(check_version(&Params::default()).is_ok());
     }
 }

@@ -324,6 +324,20 @@ pub struct AlbumList2 {
     pub album: Vec<AlbumId3>,
 }
 
+/// `albumList` (folder mode): albums as folders.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderAlbumList {
+    pub album: Vec<Child>,
+}
+
+/// `searchResult2` and `starred` (folder mode): artists as index entries, albums as folders.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderResults {
+    pub artist: Vec<IndexArtist>,
+    pub album: Vec<Child>,
+    pub song: Vec<Child>,
+}
+
 /// `searchResult3` and `starred2`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtistsAlbumsSongs {

@@ -229,6 +229,96 @@ async fn album_lists_of_every_type_page_and_filter() {
     assert!(!by_genre.is_empty());
 }
 
+/// DSub's default (folder) mode: `getAlbumList` of every type, `search2` and `getStarred`
+/// answer as folders, the same albums as their ID3 twins, each folder opening with
+/// `getMusicDirectory`.
+#[tokio::test(flavor = "multi_thread")]
+async fn folder_mode_lists_search_and_starred_match_their_id3_twins() {
+    let sub = Sub::new().await;
+    let fx = sub.fixture().await;
+    ok(&sub.json("star", &[("id", &fx.album)]).await);
+    ok(&sub.json("star", &[("id", &fx.song)]).await);
+    ok(&sub.json("star", &[("id", &fx.artist)]).await);
+    ok(&sub
+        .json("setRating", &[("id", &fx.album), ("rating", "5")])
+        .await);
+    ok(&sub.json("scrobble", &[("id", &fx.song)]).await);
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| x["id"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let genre = fx.genre.clone();
+    for (t, extra) in [
+        ("random", None),
+        ("newest", None),
+        ("highest", None),
+        ("frequent", None),
+        ("recent", None),
+        ("alphabeticalByName", None),
+        ("alphabeticalByArtist", None),
+        ("starred", None),
+        ("byYear", Some([("fromYear", "1900"), ("toYear", "2100")])),
+        ("byGenre", None),
+    ] {
+        let mut params = vec![("type", t), ("size", "500")];
+        if let Some(extra) = extra {
+            params.extend(extra);
+        }
+        if t == "byGenre" {
+            params.push(("genre", genre.as_str()));
+        }
+        let folders = ok(&sub.json("getAlbumList", &params).await)["albumList"]["album"].clone();
+        let id3 = ok(&sub.json("getAlbumList2", &params).await)["albumList2"]["album"].clone();
+        let (mut f, mut i) = (ids(&folders), ids(&id3));
+        if t == "random" {
+            f.sort();
+            i.sort();
+        }
+        assert_eq!(f, i, "getAlbumList type={t}");
+        assert!(!f.is_empty(), "type={t} lists something");
+        for album in folders.as_array().unwrap() {
+            assert_eq!(album["isDir"], true, "{album}");
+            assert!(
+                album["title"].is_string() && album["parent"].is_string(),
+                "{album}"
+            );
+        }
+    }
+    let first = ok(&sub.json("getAlbumList", &[("type", "starred")]).await)["albumList"]["album"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = sub.json("getMusicDirectory", &[("id", &first)]).await;
+    assert!(!arr(&ok(&dir)["directory"]["child"]).is_empty());
+
+    let search2 = ok(&sub.json("search2", &[("query", "")]).await)["searchResult2"].clone();
+    let search3 = ok(&sub.json("search3", &[("query", "")]).await)["searchResult3"].clone();
+    for kind in ["artist", "album", "song"] {
+        assert_eq!(ids(&search2[kind]), ids(&search3[kind]), "search2 {kind}");
+    }
+    assert!(search2["album"][0]["isDir"] == true);
+
+    let starred = ok(&sub.json("getStarred", &[]).await)["starred"].clone();
+    let starred2 = ok(&sub.json("getStarred2", &[]).await)["starred2"].clone();
+    for kind in ["artist", "album", "song"] {
+        assert_eq!(
+            ids(&starred[kind]),
+            ids(&starred2[kind]),
+            "getStarred {kind}"
+        );
+        assert_eq!(ids(&starred[kind]).len(), 1, "getStarred {kind}");
+        assert!(starred[kind][0]["starred"].is_string(), "{starred}");
+    }
+    let x = sub.xml("getStarred", &[]).await;
+    assert!(xml_ok(&x).children.iter().any(|c| c.name == "starred"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn genres_songs_by_genre_and_random_songs() {
     let sub = Sub::new().await;

@@ -38,6 +38,7 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             vec![("type", "newest")],
             Some("albumList2"),
         ),
+        ("getAlbumList", vec![("type", "newest")], Some("albumList")),
         ("getGenres", vec![], Some("genres")),
         (
             "getSongsByGenre",
@@ -46,6 +47,7 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
         ),
         ("getRandomSongs", vec![], Some("randomSongs")),
         ("search3", vec![("query", "")], Some("searchResult3")),
+        ("search2", vec![("query", "")], Some("searchResult2")),
         ("getPlaylists", vec![], Some("playlists")),
         ("getPlaylist", vec![("id", &playlist)], Some("playlist")),
         (
@@ -60,6 +62,7 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
         ),
         ("star", vec![("id", &fx.song)], None),
         ("getStarred2", vec![], Some("starred2")),
+        ("getStarred", vec![], Some("starred")),
         ("unstar", vec![("id", &fx.song)], None),
         ("setRating", vec![("id", &fx.album), ("rating", "4")], None),
         (
@@ -77,6 +80,12 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
         (
             "getSimilarSongs2",
             vec![("id", &fx.artist)],
+            Some("similarSongs2"),
+        ),
+        // Amperfy asks with a song's id.
+        (
+            "getSimilarSongs2",
+            vec![("id", &fx.song)],
             Some("similarSongs2"),
         ),
         (
