@@ -119,6 +119,7 @@ async fn handle(
                 let ctx = Ctx {
                     store: s.store.as_ref(),
                     scanner: &s.scanner,
+                    recs: &s.recs,
                     user: &user,
                     client: &client,
                 };

@@ -23,6 +23,8 @@ type Answer = Result<Payload, SubsonicError>;
 pub struct Ctx<'a> {
     pub store: &'a dyn Store,
     pub scanner: &'a Arc<Scanner>,
+    /// The recommender: similar songs.
+    pub recs: &'a crate::recs::Recs,
     pub user: &'a User,
     /// The `c` parameter: the client's name.
     pub client: &'a str,
@@ -1056,13 +1058,66 @@ fn get_similar_songs(ctx: &Ctx, p: &Params, element: &'static str) -> Answer {
         .or_else(|| ids::parse_artist(id).map(ItemRef::Artist))
         .ok_or_else(|| SubsonicError::not_found("item"))?;
     let n = count(p, "count", 50, 500)?;
-    let tracks = similar_tracks(ctx.store, seed, n)?;
+    let tracks = recommended_similar(ctx, seed, n)?;
     Payload::one(
         element,
         &Songs {
             song: songs(ctx, &tracks)?,
         },
     )
+}
+
+/// Songs like `seed` from the recommender: what listeners played together with the seed's
+/// songs (co-listening), then songs like them by content; for an artist, a radio page seeded
+/// by them. The catalog choice ([`similar_tracks`]) fills what the recommender cannot.
+fn recommended_similar(ctx: &Ctx, seed: ItemRef, n: u32) -> Result<Vec<Track>, SubsonicError> {
+    use crate::recs::{MAX_LIMIT, RecsError};
+    let per_ask = Some(n.clamp(1, MAX_LIMIT));
+    let recs_error = |e: RecsError| match e {
+        RecsError::NotFound(what) => SubsonicError::not_found(what),
+        RecsError::Invalid(m) => SubsonicError::invalid("id", &m),
+        RecsError::Storage(e) => e.into(),
+    };
+    let mut out: Vec<TrackId> = Vec::new();
+    let (seeds, except): (Vec<TrackId>, Vec<TrackId>) = match seed {
+        ItemRef::Track(id) => (vec![id], vec![id]),
+        ItemRef::Album(id) => {
+            let d = ctx
+                .store
+                .album(id)?
+                .ok_or_else(|| SubsonicError::not_found("album"))?;
+            let tracks: Vec<TrackId> = d.tracks.iter().map(|t| t.id).collect();
+            (tracks.iter().take(5).copied().collect(), tracks)
+        }
+        ItemRef::Artist(id) => {
+            let page = ctx
+                .recs
+                .radio(Some(&format!("artist:{}", id.0)), None, per_ask)
+                .map_err(recs_error)?;
+            out.extend(page.items.into_iter().map(|r| r.track.id));
+            (Vec::new(), Vec::new())
+        }
+    };
+    for track in seeds {
+        for r in ctx.recs.similar(track, per_ask).map_err(recs_error)? {
+            if !except.contains(&r.track.id) && !out.contains(&r.track.id) {
+                out.push(r.track.id);
+            }
+        }
+    }
+    if out.len() < n as usize {
+        for t in similar_tracks(ctx.store, seed, n)? {
+            if !out.contains(&t.id) {
+                out.push(t.id);
+            }
+        }
+    }
+    out.truncate(n as usize);
+    let found = ctx.store.tracks_by_ids(&out)?;
+    Ok(out
+        .iter()
+        .filter_map(|id| found.iter().find(|t| t.id == *id).cloned())
+        .collect())
 }
 
 /// The artist's most played songs (finished plays by every user), then in album order.

@@ -319,6 +319,56 @@ async fn folder_mode_lists_search_and_starred_match_their_id3_twins() {
     assert!(xml_ok(&x).children.iter().any(|c| c.name == "starred"));
 }
 
+/// Similar songs come from the recommender: a song played together with the seed comes
+/// first, though it shares neither artist nor genre with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn similar_songs_follow_what_listeners_play_together() {
+    let sub = Sub::new().await;
+    let tracks = sub.s.all_tracks().await;
+    let a = &tracks[0];
+    let b = tracks
+        .iter()
+        .find(|t| t["artists"][0]["id"] != a["artists"][0]["id"] && t["genres"] != a["genres"])
+        .expect("a track unlike the first");
+    let (a, b) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+    let events: Vec<Value> = [a, b]
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            serde_json::json!({"id": uuid::Uuid::now_v7(), "track_id": t, "kind": "finish",
+                "position_ms": 0, "at_ms": 1_700_000_000_000i64 + k as i64 * 200_000})
+        })
+        .collect();
+    let (status, body) = sub
+        .s
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/events",
+            &sub.s.admin_token,
+            serde_json::json!({ "events": events }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sub.s.admin_get("/api/v1/admin/queue").await["queue"]["depth"] != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the recs queue drains"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for endpoint in ["getSimilarSongs", "getSimilarSongs2"] {
+        let v = sub.json(endpoint, &[("id", &format!("tr-{a}"))]).await;
+        let element = if endpoint == "getSimilarSongs" {
+            "similarSongs"
+        } else {
+            "similarSongs2"
+        };
+        let songs = arr(&ok(&v)[element]["song"]);
+        assert_eq!(songs[0]["id"], format!("tr-{b}"), "{endpoint}: {v}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn genres_songs_by_genre_and_random_songs() {
     let sub = Sub::new().await;
