@@ -71,6 +71,10 @@ pub const ENDPOINTS: &[&str] = &[
     "getSimilarSongs",
     "getSimilarSongs2",
     "getTopSongs",
+    "getShares",
+    "getPodcasts",
+    "getNewestPodcasts",
+    "getInternetRadioStations",
 ];
 
 /// The OpenSubsonic extensions we implement (answered without authentication).
@@ -134,6 +138,25 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "getSimilarSongs" => get_similar_songs(ctx, p, "similarSongs"),
         "getSimilarSongs2" => get_similar_songs(ctx, p, "similarSongs2"),
         "getTopSongs" => get_top_songs(ctx, p),
+        "getShares" => Payload::one("shares", &NoShares { share: Vec::new() }),
+        "getPodcasts" => Payload::one(
+            "podcasts",
+            &NoPodcasts {
+                channel: Vec::new(),
+            },
+        ),
+        "getNewestPodcasts" => Payload::one(
+            "newestPodcasts",
+            &NoEpisodes {
+                episode: Vec::new(),
+            },
+        ),
+        "getInternetRadioStations" => Payload::one(
+            "internetRadioStations",
+            &NoRadioStations {
+                internet_radio_station: Vec::new(),
+            },
+        ),
         _ => return None,
     })
 }
@@ -230,7 +253,9 @@ fn all_artists(
     }
     let mut groups: Vec<(String, Vec<_>)> = Vec::new();
     let mut by_letter: HashMap<String, usize> = HashMap::new();
-    for artist in all {
+    // Album artists only: a guest on one track of a compilation would open an empty page in
+    // most apps. Every track stays reachable through its album's artist.
+    for artist in all.into_iter().filter(|a| a.album_count > 0) {
         let letter = index_letter(&artist.name);
         let i = *by_letter.entry(letter.clone()).or_insert_with(|| {
             groups.push((letter, Vec::new()));
@@ -294,17 +319,7 @@ fn get_music_directory(ctx: &Ctx, p: &Params) -> Answer {
                 .store
                 .artist(artist_id)?
                 .ok_or_else(|| SubsonicError::not_found("artist"))?;
-            // The artist's folder holds their albums, then the albums they appear on, so
-            // folder browsing reaches every track.
-            let mut folders = detail.albums.clone();
-            for t in &detail.appears_on {
-                if let Some(al) = &t.album
-                    && !folders.iter().any(|f| f.id == al.id)
-                    && let Some(d) = ctx.store.album(al.id)?
-                {
-                    folders.push(d.album);
-                }
-            }
+            let folders = artist_albums(ctx, &detail)?;
             let a = annotate(
                 ctx,
                 std::iter::once(ItemRef::Artist(artist_id))
@@ -358,6 +373,24 @@ fn get_music_directory(ctx: &Ctx, p: &Params) -> Answer {
     }
 }
 
+/// An artist's albums, then the albums they appear on (a song's artist may have only the
+/// latter), so browsing an artist reaches every one of their tracks.
+fn artist_albums(
+    ctx: &Ctx,
+    detail: &mixtape_shared::api::ArtistDetail,
+) -> Result<Vec<Album>, SubsonicError> {
+    let mut albums = detail.albums.clone();
+    for t in &detail.appears_on {
+        if let Some(al) = &t.album
+            && !albums.iter().any(|f| f.id == al.id)
+            && let Some(d) = ctx.store.album(al.id)?
+        {
+            albums.push(d.album);
+        }
+    }
+    Ok(albums)
+}
+
 fn get_artist(ctx: &Ctx, p: &Params) -> Answer {
     let id =
         ids::parse_artist(p.required("id")?).ok_or_else(|| SubsonicError::not_found("artist"))?;
@@ -365,13 +398,17 @@ fn get_artist(ctx: &Ctx, p: &Params) -> Answer {
         .store
         .artist(id)?
         .ok_or_else(|| SubsonicError::not_found("artist"))?;
+    let found = artist_albums(ctx, &detail)?;
     let a = annotate(
         ctx,
-        std::iter::once(ItemRef::Artist(id))
-            .chain(detail.albums.iter().map(|al| ItemRef::Album(al.id))),
+        std::iter::once(ItemRef::Artist(id)).chain(found.iter().map(|al| ItemRef::Album(al.id))),
     )?;
-    let albums = detail.albums.iter().map(|al| a.album(al, None)).collect();
-    Payload::one("artist", &a.artist(&detail.artist, Some(albums)))
+    let albums = found.iter().map(|al| a.album(al, None)).collect();
+    let artist = Artist {
+        album_count: found.len() as u32,
+        ..detail.artist.clone()
+    };
+    Payload::one("artist", &a.artist(&artist, Some(albums)))
 }
 
 fn get_album(ctx: &Ctx, p: &Params) -> Answer {

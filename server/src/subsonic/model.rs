@@ -8,8 +8,16 @@ use mixtape_shared::api::{Album, Artist, Playlist, Track, User};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// ISO 8601 (UTC) of Unix seconds, as Subsonic dates are.
+/// ISO 8601 (UTC) of Unix seconds, as Subsonic dates are, with milliseconds: Amperfy's parser
+/// needs the fraction (`2026-12-03T12:21:56.000Z`), and every other parser takes it.
 pub fn iso8601(unix_secs: i64) -> String {
+    iso8601_ms(unix_secs.saturating_mul(1000))
+}
+
+/// [`iso8601`] of Unix milliseconds.
+pub fn iso8601_ms(unix_ms: i64) -> String {
+    let millis = unix_ms.rem_euclid(1000);
+    let unix_secs = unix_ms.div_euclid(1000);
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
     // Civil-from-days (H. Hinnant's algorithm), proleptic Gregorian.
@@ -23,15 +31,11 @@ pub fn iso8601(unix_secs: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
         secs / 3600,
         secs % 3600 / 60,
         secs % 60
     )
-}
-
-pub fn iso8601_ms(unix_ms: i64) -> String {
-    iso8601(unix_ms.div_euclid(1000))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -324,6 +328,29 @@ pub struct AlbumList2 {
     pub album: Vec<AlbumId3>,
 }
 
+/// The lists of features this server does not have (shares, podcasts, internet radio),
+/// answered empty: an app shows an empty screen, not an error.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoShares {
+    pub share: Vec<()>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoPodcasts {
+    pub channel: Vec<()>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoEpisodes {
+    pub episode: Vec<()>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoRadioStations {
+    pub internet_radio_station: Vec<()>,
+}
+
 /// `albumList` (folder mode): albums as folders.
 #[derive(Debug, Clone, Serialize)]
 pub struct FolderAlbumList {
@@ -580,9 +607,10 @@ mod tests {
 
     #[test]
     fn dates_are_iso8601_utc() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(iso8601_ms(1_700_000_000_999), "2023-11-14T22:13:20Z");
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20.000Z");
+        assert_eq!(iso8601_ms(1_700_000_000_999), "2023-11-14T22:13:20.999Z");
+        assert_eq!(iso8601_ms(-1), "1969-12-31T23:59:59.999Z");
     }
 }

@@ -319,6 +319,52 @@ async fn folder_mode_lists_search_and_starred_match_their_id3_twins() {
     assert!(xml_ok(&x).children.iter().any(|c| c.name == "starred"));
 }
 
+/// ID3 and folder indexes list album artists only; a guest artist (tracks on others' albums
+/// only) is not listed, and opening one (a song's `artistId` points there) shows the albums
+/// they appear on.
+#[tokio::test(flavor = "multi_thread")]
+async fn artist_lists_hold_album_artists_and_every_artist_opens_onto_albums() {
+    let sub = Sub::new().await;
+    let all = sub.s.admin_get("/api/v1/artists?limit=500").await;
+    let guests: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["album_count"] == 0)
+        .map(|a| format!("ar-{}", a["id"]))
+        .collect();
+    assert!(
+        !guests.is_empty(),
+        "the demo library has guest artists: {all}"
+    );
+    let listed: Vec<Value> = arr(&ok(&sub.json("getArtists", &[]).await)["artists"]["index"])
+        .iter()
+        .flat_map(|i| arr(&i["artist"]))
+        .collect();
+    let folders: Vec<Value> = arr(&ok(&sub.json("getIndexes", &[]).await)["indexes"]["index"])
+        .iter()
+        .flat_map(|i| arr(&i["artist"]))
+        .collect();
+    for artist in listed.iter().chain(&folders) {
+        assert!(
+            !guests.contains(&artist["id"].as_str().unwrap().to_string()),
+            "{artist}"
+        );
+    }
+    for artist in &listed {
+        assert!(artist["albumCount"].as_u64().unwrap() > 0, "{artist}");
+    }
+    for guest in &guests {
+        let v = sub.json("getArtist", &[("id", guest)]).await;
+        let albums = arr(&ok(&v)["artist"]["album"]);
+        assert!(!albums.is_empty(), "guest {guest} opens onto albums: {v}");
+        assert_eq!(
+            v["artist"]["albumCount"].as_u64().unwrap() as usize,
+            albums.len()
+        );
+    }
+}
+
 /// Similar songs come from the recommender: a song played together with the seed comes
 /// first, though it shares neither artist nor genre with it.
 #[tokio::test(flavor = "multi_thread")]

@@ -93,6 +93,15 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             vec![("artist", &fx.artist_name)],
             Some("topSongs"),
         ),
+        // Features we do not have answer empty lists, not errors.
+        ("getShares", vec![], Some("shares")),
+        ("getPodcasts", vec![], Some("podcasts")),
+        ("getNewestPodcasts", vec![], Some("newestPodcasts")),
+        (
+            "getInternetRadioStations",
+            vec![],
+            Some("internetRadioStations"),
+        ),
     ];
     for (endpoint, params, element) in &cases {
         let j = sub.json(endpoint, params).await;
