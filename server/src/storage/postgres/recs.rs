@@ -13,7 +13,7 @@ use crate::recommender::{self as model, ContentInfo, Delta, Event, Params, Play,
 use crate::storage::{RecsStore, RecsSummary, StorageError, StorageResult};
 use mixtape_shared::sync::{OpKind, PlaylistOp};
 use postgres::{Statement, Transaction};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// `pg_advisory_xact_lock` key held by `recs_apply` and `recs_rebuild` ("mixt" + 2).
 pub const APPLY_LOCK: i64 = 0x6d69_7874_0002;
@@ -28,9 +28,6 @@ struct Stmts {
     play: Statement,
     members: Statement,
     member: Statement,
-    item: Statement,
-    pair: Statement,
-    top: Statement,
 }
 
 impl Stmts {
@@ -55,16 +52,7 @@ impl Stmts {
                 "INSERT INTO recs_playlist_items (playlist_id, track_id) VALUES ($1, $2)
                  ON CONFLICT DO NOTHING",
             )?,
-            item: tx.prepare(
-                "INSERT INTO recs_items (item, weight) VALUES ($1, $2)
-                 ON CONFLICT (item) DO UPDATE SET weight = recs_items.weight + excluded.weight",
-            )?,
-            pair: tx.prepare(
-                "INSERT INTO recs_pairs (a, b, weight) VALUES ($1, $2, $3)
-                 ON CONFLICT (a, b) DO UPDATE SET weight = recs_pairs.weight + excluded.weight
-                 RETURNING weight",
-            )?,
-            top: tx.prepare("SELECT b, co FROM recs_top WHERE a = $1 ORDER BY co DESC, b")?,
+
         })
     }
 }
@@ -78,31 +66,41 @@ struct Tops {
 }
 
 impl Tops {
-    fn update(
-        &mut self,
-        tx: &mut Transaction<'_>,
-        s: &Stmts,
-        a: i64,
-        b: i64,
-        co: i64,
-        k: usize,
-    ) -> StorageResult<()> {
-        let (_, cur) = match self.lists.entry(a) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let list: CandidateList = tx
-                    .query(&s.top, &[&a])?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                e.insert((list.clone(), list))
+    /// Reads the neighbour lists of `items` not read yet in this batch, in one statement.
+    fn load(&mut self, tx: &mut Transaction<'_>, items: &[i64]) -> StorageResult<()> {
+        let mut missing: Vec<i64> = items
+            .iter()
+            .copied()
+            .filter(|a| !self.lists.contains_key(a))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut read: HashMap<i64, CandidateList> =
+            missing.iter().map(|a| (*a, Vec::new())).collect();
+        for r in tx.query(
+            "SELECT a, b, co FROM recs_top WHERE a = ANY($1) ORDER BY a, co DESC, b",
+            &[&missing],
+        )? {
+            if let Some(list) = read.get_mut(&r.get::<_, i64>(0)) {
+                list.push((r.get(1), r.get(2)));
             }
-        };
-        model::top_update(cur, b, co, k);
+        }
+        for (a, list) in read {
+            self.lists.insert(a, (list.clone(), list));
+        }
         Ok(())
     }
 
-    /// Writes the changed rows back in two statements (the lists can be long in a rebuild).
+    /// `a`'s list (loaded) after its pair with `b` reached `co`.
+    fn update(&mut self, a: i64, b: i64, co: i64, k: usize) {
+        if let Some((_, cur)) = self.lists.get_mut(&a) {
+            model::top_update(cur, b, co, k);
+        }
+    }
+
     fn flush(&mut self, tx: &mut Transaction<'_>) -> StorageResult<()> {
         let (mut del_a, mut del_co, mut del_b) = (Vec::new(), Vec::new(), Vec::new());
         let (mut ins_a, mut ins_co, mut ins_b) = (Vec::new(), Vec::new(), Vec::new());
@@ -139,26 +137,60 @@ impl Tops {
     }
 }
 
+/// Adds a delta to the model in three statements whatever its size (items, pairs both ways,
+/// the touched neighbour lists), not one round trip per pair: the applier's cost is round
+/// trips. Weights are summed per key first (one statement may not update a row twice); the
+/// neighbour lists only grow with the weights, so updating them with the final weights gives
+/// the lists a pair-by-pair update would.
 fn add(
     tx: &mut Transaction<'_>,
-    s: &Stmts,
     tops: &mut Tops,
     delta: &Delta,
     k: usize,
 ) -> StorageResult<()> {
+    let mut items: BTreeMap<i64, i64> = BTreeMap::new();
     for &(i, w) in &delta.items {
-        tx.execute(&s.item, &[&i, &w])?;
+        *items.entry(i).or_default() += w;
     }
+    if !items.is_empty() {
+        let (ids, weights): (Vec<i64>, Vec<i64>) = items.into_iter().unzip();
+        tx.execute(
+            "INSERT INTO recs_items (item, weight)
+             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[])
+             ON CONFLICT (item) DO UPDATE SET weight = recs_items.weight + excluded.weight",
+            &[&ids, &weights],
+        )?;
+    }
+    let mut pairs: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     for &(a, b, w) in &delta.pairs {
-        for (x, y) in [(a, b), (b, a)] {
-            let co: i64 = tx.query_one(&s.pair, &[&x, &y, &w])?.get(0);
-            tops.update(tx, s, x, y, co, k)?;
+        for key in [(a, b), (b, a)] {
+            *pairs.entry(key).or_default() += w;
         }
+    }
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let (a, b): (Vec<i64>, Vec<i64>) = pairs.keys().copied().unzip();
+    let w: Vec<i64> = pairs.values().copied().collect();
+    let mut grown: Vec<(i64, i64, i64)> = tx
+        .query(
+            "INSERT INTO recs_pairs (a, b, weight)
+             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[])
+             ON CONFLICT (a, b) DO UPDATE SET weight = recs_pairs.weight + excluded.weight
+             RETURNING a, b, weight",
+            &[&a, &b, &w],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    grown.sort_unstable();
+    tops.load(tx, &a)?;
+    for (a, b, co) in grown {
+        tops.update(a, b, co, k);
     }
     Ok(())
 }
 
-/// Takes in one event unless its key was taken in before; true when it was new.
 #[allow(clippy::too_many_arguments)]
 fn apply_one(
     tx: &mut Transaction<'_>,
@@ -194,13 +226,7 @@ fn apply_one(
                     weight: r.get(2),
                 })
                 .collect();
-            add(
-                tx,
-                s,
-                tops,
-                &model::play_delta(play, &near, p),
-                p.candidates,
-            )?;
+            add(tx, tops, &model::play_delta(play, &near, p), p.candidates)?;
             tx.execute(
                 &s.play,
                 &[&play.user, &play.at_ms, &key, &play.item, &play.weight],
@@ -216,7 +242,6 @@ fn apply_one(
             for &item in items {
                 add(
                     tx,
-                    s,
                     tops,
                     &model::playlist_delta(item, &members, p),
                     p.candidates,
