@@ -239,6 +239,18 @@ impl ApiClient {
         read_json(resp, JSON_LIMIT, deadline)
     }
 
+    /// Sets (Some) or removes (None) the user's Subsonic app password. Repeatable: the same
+    /// request twice leaves the same state.
+    pub fn set_subsonic_password(&self, password: Option<&str>) -> ApiResult<()> {
+        let url = self.url("/api/v1/me/subsonic-password");
+        let body = serde_json::json!({ "password": password });
+        self.send_retrying(true, || match password {
+            Some(_) => self.http.put(&url).json(&body),
+            None => self.http.delete(&url),
+        })?;
+        Ok(())
+    }
+
     /// A page of the change feed after `since`, the opaque cursor of the previous page.
     pub fn changes(&self, since: &str, limit: u32) -> ApiResult<ChangesPage> {
         let query: String = reqwest::Url::parse_with_params(

@@ -1,4 +1,4 @@
-//! The scriptable CLI: `mixtape login|sync|search|playlists|offline|cache|status`. Human output by
+//! The scriptable CLI: `mixtape login|sync|search|playlists|offline|cache|subsonic-password|status`. Human output by
 //! default, `--json` for scripts, and exit codes that say what went wrong (see [`ExitStatus`]).
 //! Edits apply locally at once and go to the server when it can be reached.
 
@@ -6,6 +6,7 @@ mod output;
 
 mod cache;
 mod playlists;
+mod subsonic;
 
 use crate::api::{ApiClient, ApiError};
 use crate::cache::CacheError;
@@ -22,6 +23,7 @@ use playlists::playlists;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
+use subsonic::{SubsonicPasswordCommand, subsonic_password};
 
 /// Mixtape: your music server in a terminal. Browse, search, keep playlists offline.
 #[derive(Debug, Parser)]
@@ -80,6 +82,9 @@ pub enum Command {
     /// The audio cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// The app password Subsonic apps (DSub, Symfonium, Amperfy, ...) sign in with.
+    #[command(subcommand)]
+    SubsonicPassword(SubsonicPasswordCommand),
     /// Online or offline, pending edits and events, cache use.
     Status {
         #[arg(long)]
@@ -369,6 +374,7 @@ fn run_command(command: Command, audio_output: Option<String>, dirs: Dirs) -> Re
         Command::Playlists(cmd) => playlists(&mut device, cmd),
         Command::Offline(cmd) => offline_cmd(&mut device, cmd),
         Command::Cache(cmd) => cache_cmd(&mut device, cmd),
+        Command::SubsonicPassword(cmd) => subsonic_password(&mut device, cmd),
         Command::Status { json } => status(&mut device, json),
     }
 }

@@ -166,7 +166,7 @@ pub async fn authenticate(
         .map_err(|e| match e {
             AuthError::BadCredentials => SubsonicError::new(
                 Code::WrongCredentials,
-                "wrong username or token (token authentication needs a Subsonic app password: set one with PUT /api/v1/me/subsonic-password, or use an API key)",
+                "wrong username or token (token authentication needs a Subsonic app password: set one with `mixtape subsonic-password set` or PUT /api/v1/me/subsonic-password, or use an API key)",
             ),
             other => other.into(),
         })

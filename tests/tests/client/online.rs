@@ -114,3 +114,40 @@ async fn login_mirrors_the_catalog_and_playlist_edits_reach_the_server_in_order(
     assert_eq!(name, "Road Trip");
     assert_eq!(on_server, entries, "the server's order is the client's");
 }
+
+/// `mixtape subsonic-password set` is all a token-auth Subsonic app needs: a token made from
+/// that password opens `/rest/`; `clear` closes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_sets_the_app_password_a_subsonic_app_signs_in_with() {
+    use crate::support::SUBSONIC_PASSWORD;
+    use md5::Digest;
+    let server = TestServer::demo().await;
+    let dev = ClientDevice::new();
+    dev.login(&server.base).await;
+    let ping = || async {
+        let token = hex::encode(md5::Md5::digest(
+            format!("{SUBSONIC_PASSWORD}c0ffee").as_bytes(),
+        ));
+        let v: serde_json::Value = server
+            .http
+            .get(server.url(&format!(
+                "/rest/ping.view?u=admin&t={token}&s=c0ffee&v=1.16.1&c=DSub&f=json"
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["subsonic-response"]["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(ping().await, "failed", "no app password yet");
+    let run = dev.ok(&["subsonic-password", "set"]).await;
+    assert!(run.stderr.contains("Subsonic app password set"), "{run}");
+    assert_eq!(ping().await, "ok");
+    dev.ok(&["subsonic-password", "clear"]).await;
+    assert_eq!(ping().await, "failed");
+}

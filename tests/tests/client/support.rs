@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// What `mixtape subsonic-password set` reads from `MIXTAPE_SUBSONIC_PASSWORD` in these tests.
+pub const SUBSONIC_PASSWORD: &str = "subsonic-app-password";
+
 /// The client binary (see `tests/src/bin/mixtape-under-test.rs` for why it is a copy).
 pub const BIN: &str = env!("CARGO_BIN_EXE_mixtape-under-test");
 /// No CLI call in these tests should take anywhere near this long.
@@ -231,6 +234,7 @@ impl ClientDevice {
             .env("XDG_DATA_HOME", root.join("data"))
             .env("XDG_CACHE_HOME", root.join("cache"))
             .env("MIXTAPE_PASSWORD", ADMIN_PASSWORD)
+            .env("MIXTAPE_SUBSONIC_PASSWORD", SUBSONIC_PASSWORD)
             .env_remove("MIXTAPE_CACHE_CAP_BYTES")
             .env_remove("MIXTAPE_PARALLEL_DOWNLOADS")
             .stdin(Stdio::null())

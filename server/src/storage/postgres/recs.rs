@@ -52,7 +52,6 @@ impl Stmts {
                 "INSERT INTO recs_playlist_items (playlist_id, track_id) VALUES ($1, $2)
                  ON CONFLICT DO NOTHING",
             )?,
-
         })
     }
 }
@@ -142,12 +141,7 @@ impl Tops {
 /// trips. Weights are summed per key first (one statement may not update a row twice); the
 /// neighbour lists only grow with the weights, so updating them with the final weights gives
 /// the lists a pair-by-pair update would.
-fn add(
-    tx: &mut Transaction<'_>,
-    tops: &mut Tops,
-    delta: &Delta,
-    k: usize,
-) -> StorageResult<()> {
+fn add(tx: &mut Transaction<'_>, tops: &mut Tops, delta: &Delta, k: usize) -> StorageResult<()> {
     let mut items: BTreeMap<i64, i64> = BTreeMap::new();
     for &(i, w) in &delta.items {
         *items.entry(i).or_default() += w;
