@@ -10,6 +10,7 @@ use super::{AppState, blocking};
 use crate::stream::StreamError;
 use crate::subsonic::api::{self, Ctx, ENDPOINTS};
 use crate::subsonic::auth::AppPasswordError;
+use crate::subsonic::users as subsonic_users;
 use crate::subsonic::{Code, Format, Params, Payload, SubsonicError, ids, response};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -75,7 +76,7 @@ async fn handle(
     }
     // Every name answers in the envelope with HTTP 200, as the spec has it: an app's HTTP
     // client may throw on a 404 (DSub) or crash (stmps) where error 70 is only a missing list.
-    if !ENDPOINTS.contains(&name.as_str()) {
+    if !ENDPOINTS.contains(&name.as_str()) && !subsonic_users::ENDPOINTS.contains(&name.as_str()) {
         return reply(
             &format,
             &Err(SubsonicError::new(
@@ -113,6 +114,10 @@ async fn handle(
             Ok(r) => r,
             Err(e) => reply(&format, &Err(e)),
         },
+        n if subsonic_users::ENDPOINTS.contains(&n) => reply(
+            &format,
+            &subsonic_users::call(&s.auth, &s.store, &user, n, &params).await,
+        ),
         _ => {
             let result = on_blocking(move || {
                 let client = params.get("c").unwrap_or("").to_string();

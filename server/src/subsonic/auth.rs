@@ -59,7 +59,7 @@ impl VerifiedCache {
 }
 
 /// `enc:` + hex, or the password itself.
-fn decode_password(p: &str) -> Result<String, SubsonicError> {
+pub(crate) fn decode_password(p: &str) -> Result<String, SubsonicError> {
     match p.strip_prefix("enc:") {
         None => Ok(p.to_string()),
         Some(h) => hex::decode(h)

@@ -14,6 +14,7 @@ pub mod keyring;
 pub mod model;
 pub mod params;
 pub mod response;
+pub mod users;
 
 pub use error::{Code, SubsonicError};
 pub use params::Params;

@@ -333,3 +333,100 @@ async fn a_remembered_password_is_not_held_up_by_failures() {
         )
         .await);
 }
+
+/// Admins manage users through `/rest` as through `/api/v1/users`: create (with an `enc:`
+/// password, as DSub sends it), list, reset a password, delete; users change their own
+/// password; nobody else manages anyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_manage_users_and_users_change_their_own_password() {
+    let sub = Sub::new().await;
+    ok(&sub
+        .json(
+            "createUser",
+            &[
+                ("username", "robin"),
+                ("password", &hexed("robin-password-1")),
+                ("email", "robin@example.org"),
+            ],
+        )
+        .await);
+    failed(
+        &sub.json(
+            "createUser",
+            &[("username", "robin"), ("password", "another-password")],
+        )
+        .await,
+        0,
+    );
+    let users = sub.json("getUsers", &[]).await;
+    let names: Vec<&str> = ok(&users)["users"]["user"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "robin"]);
+    let as_robin = |password: &'static str| vec![("u", "robin"), ("p", password), ("f", "json")];
+    ok(&sub.json_raw("ping", &as_robin("robin-password-1")).await);
+    // Robin is not an admin: no user list, no new users, no one else's password.
+    failed(
+        &sub.json_raw("getUsers", &as_robin("robin-password-1"))
+            .await,
+        50,
+    );
+    failed(
+        &sub.json_raw(
+            "createUser",
+            &[
+                as_robin("robin-password-1"),
+                vec![("username", "eve"), ("password", "eve-password-1")],
+            ]
+            .concat(),
+        )
+        .await,
+        50,
+    );
+    failed(
+        &sub.json_raw(
+            "changePassword",
+            &[
+                as_robin("robin-password-1"),
+                vec![("username", "admin"), ("password", "taken-over-1")],
+            ]
+            .concat(),
+        )
+        .await,
+        50,
+    );
+    // Robin changes their own password; then the admin resets it.
+    ok(&sub
+        .json_raw(
+            "changePassword",
+            &[
+                as_robin("robin-password-1"),
+                vec![("username", "robin"), ("password", "robin-password-2")],
+            ]
+            .concat(),
+        )
+        .await);
+    failed(
+        &sub.json_raw("ping", &as_robin("robin-password-1")).await,
+        40,
+    );
+    ok(&sub.json_raw("ping", &as_robin("robin-password-2")).await);
+    ok(&sub
+        .json(
+            "updateUser",
+            &[("username", "robin"), ("password", "robin-password-3")],
+        )
+        .await);
+    ok(&sub.json_raw("ping", &as_robin("robin-password-3")).await);
+    // Deleting: not oneself; robin goes.
+    failed(&sub.json("deleteUser", &[("username", "admin")]).await, 50);
+    ok(&sub.json("deleteUser", &[("username", "robin")]).await);
+    failed(
+        &sub.json_raw("ping", &as_robin("robin-password-3")).await,
+        40,
+    );
+    failed(&sub.json("deleteUser", &[("username", "robin")]).await, 70);
+}
