@@ -71,6 +71,10 @@ pub const ENDPOINTS: &[&str] = &[
     "getSimilarSongs",
     "getSimilarSongs2",
     "getTopSongs",
+    "getArtistInfo",
+    "getArtistInfo2",
+    "getAlbumInfo",
+    "getAlbumInfo2",
     "getShares",
     "getPodcasts",
     "getNewestPodcasts",
@@ -138,6 +142,10 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "getSimilarSongs" => get_similar_songs(ctx, p, "similarSongs"),
         "getSimilarSongs2" => get_similar_songs(ctx, p, "similarSongs2"),
         "getTopSongs" => get_top_songs(ctx, p),
+        "getArtistInfo" => super::info::artist_info(ctx, p, false),
+        "getArtistInfo2" => super::info::artist_info(ctx, p, true),
+        "getAlbumInfo" => super::info::album_info(ctx, p, false),
+        "getAlbumInfo2" => super::info::album_info(ctx, p, true),
         "getShares" => Payload::one("shares", &NoShares { share: Vec::new() }),
         "getPodcasts" => Payload::one(
             "podcasts",
@@ -161,7 +169,7 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
     })
 }
 
-fn annotate(
+pub(super) fn annotate(
     ctx: &Ctx,
     items: impl IntoIterator<Item = ItemRef>,
 ) -> Result<Annotated, SubsonicError> {

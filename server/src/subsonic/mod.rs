@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ids;
+pub mod info;
 pub mod keyring;
 pub mod model;
 pub mod params;

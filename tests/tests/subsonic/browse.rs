@@ -365,6 +365,32 @@ async fn artist_lists_hold_album_artists_and_every_artist_opens_onto_albums() {
     }
 }
 
+/// An artist's page: similar artists from the recommender, never the artist, each one that
+/// opens; an unknown id is error 70.
+#[tokio::test(flavor = "multi_thread")]
+async fn artist_info_lists_similar_artists() {
+    let sub = Sub::new().await;
+    let fx = sub.fixture().await;
+    let v = sub.json("getArtistInfo2", &[("id", &fx.artist)]).await;
+    let similar = arr(&ok(&v)["artistInfo2"]["similarArtist"]);
+    assert!(!similar.is_empty(), "{v}");
+    for a in &similar {
+        assert_ne!(a["id"], fx.artist.as_str());
+        ok(&sub
+            .json("getArtist", &[("id", a["id"].as_str().unwrap())])
+            .await);
+    }
+    let folders = sub
+        .json("getArtistInfo", &[("id", &fx.artist), ("count", "2")])
+        .await;
+    assert!(arr(&ok(&folders)["artistInfo"]["similarArtist"]).len() <= 2);
+    failed(
+        &sub.json("getArtistInfo2", &[("id", "ar-999999")]).await,
+        70,
+    );
+    failed(&sub.json("getAlbumInfo2", &[("id", "al-999999")]).await, 70);
+}
+
 /// Similar songs come from the recommender: a song played together with the seed comes
 /// first, though it shares neither artist nor genre with it.
 #[tokio::test(flavor = "multi_thread")]

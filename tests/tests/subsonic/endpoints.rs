@@ -93,6 +93,18 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             vec![("artist", &fx.artist_name)],
             Some("topSongs"),
         ),
+        (
+            "getArtistInfo",
+            vec![("id", &fx.artist)],
+            Some("artistInfo"),
+        ),
+        (
+            "getArtistInfo2",
+            vec![("id", &fx.artist)],
+            Some("artistInfo2"),
+        ),
+        ("getAlbumInfo", vec![("id", &fx.album)], Some("albumInfo")),
+        ("getAlbumInfo2", vec![("id", &fx.album)], Some("albumInfo2")),
         // Features we do not have answer empty lists, not errors.
         ("getShares", vec![], Some("shares")),
         ("getPodcasts", vec![], Some("podcasts")),
