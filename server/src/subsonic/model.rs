@@ -8,6 +8,26 @@ use mixtape_shared::api::{Album, Artist, Playlist, Track, User};
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// [`Child::path`] of a track; `/` inside a name becomes `_`, so the path has three parts.
+fn song_path(t: &Track) -> String {
+    let part = |s: &str| s.replace('/', "_");
+    let artist = t
+        .album_artist
+        .as_ref()
+        .or(t.artists.first())
+        .map_or_else(|| "Unknown Artist".to_string(), |a| part(&a.name));
+    let album = t
+        .album
+        .as_ref()
+        .map_or_else(|| "Unknown Album".to_string(), |a| part(&a.title));
+    let track = t.track_number.map(|n| format!("{n:02} - ")).unwrap_or_default();
+    format!(
+        "{artist}/{album}/{track}{}.{}",
+        part(&t.title),
+        t.format.to_lowercase()
+    )
+}
+
 /// ISO 8601 (UTC) of Unix seconds, as Subsonic dates are, with milliseconds: Amperfy's parser
 /// needs the fraction (`2026-12-03T12:21:56.000Z`), and every other parser takes it.
 pub fn iso8601(unix_secs: i64) -> String {
@@ -141,6 +161,10 @@ pub struct Child {
     pub parent: Option<String>,
     pub is_dir: bool,
     pub title: String,
+    /// An album folder's name too (beside `title`): Feishin reads `name` off the albums of
+    /// `getStarred`, as off ID3 albums.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub album: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,6 +177,10 @@ pub struct Child {
     pub genre: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cover_art: Option<String>,
+    /// A song's path as the apps that keep files by it expect (DSub names its cache files after
+    /// it): `Album Artist/Album/NN - Title.ext`, made from the tags, not the library's layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -487,12 +515,14 @@ impl Annotated {
             parent: t.album.as_ref().map(|al| ids::album(al.id)),
             is_dir: false,
             title: t.title.clone(),
+            name: None,
             album: t.album.as_ref().map(|al| al.title.clone()),
             artist: display_artist.clone(),
             track: t.track_number,
             year: t.year,
             genre: t.genres.first().cloned(),
             cover_art: t.cover_art.clone(),
+            path: Some(song_path(t)),
             size: Some(t.size_bytes),
             content_type: Some(t.content_type.clone()),
             suffix: Some(t.format.to_lowercase()),
@@ -564,6 +594,7 @@ impl Annotated {
             parent: Some(ids::artist(al.album_artist.id)),
             is_dir: true,
             title: al.title.clone(),
+            name: Some(al.title.clone()),
             album: Some(al.title.clone()),
             artist: Some(al.album_artist.name.clone()),
             year: al.year,
