@@ -66,6 +66,8 @@ pub const ENDPOINTS: &[&str] = &[
     "getSimilarSongs",
     "getSimilarSongs2",
     "getTopSongs",
+    "getLyrics",
+    "getLyricsBySongId",
 ];
 
 /// The OpenSubsonic extensions we implement (answered without authentication).
@@ -77,6 +79,10 @@ pub fn extensions() -> Vec<Extension> {
         },
         Extension {
             name: "formPost",
+            versions: vec![1],
+        },
+        Extension {
+            name: "songLyrics",
             versions: vec![1],
         },
     ]
@@ -126,6 +132,8 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "getSimilarSongs" => get_similar_songs(ctx, p, "similarSongs", false),
         "getSimilarSongs2" => get_similar_songs(ctx, p, "similarSongs2", true),
         "getTopSongs" => get_top_songs(ctx, p),
+        "getLyrics" => super::lyrics::get_lyrics(ctx, p),
+        "getLyricsBySongId" => super::lyrics::get_lyrics_by_song_id(ctx, p),
         _ => return None,
     })
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod keyring;
+pub mod lyrics;
 pub mod model;
 pub mod params;
 pub mod response;

@@ -7,6 +7,7 @@ mod common;
 mod auth;
 mod browse;
 mod endpoints;
+mod lyrics;
 mod media;
 mod playlists;
 mod protocol;

@@ -60,6 +60,7 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
     // Remembered answers of requests sent with an Idempotency-Key.
     &[include_str!("schema/idempotency.sql")],
+    &[include_str!("schema/lyrics.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
