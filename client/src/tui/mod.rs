@@ -5,7 +5,9 @@
 //! something happened, at most [`FRAME`] apart, and never spins.
 
 pub mod keymap;
+pub mod lyrics;
 pub mod state;
+pub mod text;
 pub mod theme;
 pub mod view;
 
@@ -23,7 +25,7 @@ use crate::mirror::{Mirror, MirrorError};
 use crate::offline;
 use crate::sync;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
-use mixtape_shared::api::Track;
+use mixtape_shared::api::{Lyrics, Track};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind};
 use mixtape_shared::{EntryId, PlaylistId, TrackId};
 use state::{Action, AppState, DownloadsInfo, Effect, PlaylistRow, TrackRow};
@@ -58,6 +60,8 @@ pub(crate) enum Msg {
     /// The MPRIS server is up on the session bus.
     #[cfg(target_os = "linux")]
     Mpris(mpris::Mpris),
+    /// The server's answer for a track's lyrics, to keep in the mirror and show.
+    Lyrics(TrackId, Option<Lyrics>),
 }
 
 pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
@@ -102,6 +106,11 @@ pub fn run(device: Device) -> Result<(), TuiError> {
     crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = Runtime {
         art: art::Loader::new(&device),
+        lyrics: lyrics::Loader::new(
+            device
+                .session()
+                .map(|s| (s.server.clone(), s.token.clone())),
+        ),
         device,
         player,
         tx,
@@ -121,6 +130,7 @@ struct Runtime {
     tx: Sender<Msg>,
     theme: Theme,
     art: art::Loader,
+    lyrics: lyrics::Loader,
     #[cfg(target_os = "linux")]
     mpris: Option<mpris::Mpris>,
 }
@@ -158,6 +168,11 @@ impl Runtime {
                         pending.extend(state::update(state, action));
                         redraw = true;
                     }
+                    Msg::Lyrics(id, l) => {
+                        let action = lyrics::fetched(&self.device.mirror, id, l);
+                        pending.extend(state::update(state, action));
+                        redraw = true;
+                    }
                     #[cfg(target_os = "linux")]
                     Msg::Mpris(m) => self.mpris = Some(m),
                 }
@@ -173,6 +188,10 @@ impl Runtime {
                     for msg in rx.try_iter() {
                         match msg {
                             Msg::Action(action) => pending.extend(state::update(state, action)),
+                            Msg::Lyrics(id, l) => {
+                                let action = lyrics::fetched(&self.device.mirror, id, l);
+                                pending.extend(state::update(state, action));
+                            }
                             Msg::Redraw => {}
                             #[cfg(target_os = "linux")]
                             Msg::Mpris(m) => self.mpris = Some(m),
@@ -186,6 +205,7 @@ impl Runtime {
                 last_frame = Instant::now();
             }
             self.art.follow(state, &self.tx);
+            self.lyrics.follow(state, &self.device.mirror, &self.tx);
             #[cfg(target_os = "linux")]
             if let Some(m) = &mut self.mpris {
                 m.update(state);

@@ -4,8 +4,10 @@
 //! tested without a terminal.
 
 use super::keymap::{Command, Keymap};
+pub use super::lyrics::LyricsPane;
 use crate::connectivity::Link;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use mixtape_shared::api::Lyrics;
 use mixtape_shared::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId};
 use std::sync::{Arc, Mutex};
 
@@ -228,6 +230,8 @@ pub struct AppState {
     pub page_rows: usize,
     /// The playing track's cover art, when loaded (and the terminal can show it).
     pub cover: Option<Arc<Cover>>,
+    /// The lyrics of the playing track (or of the last one, until the new one's arrive).
+    pub lyrics: Option<LyricsPane>,
     pub quit: bool,
 }
 
@@ -254,6 +258,8 @@ pub enum Action {
     Remote(RemoteCommand),
     /// The current track's cover art, loaded and downscaled off the UI thread (`None`: none).
     Cover(Option<Arc<Cover>>),
+    /// A track's lyrics, from the mirror or the server (`None`: it has none).
+    Lyrics(TrackId, Option<Arc<Lyrics>>),
 }
 
 /// What a remote control (MPRIS) asks; [`update`] turns it into the effects the keys produce.
@@ -393,6 +399,7 @@ impl AppState {
             message: None,
             page_rows: 10,
             cover: None,
+            lyrics: None,
             quit: false,
         }
     }
@@ -527,6 +534,17 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             // Art that arrives after its track has gone is dropped.
             let current = state.now_playing().and_then(|t| t.cover_art.as_deref());
             state.cover = cover.filter(|c| Some(c.hash.as_str()) == current);
+            vec![]
+        }
+        Action::Lyrics(track, lyrics) => {
+            // Lyrics that arrive after their track has gone are dropped.
+            if state.now_playing().map(|t| t.id) == Some(track) {
+                state.lyrics = Some(LyricsPane {
+                    track,
+                    lyrics,
+                    scroll: 0,
+                });
+            }
             vec![]
         }
     }
@@ -844,7 +862,13 @@ fn move_cursor(state: &mut AppState, delta: isize) -> Vec<Effect> {
             state.queue_cursor.step(state.recommendations.len(), delta);
             vec![]
         }
-        View::NowPlaying | View::Downloads => vec![],
+        View::NowPlaying => {
+            if let Some(pane) = &mut state.lyrics {
+                pane.scroll_by(delta);
+            }
+            vec![]
+        }
+        View::Downloads => vec![],
     }
 }
 
