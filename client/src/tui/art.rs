@@ -35,7 +35,12 @@ pub fn terminal_supports_art() -> bool {
 
 /// Decodes an image file and downscales it to at most [`Cover::MAX_SIDE`] a side.
 pub fn load(hash: &str, path: &Path) -> Option<Cover> {
-    let image = match image::open(path) {
+    // Cached art is named by its hash, with no extension: the format comes from the bytes.
+    let decoded = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(image::ImageError::IoError)
+        .and_then(|r| r.decode());
+    let image = match decoded {
         Ok(i) => i,
         Err(e) => {
             tracing::debug!("cover art {}: {e}", path.display());

@@ -533,6 +533,10 @@ fn cover_art_files_load_downscaled() {
     let cells = cover.pixels(10, 5);
     assert_eq!((cells.width(), cells.height()), (10, 10));
     assert_eq!(cells.get_pixel(5, 5).0, [10, 200, 30]);
+    // The audio cache keeps art under its hash, without an extension.
+    let by_hash = dir.path().join(ART);
+    std::fs::copy(&path, &by_hash).unwrap();
+    assert_eq!(super::art::load(ART, &by_hash).unwrap().image, cover.image);
     std::fs::write(&path, b"not an image").unwrap();
     assert!(super::art::load(ART, &path).is_none());
 }
