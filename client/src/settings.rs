@@ -47,6 +47,10 @@ pub struct FileConfig {
     pub keys: Option<std::collections::HashMap<String, Vec<String>>>,
     /// TUI colours.
     pub theme: Option<ThemeConfig>,
+    /// How the TUI draws cover art: `auto`, `kitty`, `sixel`, `iterm2`, `halfblocks` or `off`.
+    pub cover_art: Option<String>,
+    /// Desktop notifications on track change (default on, when there is a session bus).
+    pub notifications: Option<bool>,
 }
 
 /// The settings in force: defaults, then `config.toml`, then `MIXTAPE_*` variables.
@@ -58,6 +62,10 @@ pub struct Settings {
     pub replay_gain: String,
     pub keys: std::collections::HashMap<String, Vec<String>>,
     pub theme: ThemeConfig,
+    /// `cover_art` (`MIXTAPE_COVER_ART` first), checked when the TUI starts.
+    pub cover_art: String,
+    /// `notifications` (`MIXTAPE_NOTIFICATIONS=off` turns them off too).
+    pub notifications: bool,
 }
 
 impl Settings {
@@ -89,6 +97,15 @@ impl Settings {
             replay_gain: file.replay_gain.unwrap_or_else(|| "track".into()),
             keys: file.keys.unwrap_or_default(),
             theme: file.theme.unwrap_or_default(),
+            cover_art: std::env::var("MIXTAPE_COVER_ART")
+                .ok()
+                .or(file.cover_art)
+                .unwrap_or_else(|| "auto".into()),
+            notifications: match std::env::var("MIXTAPE_NOTIFICATIONS").ok().as_deref() {
+                Some("0" | "off" | "false" | "no") => false,
+                Some("1" | "on" | "true" | "yes") => true,
+                _ => file.notifications.unwrap_or(true),
+            },
         })
     }
 }
@@ -102,12 +119,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(
             tmp.path().join("config.toml"),
-            "cache_cap_bytes = 1000\nparallel_downloads = 2\n[theme]\naccent = \"#ff0000\"\n",
+            "cache_cap_bytes = 1000\nparallel_downloads = 2\nnotifications = false\n[theme]\naccent = \"#ff0000\"\n",
         )
         .unwrap();
         let s = Settings::load(tmp.path()).unwrap();
         assert_eq!(s.parallel_downloads, 2);
         assert_eq!(s.theme.accent.as_deref(), Some("#ff0000"));
+        assert!(!s.notifications);
         std::fs::write(tmp.path().join("config.toml"), "cache_cap = 1\n").unwrap();
         assert!(matches!(
             Settings::load(tmp.path()),

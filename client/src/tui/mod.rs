@@ -6,6 +6,7 @@
 
 pub mod keymap;
 pub mod lyrics;
+mod notify;
 pub mod state;
 pub mod text;
 pub mod theme;
@@ -51,6 +52,8 @@ pub enum TuiError {
     Theme(#[from] theme::ThemeError),
     #[error("audio: {0}")]
     Audio(String),
+    #[error(transparent)]
+    Art(#[from] art::ArtModeError),
 }
 
 /// Messages to the UI loop.
@@ -90,6 +93,7 @@ pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
 pub fn run(device: Device) -> Result<(), TuiError> {
     let keymap = keymap::Keymap::with_overrides(&device.settings.keys)?;
     let theme = Theme::from_config(&device.settings.theme)?;
+    let art_mode = art::choose(&device.settings.cover_art, |k| std::env::var(k).ok())?;
     let (tx, rx) = mpsc::channel();
     let player = playback::Bridge::start(&device, tx.clone())?;
     if let Some(notice) = player.notice() {
@@ -105,7 +109,12 @@ pub fn run(device: Device) -> Result<(), TuiError> {
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = Runtime {
-        art: art::Loader::new(&device),
+        art: art::Loader::new(&device, art_mode),
+        notify: if device.settings.notifications {
+            notify::start()
+        } else {
+            None
+        },
         lyrics: lyrics::Loader::new(
             device
                 .session()
@@ -131,6 +140,8 @@ struct Runtime {
     theme: Theme,
     art: art::Loader,
     lyrics: lyrics::Loader,
+    /// Desktop notifications on track change (none without a bus or when turned off).
+    notify: Option<notify::Follower>,
     #[cfg(target_os = "linux")]
     mpris: Option<mpris::Mpris>,
 }
@@ -206,6 +217,9 @@ impl Runtime {
             }
             self.art.follow(state, &self.tx);
             self.lyrics.follow(state, &self.device.mirror, &self.tx);
+            if let Some(n) = &mut self.notify {
+                n.follow(state);
+            }
             #[cfg(target_os = "linux")]
             if let Some(m) = &mut self.mpris {
                 m.update(state);

@@ -289,6 +289,9 @@ pub struct Cover {
     pub image: image::RgbImage,
     /// The last rendering: (width, height in cells) and its pixels (height × 2 rows).
     rendered: Mutex<Option<((u16, u16), image::RgbImage)>>,
+    /// The image encoded for the terminal's image protocol (kitty, sixel, iTerm2), when it has
+    /// one; re-encoded by ratatui-image when the area changes size.
+    pub protocol: Option<Mutex<ratatui_image::protocol::StatefulProtocol>>,
 }
 
 impl Cover {
@@ -299,7 +302,14 @@ impl Cover {
             hash,
             image,
             rendered: Mutex::new(None),
+            protocol: None,
         }
+    }
+
+    /// Drawn through an image protocol instead of half blocks.
+    pub fn with_protocol(mut self, protocol: ratatui_image::protocol::StatefulProtocol) -> Self {
+        self.protocol = Some(Mutex::new(protocol));
+        self
     }
 
     /// The art resized to `cols` × `rows` cells (two pixels a cell, one above the other),

@@ -725,3 +725,50 @@ fn the_queue_title_gives_total_and_remaining_time() {
     state.playback.position_ms = 0;
     assert_eq!(view::long_clock(view::queue_times(&state).0), "1:06:40");
 }
+
+/// A cover prepared for an image protocol is drawn through it: the escape sequence that carries
+/// the image sits in the art's cells; other sizes (a resize, 80x24, tiny) draw without panicking.
+#[test]
+fn image_protocols_draw_the_cover_as_a_real_image() {
+    use super::art::{ArtMode, prepare};
+    for (mode, marker) in [
+        (ArtMode::Kitty, "\u{1b}_G"),
+        (ArtMode::Sixel, "\u{1b}P"),
+        (ArtMode::Iterm2, "\u{1b}]1337;File="),
+    ] {
+        let mut state = sample_state();
+        state.view = View::NowPlaying;
+        state.queue[0].cover_art = Some(ART.into());
+        let cover = Cover::new(
+            ART.into(),
+            image::RgbImage::from_pixel(64, 64, image::Rgb([200, 10, 10])),
+        );
+        state.cover = Some(std::sync::Arc::new(prepare(mode, (10, 20), cover)));
+        let terminal = render(&state);
+        let buf = terminal.backend().buffer();
+        let (art, rest) = view::cover_area(ratatui::layout::Rect::new(1, 2, 78, 19)).unwrap();
+        let carried = (art.y..art.bottom())
+            .flat_map(|y| (art.x..art.right()).map(move |x| (x, y)))
+            .any(|(x, y)| buf[(x, y)].symbol().contains(marker));
+        assert!(carried, "{mode:?}: no {marker:?} in the art's cells");
+        assert!(
+            (art.y..art.bottom()).all(|y| buf[(art.x, y)].symbol() != "▀"),
+            "{mode:?}: not half blocks"
+        );
+        // The text keeps its place beside the image.
+        let title: String = (rest.x..rest.x + 14)
+            .map(|x| buf[(x, 2)].symbol().to_string())
+            .collect();
+        assert_eq!(title, "Rue de la Lune", "{mode:?}");
+        assert_eq!(
+            buf[(79, 2)].symbol(),
+            "│",
+            "{mode:?}: the border beside stays"
+        );
+        for (w, h) in [(120, 40), (80, 24), (40, 10), (20, 5)] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+            t.draw(|f| view::draw(f, &state, &Theme::default()))
+                .unwrap();
+        }
+    }
+}

@@ -6,10 +6,12 @@ use super::{block, clock, text, track_line};
 use crate::tui::state::{AppState, Cover, Repeat, TrackRow};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
+use ratatui::buffer::CellDiffOption;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
+use ratatui_image::StatefulImage;
 
 /// At most this many upcoming tracks are listed.
 const UP_NEXT: usize = 3;
@@ -219,9 +221,28 @@ pub fn cover_area(inner: Rect) -> Option<(Rect, Rect)> {
     Some((art, rest))
 }
 
-/// Half blocks: each cell shows two pixels, the top one as '▀' in the foreground colour and the
+/// Through the image protocol when the cover has one, else half blocks: each cell shows two pixels, the top one as '▀' in the foreground colour and the
 /// bottom one as the background.
 fn draw_cover(frame: &mut Frame, area: Rect, cover: &Cover) {
+    if let Some(protocol) = &cover.protocol {
+        // The real image, fitted into the square; ratatui-image re-encodes it on a resize.
+        let mut protocol = protocol.lock().unwrap_or_else(|e| e.into_inner());
+        frame.render_stateful_widget(StatefulImage::default(), area, &mut *protocol);
+        // ratatui-image puts each row's escape sequence in the row's first cell; ratatui would
+        // take its length for a width and skip the text beside the image. It takes one cell.
+        let one = CellDiffOption::ForcedWidth(std::num::NonZeroU16::MIN);
+        let buf = frame.buffer_mut();
+        for y in area.top()..area.bottom() {
+            for x in area.left()..area.right() {
+                if let Some(cell) = buf.cell_mut((x, y))
+                    && cell.symbol().contains('\u{1b}')
+                {
+                    cell.set_diff_option(one);
+                }
+            }
+        }
+        return;
+    }
     let pixels = cover.pixels(area.width, area.height);
     let buf = frame.buffer_mut();
     for y in 0..area.height {
