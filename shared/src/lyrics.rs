@@ -353,6 +353,22 @@ mod tests {
         assert!(synced(vec![], LyricsSource::Embedded).is_none());
     }
 
+    proptest::proptest! {
+        /// Whatever a file holds, parsing ends with lyrics or none, never a panic; synced
+        /// lines come out in time order.
+        #[test]
+        fn any_text_parses_without_panicking(
+            text in "([\\[\\]<>:.0-9a-zé渋\\n +-]|offset|la:){0,200}"
+        ) {
+            if let Some(l) = parse(&text, LyricsSource::Lrc)
+                && l.synced
+            {
+                proptest::prop_assert!(l.lines.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
+            }
+            let _ = plain(&text, LyricsSource::Embedded);
+        }
+    }
+
     #[test]
     fn huge_input_is_bounded() {
         let text: String = (0..20_000)

@@ -51,7 +51,11 @@ pub fn from_tags(tags: &[Tag]) -> Option<Lyrics> {
 }
 
 fn language(item: &TagItem) -> Option<String> {
-    let lang = item.lang();
+    iso_language(item.lang())
+}
+
+/// An ID3 language code as a string; `None` for the "unknown" `XXX` and anything not a code.
+fn iso_language(lang: &[u8; 3]) -> Option<String> {
     (lang.iter().all(u8::is_ascii_alphabetic) && !lang.eq_ignore_ascii_case(b"xxx"))
         .then(|| String::from_utf8_lossy(lang).to_ascii_lowercase())
 }
@@ -105,10 +109,7 @@ pub fn id3_synced(file_type: FileType, bytes: &[u8]) -> Option<Lyrics> {
                 .collect(),
             LyricsSource::Embedded,
         )?;
-        let lang = sylt.language;
-        parsed.lang = (lang.iter().all(u8::is_ascii_alphabetic)
-            && !lang.eq_ignore_ascii_case(b"xxx"))
-        .then(|| String::from_utf8_lossy(&lang).to_ascii_lowercase());
+        parsed.lang = iso_language(&sylt.language);
         Some(parsed)
     })
 }
