@@ -151,8 +151,43 @@ pub fn load_within(hash: &str, path: &Path, side: u32) -> Option<Cover> {
     Some(Cover::new(hash.to_string(), image.to_rgb8()))
 }
 
-/// Follows the playing track and loads its art when it changes.
+/// Whose art a [`Loader`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The playing track's, for Now Playing ([`Action::Cover`]).
+    NowPlaying,
+    /// The album shown in the Library's tracks column ([`Action::AlbumCover`]).
+    Album,
+}
+
+impl Target {
+    fn hash(self, state: &AppState) -> Option<String> {
+        match self {
+            Target::NowPlaying => state.now_playing().and_then(|t| t.cover_art.clone()),
+            Target::Album => album_art(state),
+        }
+    }
+
+    fn action(self, cover: Option<Arc<Cover>>) -> Action {
+        match self {
+            Target::NowPlaying => Action::Cover(cover),
+            Target::Album => Action::AlbumCover(cover),
+        }
+    }
+}
+
+/// The art of the album whose tracks the Library shows: its first track's that has some.
+pub fn album_art(state: &AppState) -> Option<String> {
+    state
+        .library
+        .tracks
+        .iter()
+        .find_map(|t| t.cover_art.clone())
+}
+
+/// Follows the playing track (or the Library's album) and loads its art when it changes.
 pub(crate) struct Loader {
+    target: Target,
     mode: ArtMode,
     /// The terminal's cell size in pixels, for image protocols.
     font: (u16, u16),
@@ -165,8 +200,9 @@ pub(crate) struct Loader {
 }
 
 impl Loader {
-    pub fn new(device: &Device, mode: ArtMode) -> Self {
+    pub fn new(device: &Device, mode: ArtMode, target: Target) -> Self {
         Self {
+            target,
             mode,
             font: if mode.protocol().is_some() {
                 font_size()
@@ -186,13 +222,14 @@ impl Loader {
         if self.mode == ArtMode::Off {
             return;
         }
-        let hash = state.now_playing().and_then(|t| t.cover_art.clone());
+        let hash = self.target.hash(state);
         if hash == self.wanted {
             return;
         }
         self.wanted = hash.clone();
+        let target = self.target;
         let Some(hash) = hash else {
-            tx.send(Msg::Action(Action::Cover(None))).ok();
+            tx.send(Msg::Action(target.action(None))).ok();
             return;
         };
         let cache = self.cache.clone();
@@ -216,7 +253,7 @@ impl Loader {
             let cover = path
                 .and_then(|p| load_within(&hash, &p, side))
                 .map(|c| Arc::new(prepare(mode, font, c)));
-            tx.send(Msg::Action(Action::Cover(cover))).ok();
+            tx.send(Msg::Action(target.action(cover))).ok();
         });
     }
 }

@@ -109,7 +109,8 @@ pub fn run(device: Device) -> Result<(), TuiError> {
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = Runtime {
-        art: art::Loader::new(&device, art_mode),
+        art: art::Loader::new(&device, art_mode, art::Target::NowPlaying),
+        album_art: art::Loader::new(&device, art_mode, art::Target::Album),
         notify: if device.settings.notifications {
             notify::start()
         } else {
@@ -139,6 +140,7 @@ struct Runtime {
     tx: Sender<Msg>,
     theme: Theme,
     art: art::Loader,
+    album_art: art::Loader,
     lyrics: lyrics::Loader,
     /// Desktop notifications on track change (none without a bus or when turned off).
     notify: Option<notify::Follower>,
@@ -216,6 +218,7 @@ impl Runtime {
                 last_frame = Instant::now();
             }
             self.art.follow(state, &self.tx);
+            self.album_art.follow(state, &self.tx);
             self.lyrics.follow(state, &self.device.mirror, &self.tx);
             if let Some(n) = &mut self.notify {
                 n.follow(state);

@@ -232,6 +232,8 @@ pub struct AppState {
     pub cover: Option<Arc<Cover>>,
     /// The lyrics of the playing track (or of the last one, until the new one's arrive).
     pub lyrics: Option<LyricsPane>,
+    /// The cover of the album the Library's tracks column shows, when loaded.
+    pub album_cover: Option<Arc<Cover>>,
     pub quit: bool,
 }
 
@@ -260,6 +262,8 @@ pub enum Action {
     Cover(Option<Arc<Cover>>),
     /// A track's lyrics, from the mirror or the server (`None`: it has none).
     Lyrics(TrackId, Option<Arc<Lyrics>>),
+    /// The Library album's cover art, loaded off the UI thread (`None`: none).
+    AlbumCover(Option<Arc<Cover>>),
 }
 
 /// What a remote control (MPRIS) asks; [`update`] turns it into the effects the keys produce.
@@ -410,6 +414,7 @@ impl AppState {
             page_rows: 10,
             cover: None,
             lyrics: None,
+            album_cover: None,
             quit: false,
         }
     }
@@ -544,6 +549,12 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             // Art that arrives after its track has gone is dropped.
             let current = state.now_playing().and_then(|t| t.cover_art.as_deref());
             state.cover = cover.filter(|c| Some(c.hash.as_str()) == current);
+            vec![]
+        }
+        Action::AlbumCover(cover) => {
+            // Art of an album no longer shown is dropped.
+            let shown = super::art::album_art(state);
+            state.album_cover = cover.filter(|c| Some(&c.hash) == shown.as_ref());
             vec![]
         }
         Action::Lyrics(track, lyrics) => {

@@ -772,3 +772,50 @@ fn image_protocols_draw_the_cover_as_a_real_image() {
         }
     }
 }
+
+/// Beside the Library's lists, from 100 columns, the cover of the album whose tracks show; at
+/// 80x24 the Library is as before.
+#[test]
+fn the_library_shows_the_album_cover_when_there_is_room() {
+    let mut state = sample_state();
+    state.library.column = 1;
+    for t in &mut state.library.tracks {
+        t.cover_art = Some(ART.into());
+    }
+    let narrow = render(&state).backend().buffer().clone();
+    // Art for another album is dropped.
+    update(
+        &mut state,
+        Action::AlbumCover(Some(std::sync::Arc::new(Cover::new(
+            "c3".repeat(32),
+            image::RgbImage::new(2, 2),
+        )))),
+    );
+    assert!(state.album_cover.is_none());
+    update(&mut state, Action::AlbumCover(Some(synthetic_cover())));
+    assert!(state.album_cover.is_some());
+    assert_eq!(
+        render(&state).backend().buffer(),
+        &narrow,
+        "80x24 unchanged"
+    );
+
+    let mut wide = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    wide.draw(|f| view::draw(f, &state, &Theme::default()))
+        .unwrap();
+    insta::assert_snapshot!("library_album_cover_120x40", wide.backend());
+    let buf = wide.backend().buffer();
+    let (outer, lists) =
+        view::library_cover_area(ratatui::layout::Rect::new(0, 1, 120, 37)).unwrap();
+    assert_eq!((outer.width, outer.height, lists.width), (34, 18, 86));
+    assert_eq!(buf[(outer.x + 1, outer.y + 1)].symbol(), "▀");
+    assert_eq!(
+        buf[(outer.x + 1, outer.y + 1)].fg,
+        ratatui::style::Color::Rgb(255, 0, 0)
+    );
+    // The tracks column ends where the cover begins, its durations intact.
+    let time: String = (lists.right() - 5..lists.right() - 1)
+        .map(|x| buf[(x, 2)].symbol().to_string())
+        .collect();
+    assert_eq!(time, "0:31");
+}

@@ -148,7 +148,54 @@ fn track_line<'a>(t: &TrackRow, playing: bool, width: u16, theme: &Theme) -> Lin
     ])
 }
 
+/// Room for the album's cover right of the Library's lists: the cover's area (a square in
+/// half-block cells, inside a border) and what is left for the lists; `None` below 100 columns
+/// or when the cover would be small.
+pub fn library_cover_area(area: Rect) -> Option<(Rect, Rect)> {
+    const LISTS: u16 = 66;
+    if area.width < 100 || area.height < 8 {
+        return None;
+    }
+    let rows = area.height.saturating_sub(2).min(16);
+    let cols = (rows * 2).min(area.width - LISTS - 2);
+    let rows = rows.min(cols / 2);
+    if rows < 5 {
+        return None;
+    }
+    let outer = Rect::new(
+        area.right() - (rows * 2 + 2),
+        area.y,
+        rows * 2 + 2,
+        rows + 2,
+    );
+    let lists = Rect::new(area.x, area.y, area.width - outer.width, area.height);
+    Some((outer, lists))
+}
+
 fn draw_library(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let shown = super::art::album_art(state);
+    let cover = state
+        .album_cover
+        .as_deref()
+        .filter(|c| Some(&c.hash) == shown.as_ref());
+    let area = match (cover, library_cover_area(area)) {
+        (Some(cover), Some((outer, lists))) => {
+            // Named after the tracks the art came from (the albums column may be ahead).
+            let title = state
+                .library
+                .tracks
+                .iter()
+                .find(|t| t.cover_art.is_some())
+                .map(|t| t.album.as_str())
+                .unwrap_or("Cover");
+            let frame_block = block(title, false, theme);
+            let inner = frame_block.inner(outer);
+            frame.render_widget(frame_block, outer);
+            now_playing::draw_cover(frame, inner, cover);
+            lists
+        }
+        _ => area,
+    };
     let [artists, albums, tracks] = Layout::horizontal([
         Constraint::Percentage(28),
         Constraint::Percentage(30),

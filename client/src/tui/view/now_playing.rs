@@ -223,7 +223,7 @@ pub fn cover_area(inner: Rect) -> Option<(Rect, Rect)> {
 
 /// Through the image protocol when the cover has one, else half blocks: each cell shows two pixels, the top one as '▀' in the foreground colour and the
 /// bottom one as the background.
-fn draw_cover(frame: &mut Frame, area: Rect, cover: &Cover) {
+pub(super) fn draw_cover(frame: &mut Frame, area: Rect, cover: &Cover) {
     if let Some(protocol) = &cover.protocol {
         // The real image, fitted into the square; ratatui-image re-encodes it on a resize.
         let mut protocol = protocol.lock().unwrap_or_else(|e| e.into_inner());
