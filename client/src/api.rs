@@ -326,6 +326,20 @@ impl ApiClient {
             .collect()
     }
 
+    /// A track's lyrics; `None` when the server has none for it (404 `no_lyrics`).
+    pub fn lyrics(
+        &self,
+        id: mixtape_shared::TrackId,
+    ) -> ApiResult<Option<mixtape_shared::api::Lyrics>> {
+        match self.get_json(&format!("/api/v1/tracks/{}/lyrics", id.0), JSON_LIMIT) {
+            Ok(lyrics) => Ok(Some(lyrics)),
+            Err(ApiError::Server {
+                status: 404, code, ..
+            }) if code == "no_lyrics" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The content-addressed URL of a track's audio.
     pub fn media_url(&self, content_hash: &str) -> String {
         self.url(&format!("/api/v1/media/{content_hash}"))

@@ -5,6 +5,7 @@
 use crate::api::{ApiClient, ApiError};
 use crate::cache::{AudioCache, CacheConfig, CacheError, Fetcher, RepairReport};
 use crate::mirror::{Mirror, MirrorError};
+pub use crate::settings::{FileConfig, Settings, SettingsError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,8 @@ pub enum DeviceError {
     },
     #[error("config file {path} is invalid: {message}")]
     Config { path: PathBuf, message: String },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("not logged in: run `mixtape login URL --user NAME` first")]
     NotLoggedIn,
     #[error(transparent)]
@@ -59,69 +62,6 @@ impl Dirs {
     }
 }
 
-/// `config.toml`; every key optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// Server URL used when not logged in yet (login saves its own).
-    pub server: Option<String>,
-    /// Audio cache cap in bytes.
-    pub cache_cap_bytes: Option<u64>,
-    /// Tracks downloaded at once for offline playlists.
-    pub parallel_downloads: Option<usize>,
-    /// `auto` (the default device, else a paced null sink), `null`, or `wav:FILE`.
-    pub audio_output: Option<String>,
-    /// `track`, `album` or `off`.
-    pub replay_gain: Option<String>,
-    /// TUI key bindings: command name = ["key", ...] (see `?` in the TUI).
-    pub keys: Option<std::collections::HashMap<String, Vec<String>>>,
-    /// TUI colours.
-    pub theme: Option<crate::tui::ThemeConfig>,
-}
-
-/// The settings in force: defaults, then `config.toml`, then `MIXTAPE_*` variables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub cache_cap_bytes: u64,
-    pub parallel_downloads: usize,
-    pub audio_output: String,
-    pub replay_gain: String,
-    pub keys: std::collections::HashMap<String, Vec<String>>,
-    pub theme: crate::tui::ThemeConfig,
-}
-
-impl Settings {
-    pub fn load(dirs: &Dirs) -> Result<Self, DeviceError> {
-        let path = dirs.config.join("config.toml");
-        let file: FileConfig = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| DeviceError::Config {
-                path: path.clone(),
-                message: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
-            Err(source) => return Err(DeviceError::Io { path, source }),
-        };
-        let env_u64 = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-        Ok(Self {
-            cache_cap_bytes: env_u64("MIXTAPE_CACHE_CAP_BYTES")
-                .or(file.cache_cap_bytes)
-                .unwrap_or(CacheConfig::DEFAULT_CAP_BYTES),
-            parallel_downloads: env_u64("MIXTAPE_PARALLEL_DOWNLOADS")
-                .map(|n| n as usize)
-                .or(file.parallel_downloads)
-                .unwrap_or(4)
-                .clamp(1, 32),
-            audio_output: std::env::var("MIXTAPE_AUDIO_OUTPUT")
-                .ok()
-                .or(file.audio_output)
-                .unwrap_or_else(|| "auto".into()),
-            replay_gain: file.replay_gain.unwrap_or_else(|| "track".into()),
-            keys: file.keys.unwrap_or_default(),
-            theme: file.theme.unwrap_or_default(),
-        })
-    }
-}
-
 /// The saved login: `session.json` in the data dir, readable by the owner only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -153,7 +93,7 @@ impl Device {
         for dir in [&dirs.config, &dirs.data, &dirs.cache] {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        let settings = Settings::load(&dirs)?;
+        let settings = Settings::load(&dirs.config)?;
         let mirror = Mirror::open(&dirs.data.join("mirror.sqlite"))?;
         let (cache, repaired) =
             AudioCache::open(&dirs.cache, CacheConfig::with_cap(settings.cache_cap_bytes))?;
@@ -252,24 +192,5 @@ mod tests {
         let device = Device::open(Dirs::under(tmp.path())).unwrap();
         assert_eq!(device.session().unwrap().username, "ann");
         assert_eq!(device.api().unwrap().token(), Some("secret"));
-    }
-
-    #[test]
-    fn settings_come_from_the_config_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dirs = Dirs::under(tmp.path());
-        std::fs::create_dir_all(&dirs.config).unwrap();
-        std::fs::write(
-            dirs.config.join("config.toml"),
-            "cache_cap_bytes = 1000\nparallel_downloads = 2\n",
-        )
-        .unwrap();
-        let s = Settings::load(&dirs).unwrap();
-        assert_eq!(s.parallel_downloads, 2);
-        std::fs::write(dirs.config.join("config.toml"), "cache_cap = 1\n").unwrap();
-        assert!(matches!(
-            Settings::load(&dirs),
-            Err(DeviceError::Config { .. })
-        ));
     }
 }

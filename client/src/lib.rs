@@ -11,11 +11,13 @@ pub mod api;
 pub mod cache;
 pub mod cli;
 pub mod connectivity;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod device;
 pub mod disk;
 pub mod mirror;
 pub mod offline;
 pub mod player;
+pub mod settings;
 pub mod sync;
 pub mod tui;

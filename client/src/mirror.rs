@@ -125,6 +125,12 @@ CREATE TABLE pending_events (
 ) STRICT;
 ";
 
+/// Lyrics fetched for tracks played or kept offline (`mirror/lyrics.rs`); `json` NULL: the
+/// server has none. A row goes when its track changes (a rescan may have read new lyrics).
+const LYRICS_SCHEMA: &str = "
+CREATE TABLE lyrics (track_id INTEGER PRIMARY KEY, json TEXT) STRICT;
+";
+
 /// One entry of a playlist as the user sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct EntryView {
@@ -220,9 +226,14 @@ impl Mirror {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > 4 {
+            return Err(MirrorError::TooNew(version));
+        }
         match version {
             0 => {
-                conn.execute_batch(&format!("BEGIN; {SCHEMA} PRAGMA user_version = 3; COMMIT;"))?;
+                conn.execute_batch(&format!(
+                    "BEGIN; {SCHEMA} {LYRICS_SCHEMA} PRAGMA user_version = 4; COMMIT;"
+                ))?;
             }
             1 | 2 => conn.execute_batch(
                 "BEGIN;
@@ -238,8 +249,12 @@ impl Mirror {
                  PRAGMA user_version = 3;
                  COMMIT;",
             )?,
-            3 => {}
-            v => return Err(MirrorError::TooNew(v)),
+            _ => {}
+        }
+        if (1..4).contains(&version) {
+            conn.execute_batch(&format!(
+                "BEGIN; {LYRICS_SCHEMA} PRAGMA user_version = 4; COMMIT;"
+            ))?;
         }
         let device = match meta(&conn, "device_id")? {
             Some(id) => id.parse().map_err(|_| corrupt(format!("device id {id}")))?,
@@ -294,6 +309,7 @@ impl Mirror {
             let mut drop_search = tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?;
             let mut put_search =
                 tx.prepare_cached("INSERT INTO track_search (rowid, text) VALUES (?1, ?2)")?;
+            let mut drop_lyrics = tx.prepare_cached("DELETE FROM lyrics WHERE track_id = ?1")?;
             for change in &page.changes {
                 match change {
                     Change::Track { track, .. } => {
@@ -316,6 +332,7 @@ impl Mirror {
                             serde_json::to_string(track).map_err(corrupt)?,
                         ])?;
                         drop_search.execute([track.id.0])?;
+                        drop_lyrics.execute([track.id.0])?;
                         let album = track.album.as_ref().map_or("", |a| a.title.as_str());
                         put_search.execute(params![
                             track.id.0,
@@ -326,6 +343,7 @@ impl Mirror {
                     Change::TrackDeleted { id, .. } => {
                         tx.execute("DELETE FROM tracks WHERE id = ?1", [id.0])?;
                         drop_search.execute([id.0])?;
+                        drop_lyrics.execute([id.0])?;
                         applied.tracks_deleted += 1;
                     }
                     Change::Playlist { playlist, .. } => {
@@ -399,10 +417,12 @@ fn artist_names(track: &Track) -> String {
 }
 
 mod catalog;
+mod lyrics;
 mod media_urls;
 mod outbox;
 mod playlists;
 
+pub use lyrics::KnownLyrics;
 pub use media_urls::MirrorMediaUrls;
 
 #[cfg(test)]

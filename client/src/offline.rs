@@ -1,10 +1,10 @@
-//! Offline playlists: a playlist marked offline has every track (and its cover art) pinned in the
-//! audio cache and downloaded, several at once; tracks added later arrive on the next sync;
-//! unmarking unpins. Pins are owned by the playlist id, so a track two offline playlists share
+//! Offline playlists: a playlist marked offline has every track pinned in the audio cache and
+//! downloaded, several at once, with its cover art and lyrics; tracks added later arrive on the
+//! next sync; unmarking unpins. Pins are owned by the playlist id, so a track two offline playlists share
 //! stays until both let go.
 
 use crate::cache::{AudioCache, CacheError, Fetcher};
-use crate::mirror::{Mirror, MirrorError, PlaylistView};
+use crate::mirror::{KnownLyrics, Mirror, MirrorError, PlaylistView};
 use mixtape_shared::{PlaylistId, TrackId};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -192,7 +192,41 @@ pub fn download(
         .map(|(t, e)| (t, e.to_string()))
         .collect();
     fetch_art(mirror, cache, fetcher, playlists)?;
+    fetch_lyrics(mirror, fetcher, playlists)?;
     Ok(report)
+}
+
+/// Lyrics of the playlists' tracks the mirror does not know yet, so they show offline. As with
+/// art, a failure is logged and retried next time; the server going away stops the round.
+fn fetch_lyrics(
+    mirror: &Mirror,
+    fetcher: &Fetcher,
+    playlists: &[PlaylistView],
+) -> Result<(), OfflineError> {
+    let api = match fetcher.api() {
+        Ok(api) => api,
+        Err(e) => {
+            tracing::warn!("lyrics not fetched: {e}");
+            return Ok(());
+        }
+    };
+    let mut seen = HashSet::new();
+    for p in playlists {
+        for id in p.entries.iter().map(|e| e.track_id) {
+            if !seen.insert(id) || mirror.lyrics(id)? != KnownLyrics::Unknown {
+                continue;
+            }
+            match api.lyrics(id) {
+                Ok(lyrics) => mirror.set_lyrics(id, lyrics.as_ref())?,
+                Err(e) if e.is_offline() => {
+                    tracing::warn!("lyrics not fetched: {e}");
+                    return Ok(());
+                }
+                Err(e) => tracing::warn!(track = id.0, "lyrics not fetched: {e}"),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Cover art of the playlists' tracks, so browsing offline shows it. Failures are logged only:

@@ -127,6 +127,44 @@ fn demo_search_play_and_watch_the_progress_move_in_a_real_terminal() {
     );
 }
 
+/// The lyrics pane follows the music: the marked line moves as the track plays and jumps with
+/// a seek (Rue de la Lune has synced lyrics in an ID3 SYLT frame, lines at 1.5 s, 6 s, 11 s,
+/// 16 s, 22 s).
+#[test]
+fn demo_now_playing_lyrics_move_with_playback_and_seeks() {
+    let home = tempfile::tempdir().unwrap();
+    let session = Session::demo("lyrics", home.path(), "--audio-output null");
+    session.wait_for("the library", |s| s.contains("The Paper Lanterns"));
+    session.keys(&["/"]);
+    session.wait_for("the search box", |s| s.contains("Type to search"));
+    session.keys(&["-l", "rue de la lune"]);
+    session.wait_for("results", |s| {
+        s.contains("results") && s.contains("Rue de la Lune")
+    });
+    session.keys(&["Escape"]);
+    session.keys(&["Enter"]);
+    session.wait_for("playback to start", |s| elapsed(s).is_some());
+    session.keys(&["5"]);
+    let first = session.wait_for("the first line marked", |s| {
+        s.contains("▸ Sous la lune de la rue")
+    });
+    assert!(first.contains("Les pavés chantent doucement"), "{first}");
+    let second = session.wait_for("the mark to move to the second line", |s| {
+        s.contains("▸ Les pavés chantent doucement")
+    });
+    assert!(
+        !second.contains("▸ Sous la lune"),
+        "one line marked:\n{second}"
+    );
+    // Ten seconds on: the fourth line (16 s) or the fifth (22 s).
+    session.keys(&["]"]);
+    session.wait_for("the mark to follow the seek", |s| {
+        s.contains("▸ Et la nuit qui nous attend") || s.contains("▸ La la la, rue de la Lune")
+    });
+    session.keys(&["q"]);
+    session.wait_for("the program to exit", |s| s.contains("MIXTAPE-EXITED-"));
+}
+
 #[test]
 fn without_a_sound_card_the_demo_says_one_line_and_alsa_says_nothing() {
     let home = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@ pub mod http;
 pub mod idempotency;
 pub mod leader;
 pub mod library_fs;
+pub mod logging;
 pub mod media_url;
 pub mod pages;
 pub mod playlists;

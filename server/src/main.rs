@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(mixtape_server::logging::stderr_colour())
         .init();
     tracing::info!(config = %config.redacted(), "starting mixtape-server {}", env!("CARGO_PKG_VERSION"));
     let server = mixtape_server::start(config)

@@ -40,7 +40,7 @@ fn linked_library(root: &Path, copies: usize) -> usize {
             std::fs::hard_link(f, &target).unwrap();
             if !matches!(
                 target.extension().and_then(|e| e.to_str()),
-                Some("jpg" | "png")
+                Some("jpg" | "png" | "lrc")
             ) {
                 count += 1;
             }
@@ -88,6 +88,28 @@ impl Server {
         out.sort();
         out
     }
+}
+
+/// A log that is not a terminal gets no colour codes, NO_COLOR or not.
+#[test]
+fn the_log_has_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let library = tmp.path().join("library");
+    common::copy_dir(&demo_dir(), &library);
+    // An empty value removes NO_COLOR from the environment.
+    let server = common::start(
+        &library,
+        &tmp.path().join("data"),
+        PASSWORD,
+        &[("NO_COLOR", "")],
+    );
+    server.wait_for_scan();
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.iter().any(|l| l.contains("listening on")), "{log:?}");
+    assert!(
+        log.iter().all(|l| !l.contains('\u{1b}')),
+        "ANSI codes in a piped log: {log:?}"
+    );
 }
 
 #[test]

@@ -530,3 +530,31 @@ pub struct HistoryQuery {
     /// Only events before this time (Unix ms), for paging back.
     pub before_ms: Option<i64>,
 }
+
+/// `GET /api/v1/tracks/{id}/lyrics`: a track's lyrics, from its tags or a sidecar `.lrc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Lyrics {
+    /// True when every line has a start time (LRC, ID3 SYLT); lines are then in time order.
+    pub synced: bool,
+    pub lines: Vec<LyricLine>,
+    pub source: LyricsSource,
+    /// The language, as the source states it (ISO 639-2 in ID3, `[la:]` in LRC), if any.
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LyricLine {
+    /// Milliseconds from the start of the track; null in plain lyrics.
+    pub start_ms: Option<u64>,
+    pub text: String,
+}
+
+/// Where lyrics were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LyricsSource {
+    /// A tag in the audio file (ID3 USLT/SYLT, Vorbis LYRICS/UNSYNCEDLYRICS, MP4 ©lyr).
+    Embedded,
+    /// A `.lrc` file beside the audio file, with the same name.
+    Lrc,
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod ids;
+pub mod lyrics;
 pub mod order_key;
 pub mod sync;
 

@@ -106,6 +106,12 @@ impl Fetcher {
         &self.base_url
     }
 
+    /// The JSON API of the same server with the same token (for what goes with the audio:
+    /// lyrics).
+    pub fn api(&self) -> crate::api::ApiResult<crate::api::ApiClient> {
+        crate::api::ApiClient::new(&self.base_url, Some(self.token.clone()))
+    }
+
     /// A `media_url` made absolute: relative ones are relative to the server's address.
     fn absolute(&self, url: &str) -> String {
         if url.starts_with("http://") || url.starts_with("https://") {

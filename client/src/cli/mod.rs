@@ -219,6 +219,7 @@ pub enum CliError {
     Usage(String),
     #[error(transparent)]
     Tui(#[from] crate::tui::TuiError),
+    #[cfg(feature = "demo")]
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
     #[error("cannot read or write {path}: {source}")]
@@ -311,6 +312,11 @@ pub fn main() -> i32 {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, never with NO_COLOR (as the server's log).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let cli = Cli::parse();
     let dirs = match Dirs::from_env() {
@@ -347,6 +353,7 @@ fn run_command(command: Command, audio_output: Option<String>, dirs: Dirs) -> Re
         note!("mixtape: repaired the audio cache after an unclean stop (see the log for what)");
     }
     match command {
+        #[cfg(feature = "demo")]
         Command::Demo { library } => {
             let (demo, mut demo_device) = crate::demo::Demo::start(&device.dirs, library)?;
             demo_device.settings.audio_output = device.settings.audio_output.clone();
@@ -354,6 +361,12 @@ fn run_command(command: Command, audio_output: Option<String>, dirs: Dirs) -> Re
             demo.stop();
             Ok(result?)
         }
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => Err(CliError::Usage(
+            "this mixtape was built without the demo server: build it with the `demo` \
+             feature (on by default), or run `mixtape-server` and `mixtape login`"
+                .into(),
+        )),
         Command::Tui => Ok(crate::tui::run(device)?),
         Command::Login { url, user } => login(&mut device, &url, &user),
         Command::Sync {

@@ -296,6 +296,7 @@ fn an_older_mirror_is_migrated_and_keeps_its_data() {
         m.conn
             .execute_batch(
                 "DROP TABLE album_artists;
+                 DROP TABLE lyrics;
                  DELETE FROM meta WHERE key = 'artists_dirty';
                  DROP INDEX tracks_by_album_artist;
                  CREATE INDEX tracks_by_album_artist ON tracks (album_artist_id, album_id);
@@ -310,16 +311,51 @@ fn an_older_mirror_is_migrated_and_keeps_its_data() {
         .conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_eq!(
         m.album_artists().unwrap().len(),
         1,
         "rebuilt from the tracks"
     );
+    m.set_lyrics(TrackId(1), None).unwrap();
+    assert_eq!(m.lyrics(TrackId(1)).unwrap(), KnownLyrics::None);
     drop(m);
     // A mirror from a newer program is refused, not damaged.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 4).unwrap();
+    conn.pragma_update(None, "user_version", 5).unwrap();
     drop(conn);
-    assert!(matches!(Mirror::open(&path), Err(MirrorError::TooNew(4))));
+    assert!(matches!(Mirror::open(&path), Err(MirrorError::TooNew(5))));
+}
+
+#[test]
+fn lyrics_are_kept_until_their_track_changes() {
+    use mixtape_shared::api::LyricsSource;
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Mirror::open(&dir.path().join("mirror.sqlite")).unwrap();
+    m.apply_changes(&page(
+        vec![by(10, 1, (7, "Nina")), by(11, 1, (7, "Nina"))],
+        2,
+    ))
+    .unwrap();
+    assert_eq!(m.lyrics(TrackId(10)).unwrap(), KnownLyrics::Unknown);
+    let lyrics =
+        mixtape_shared::lyrics::parse("[00:01.00]uno\n[00:02.00]dos", LyricsSource::Lrc).unwrap();
+    m.set_lyrics(TrackId(10), Some(&lyrics)).unwrap();
+    m.set_lyrics(TrackId(11), None).unwrap();
+    assert_eq!(m.lyrics(TrackId(10)).unwrap(), KnownLyrics::Some(lyrics));
+    assert_eq!(m.lyrics(TrackId(11)).unwrap(), KnownLyrics::None);
+    // A rescan changed track 10 (maybe its .lrc): asked again; track 11 removed: gone.
+    m.apply_changes(&page(
+        vec![
+            by(10, 1, (7, "Nina")),
+            Change::TrackDeleted {
+                rev: 4,
+                id: TrackId(11),
+            },
+        ],
+        4,
+    ))
+    .unwrap();
+    assert_eq!(m.lyrics(TrackId(10)).unwrap(), KnownLyrics::Unknown);
+    assert_eq!(m.lyrics(TrackId(11)).unwrap(), KnownLyrics::Unknown);
 }

@@ -5,7 +5,10 @@
 //! something happened, at most [`FRAME`] apart, and never spins.
 
 pub mod keymap;
+pub mod lyrics;
+mod notify;
 pub mod state;
+pub mod text;
 pub mod theme;
 pub mod view;
 
@@ -23,7 +26,7 @@ use crate::mirror::{Mirror, MirrorError};
 use crate::offline;
 use crate::sync;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
-use mixtape_shared::api::Track;
+use mixtape_shared::api::{Lyrics, Track};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind};
 use mixtape_shared::{EntryId, PlaylistId, TrackId};
 use state::{Action, AppState, DownloadsInfo, Effect, PlaylistRow, TrackRow};
@@ -49,6 +52,8 @@ pub enum TuiError {
     Theme(#[from] theme::ThemeError),
     #[error("audio: {0}")]
     Audio(String),
+    #[error(transparent)]
+    Art(#[from] art::ArtModeError),
 }
 
 /// Messages to the UI loop.
@@ -58,6 +63,8 @@ pub(crate) enum Msg {
     /// The MPRIS server is up on the session bus.
     #[cfg(target_os = "linux")]
     Mpris(mpris::Mpris),
+    /// The server's answer for a track's lyrics, to keep in the mirror and show.
+    Lyrics(TrackId, Option<Lyrics>),
 }
 
 pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
@@ -86,6 +93,7 @@ pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
 pub fn run(device: Device) -> Result<(), TuiError> {
     let keymap = keymap::Keymap::with_overrides(&device.settings.keys)?;
     let theme = Theme::from_config(&device.settings.theme)?;
+    let art_mode = art::choose(&device.settings.cover_art, |k| std::env::var(k).ok())?;
     let (tx, rx) = mpsc::channel();
     let player = playback::Bridge::start(&device, tx.clone())?;
     if let Some(notice) = player.notice() {
@@ -101,7 +109,18 @@ pub fn run(device: Device) -> Result<(), TuiError> {
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = Runtime {
-        art: art::Loader::new(&device),
+        art: art::Loader::new(&device, art_mode, art::Target::NowPlaying),
+        album_art: art::Loader::new(&device, art_mode, art::Target::Album),
+        notify: if device.settings.notifications {
+            notify::start()
+        } else {
+            None
+        },
+        lyrics: lyrics::Loader::new(
+            device
+                .session()
+                .map(|s| (s.server.clone(), s.token.clone())),
+        ),
         device,
         player,
         tx,
@@ -121,6 +140,10 @@ struct Runtime {
     tx: Sender<Msg>,
     theme: Theme,
     art: art::Loader,
+    album_art: art::Loader,
+    lyrics: lyrics::Loader,
+    /// Desktop notifications on track change (none without a bus or when turned off).
+    notify: Option<notify::Follower>,
     #[cfg(target_os = "linux")]
     mpris: Option<mpris::Mpris>,
 }
@@ -158,6 +181,11 @@ impl Runtime {
                         pending.extend(state::update(state, action));
                         redraw = true;
                     }
+                    Msg::Lyrics(id, l) => {
+                        let action = lyrics::fetched(&self.device.mirror, id, l);
+                        pending.extend(state::update(state, action));
+                        redraw = true;
+                    }
                     #[cfg(target_os = "linux")]
                     Msg::Mpris(m) => self.mpris = Some(m),
                 }
@@ -173,6 +201,10 @@ impl Runtime {
                     for msg in rx.try_iter() {
                         match msg {
                             Msg::Action(action) => pending.extend(state::update(state, action)),
+                            Msg::Lyrics(id, l) => {
+                                let action = lyrics::fetched(&self.device.mirror, id, l);
+                                pending.extend(state::update(state, action));
+                            }
                             Msg::Redraw => {}
                             #[cfg(target_os = "linux")]
                             Msg::Mpris(m) => self.mpris = Some(m),
@@ -186,6 +218,11 @@ impl Runtime {
                 last_frame = Instant::now();
             }
             self.art.follow(state, &self.tx);
+            self.album_art.follow(state, &self.tx);
+            self.lyrics.follow(state, &self.device.mirror, &self.tx);
+            if let Some(n) = &mut self.notify {
+                n.follow(state);
+            }
             #[cfg(target_os = "linux")]
             if let Some(m) = &mut self.mpris {
                 m.update(state);

@@ -4,8 +4,10 @@
 //! tested without a terminal.
 
 use super::keymap::{Command, Keymap};
+pub use super::lyrics::LyricsPane;
 use crate::connectivity::Link;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use mixtape_shared::api::Lyrics;
 use mixtape_shared::{AlbumId, ArtistId, EntryId, PlaylistId, TrackId};
 use std::sync::{Arc, Mutex};
 
@@ -228,6 +230,10 @@ pub struct AppState {
     pub page_rows: usize,
     /// The playing track's cover art, when loaded (and the terminal can show it).
     pub cover: Option<Arc<Cover>>,
+    /// The lyrics of the playing track (or of the last one, until the new one's arrive).
+    pub lyrics: Option<LyricsPane>,
+    /// The cover of the album the Library's tracks column shows, when loaded.
+    pub album_cover: Option<Arc<Cover>>,
     pub quit: bool,
 }
 
@@ -254,6 +260,10 @@ pub enum Action {
     Remote(RemoteCommand),
     /// The current track's cover art, loaded and downscaled off the UI thread (`None`: none).
     Cover(Option<Arc<Cover>>),
+    /// A track's lyrics, from the mirror or the server (`None`: it has none).
+    Lyrics(TrackId, Option<Arc<Lyrics>>),
+    /// The Library album's cover art, loaded off the UI thread (`None`: none).
+    AlbumCover(Option<Arc<Cover>>),
 }
 
 /// What a remote control (MPRIS) asks; [`update`] turns it into the effects the keys produce.
@@ -283,6 +293,9 @@ pub struct Cover {
     pub image: image::RgbImage,
     /// The last rendering: (width, height in cells) and its pixels (height × 2 rows).
     rendered: Mutex<Option<((u16, u16), image::RgbImage)>>,
+    /// The image encoded for the terminal's image protocol (kitty, sixel, iTerm2), when it has
+    /// one; re-encoded by ratatui-image when the area changes size.
+    pub protocol: Option<Mutex<ratatui_image::protocol::StatefulProtocol>>,
 }
 
 impl Cover {
@@ -293,7 +306,14 @@ impl Cover {
             hash,
             image,
             rendered: Mutex::new(None),
+            protocol: None,
         }
+    }
+
+    /// Drawn through an image protocol instead of half blocks.
+    pub fn with_protocol(mut self, protocol: ratatui_image::protocol::StatefulProtocol) -> Self {
+        self.protocol = Some(Mutex::new(protocol));
+        self
     }
 
     /// The art resized to `cols` × `rows` cells (two pixels a cell, one above the other),
@@ -393,6 +413,8 @@ impl AppState {
             message: None,
             page_rows: 10,
             cover: None,
+            lyrics: None,
+            album_cover: None,
             quit: false,
         }
     }
@@ -527,6 +549,23 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             // Art that arrives after its track has gone is dropped.
             let current = state.now_playing().and_then(|t| t.cover_art.as_deref());
             state.cover = cover.filter(|c| Some(c.hash.as_str()) == current);
+            vec![]
+        }
+        Action::AlbumCover(cover) => {
+            // Art of an album no longer shown is dropped.
+            let shown = super::art::album_art(state);
+            state.album_cover = cover.filter(|c| Some(&c.hash) == shown.as_ref());
+            vec![]
+        }
+        Action::Lyrics(track, lyrics) => {
+            // Lyrics that arrive after their track has gone are dropped.
+            if state.now_playing().map(|t| t.id) == Some(track) {
+                state.lyrics = Some(LyricsPane {
+                    track,
+                    lyrics,
+                    scroll: 0,
+                });
+            }
             vec![]
         }
     }
@@ -844,7 +883,13 @@ fn move_cursor(state: &mut AppState, delta: isize) -> Vec<Effect> {
             state.queue_cursor.step(state.recommendations.len(), delta);
             vec![]
         }
-        View::NowPlaying | View::Downloads => vec![],
+        View::NowPlaying => {
+            if let Some(pane) = &mut state.lyrics {
+                pane.scroll_by(delta);
+            }
+            vec![]
+        }
+        View::Downloads => vec![],
     }
 }
 

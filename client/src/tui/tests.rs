@@ -533,6 +533,289 @@ fn cover_art_files_load_downscaled() {
     let cells = cover.pixels(10, 5);
     assert_eq!((cells.width(), cells.height()), (10, 10));
     assert_eq!(cells.get_pixel(5, 5).0, [10, 200, 30]);
+    // The audio cache keeps art under its hash, without an extension.
+    let by_hash = dir.path().join(ART);
+    std::fs::copy(&path, &by_hash).unwrap();
+    assert_eq!(super::art::load(ART, &by_hash).unwrap().image, cover.image);
     std::fs::write(&path, b"not an image").unwrap();
     assert!(super::art::load(ART, &path).is_none());
+}
+
+/// Titles with CJK, emoji and combining marks: the time column ends at the same column on every
+/// row, in For You, the Library's tracks and the Queue.
+#[test]
+fn wide_titles_keep_the_time_column_aligned() {
+    let rows = vec![
+        track(
+            11,
+            "夜の高速 (Night Highway)",
+            "Neon Harbor",
+            "夜",
+            245,
+            false,
+        ),
+        track(12, "東京 Nights", "Neon Harbor", "夜", 201, true),
+        track(13, "🎧 Headphones On 🎶", "Marble & Moss", "x", 62, false),
+        // "Café" with a combining acute accent.
+        track(
+            14,
+            "Cafe\u{301} Noir",
+            "E\u{301}lodie Marchand",
+            "x",
+            3599,
+            false,
+        ),
+        track(
+            15,
+            "とても長いタイトルの曲はここで切られて時間の列は動かないはずです",
+            "長い名前のアーティスト",
+            "x",
+            600,
+            false,
+        ),
+    ];
+    let mut state = sample_state();
+    state.recommendations = rows.clone();
+    state.view = View::Recommendations;
+    let terminal = render(&state);
+    insta::assert_snapshot!("wide_titles_for_you", terminal.backend());
+    let buf = terminal.backend().buffer();
+    let times = ["4:05", "3:21", "1:02", "59:59", "10:00"];
+    for (i, time) in times.iter().enumerate() {
+        let y = 2 + i as u16;
+        // Inside the border the row ends at x 78: the time ends there.
+        let end: String = (79 - time.len() as u16..79)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        assert_eq!(&end, time, "row {i}");
+        assert_eq!(
+            buf[(79 - time.len() as u16 - 1, y)].symbol(),
+            " ",
+            "row {i}"
+        );
+    }
+
+    state.library.tracks = rows.clone();
+    state.library.column = 2;
+    state.view = View::Library;
+    insta::assert_snapshot!("wide_titles_library", render(&state).backend());
+    state.queue = rows;
+    state.view = View::Queue;
+    let terminal = render(&state);
+    let buf = terminal.backend().buffer();
+    for (i, time) in ["4:05", "3:21", "1:02", "59:59", "10:00"]
+        .iter()
+        .enumerate()
+    {
+        let y = 2 + i as u16;
+        let end: String = (79 - time.len() as u16..79)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        assert_eq!(&end, time, "queue row {i}");
+    }
+}
+
+const RUE_LRC: &str = "[00:01.50]Sous la lune de la rue\n[00:06.00]Les pavés chantent doucement\n\
+                       [00:11.00]Un café, deux silhouettes\n[00:16.00]Et la nuit qui nous attend\n\
+                       [00:22.00]La la la, rue de la Lune\n";
+
+fn with_lyrics(text: Option<&str>, source: mixtape_shared::api::LyricsSource) -> AppState {
+    let mut state = sample_state();
+    state.view = View::NowPlaying;
+    let id = state.now_playing().unwrap().id;
+    let lyrics = text.and_then(|t| mixtape_shared::lyrics::parse(t, source));
+    assert!(
+        update(
+            &mut state,
+            Action::Lyrics(id, lyrics.map(std::sync::Arc::new))
+        )
+        .is_empty()
+    );
+    state
+}
+
+/// The row of the screen holding `needle`, if any.
+fn row_with(terminal: &Terminal<TestBackend>, needle: &str) -> Option<u16> {
+    let buf = terminal.backend().buffer();
+    (0..buf.area.height).find(|&y| {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        line.contains(needle)
+    })
+}
+
+#[test]
+fn now_playing_follows_synced_lyrics_with_the_music() {
+    use mixtape_shared::api::LyricsSource;
+    let mut state = with_lyrics(Some(RUE_LRC), LyricsSource::Lrc);
+    state.playback.position_ms = 2_000;
+    let early = render(&state);
+    insta::assert_snapshot!("nowplaying_lyrics_synced_early", early.backend());
+    assert_eq!(
+        row_with(&early, "▸ Sous la lune"),
+        row_with(&early, "Sous la lune"),
+        "the first line is the one marked"
+    );
+    assert!(row_with(&early, "▸ Et la nuit").is_none());
+
+    state.playback.position_ms = 17_000;
+    let later = render(&state);
+    insta::assert_snapshot!("nowplaying_lyrics_synced_later", later.backend());
+    assert!(row_with(&later, "▸ Et la nuit qui nous attend").is_some());
+    assert!(row_with(&later, "▸ Sous la lune").is_none());
+    // Progress says what is left.
+    assert!(row_with(&later, "0:17 / 0:31 · -0:14").is_some());
+    // Up next: the rest of the queue (repeat all wraps to its start).
+    assert!(row_with(&later, "Up next").is_some());
+    assert!(row_with(&later, "Slow Espresso — The Paper Lanterns").is_some());
+
+    // Lyrics that arrive for another track (the one that just ended) are not shown.
+    let mut other = sample_state();
+    other.view = View::NowPlaying;
+    update(
+        &mut other,
+        Action::Lyrics(
+            TrackId(99),
+            mixtape_shared::lyrics::parse(RUE_LRC, LyricsSource::Lrc).map(std::sync::Arc::new),
+        ),
+    );
+    assert!(other.lyrics.is_none());
+}
+
+#[test]
+fn now_playing_shows_plain_lyrics_scrollable_and_says_when_there_are_none() {
+    use mixtape_shared::api::LyricsSource;
+    let plain: String = (1..=14)
+        .map(|i| format!("Verse line number {i}\n"))
+        .collect();
+    let mut state = with_lyrics(Some(&plain), LyricsSource::Embedded);
+    let terminal = render(&state);
+    insta::assert_snapshot!("nowplaying_lyrics_plain", terminal.backend());
+    assert!(row_with(&terminal, "Verse line number 1").is_some());
+    assert!(
+        row_with(&terminal, "▸").is_none(),
+        "plain lyrics mark no line"
+    );
+    // The list keys scroll them.
+    update(&mut state, key(KeyCode::Down));
+    update(&mut state, key(KeyCode::Down));
+    let scrolled = render(&state);
+    assert!(row_with(&scrolled, "Verse line number 1 ").is_none());
+    assert!(row_with(&scrolled, "Verse line number 3").is_some());
+
+    let none = with_lyrics(None, LyricsSource::Embedded);
+    let terminal = render(&none);
+    insta::assert_snapshot!("nowplaying_lyrics_none", terminal.backend());
+    assert!(row_with(&terminal, "No lyrics for this track.").is_some());
+}
+
+#[test]
+fn the_queue_title_gives_total_and_remaining_time() {
+    let mut state = sample_state();
+    state.view = View::Queue;
+    // Three tracks of 31 s, the first at 0:12.
+    assert_eq!(view::queue_times(&state), (93_000, 81_000));
+    let terminal = render(&state);
+    assert!(row_with(&terminal, "Queue · 3 tracks · 1:33 · 1:21 left").is_some());
+    state.playback.current = None;
+    assert_eq!(view::queue_times(&state), (93_000, 93_000));
+    state.queue = vec![track(1, "Long", "A", "B", 4000, false)];
+    state.playback.current = Some(0);
+    state.playback.position_ms = 0;
+    assert_eq!(view::long_clock(view::queue_times(&state).0), "1:06:40");
+}
+
+/// A cover prepared for an image protocol is drawn through it: the escape sequence that carries
+/// the image sits in the art's cells; other sizes (a resize, 80x24, tiny) draw without panicking.
+#[test]
+fn image_protocols_draw_the_cover_as_a_real_image() {
+    use super::art::{ArtMode, prepare};
+    for (mode, marker) in [
+        (ArtMode::Kitty, "\u{1b}_G"),
+        (ArtMode::Sixel, "\u{1b}P"),
+        (ArtMode::Iterm2, "\u{1b}]1337;File="),
+    ] {
+        let mut state = sample_state();
+        state.view = View::NowPlaying;
+        state.queue[0].cover_art = Some(ART.into());
+        let cover = Cover::new(
+            ART.into(),
+            image::RgbImage::from_pixel(64, 64, image::Rgb([200, 10, 10])),
+        );
+        state.cover = Some(std::sync::Arc::new(prepare(mode, (10, 20), cover)));
+        let terminal = render(&state);
+        let buf = terminal.backend().buffer();
+        let (art, rest) = view::cover_area(ratatui::layout::Rect::new(1, 2, 78, 19)).unwrap();
+        let carried = (art.y..art.bottom())
+            .flat_map(|y| (art.x..art.right()).map(move |x| (x, y)))
+            .any(|(x, y)| buf[(x, y)].symbol().contains(marker));
+        assert!(carried, "{mode:?}: no {marker:?} in the art's cells");
+        assert!(
+            (art.y..art.bottom()).all(|y| buf[(art.x, y)].symbol() != "▀"),
+            "{mode:?}: not half blocks"
+        );
+        // The text keeps its place beside the image.
+        let title: String = (rest.x..rest.x + 14)
+            .map(|x| buf[(x, 2)].symbol().to_string())
+            .collect();
+        assert_eq!(title, "Rue de la Lune", "{mode:?}");
+        assert_eq!(
+            buf[(79, 2)].symbol(),
+            "│",
+            "{mode:?}: the border beside stays"
+        );
+        for (w, h) in [(120, 40), (80, 24), (40, 10), (20, 5)] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+            t.draw(|f| view::draw(f, &state, &Theme::default()))
+                .unwrap();
+        }
+    }
+}
+
+/// Beside the Library's lists, from 100 columns, the cover of the album whose tracks show; at
+/// 80x24 the Library is as before.
+#[test]
+fn the_library_shows_the_album_cover_when_there_is_room() {
+    let mut state = sample_state();
+    state.library.column = 1;
+    for t in &mut state.library.tracks {
+        t.cover_art = Some(ART.into());
+    }
+    let narrow = render(&state).backend().buffer().clone();
+    // Art for another album is dropped.
+    update(
+        &mut state,
+        Action::AlbumCover(Some(std::sync::Arc::new(Cover::new(
+            "c3".repeat(32),
+            image::RgbImage::new(2, 2),
+        )))),
+    );
+    assert!(state.album_cover.is_none());
+    update(&mut state, Action::AlbumCover(Some(synthetic_cover())));
+    assert!(state.album_cover.is_some());
+    assert_eq!(
+        render(&state).backend().buffer(),
+        &narrow,
+        "80x24 unchanged"
+    );
+
+    let mut wide = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    wide.draw(|f| view::draw(f, &state, &Theme::default()))
+        .unwrap();
+    insta::assert_snapshot!("library_album_cover_120x40", wide.backend());
+    let buf = wide.backend().buffer();
+    let (outer, lists) =
+        view::library_cover_area(ratatui::layout::Rect::new(0, 1, 120, 37)).unwrap();
+    assert_eq!((outer.width, outer.height, lists.width), (34, 18, 86));
+    assert_eq!(buf[(outer.x + 1, outer.y + 1)].symbol(), "▀");
+    assert_eq!(
+        buf[(outer.x + 1, outer.y + 1)].fg,
+        ratatui::style::Color::Rgb(255, 0, 0)
+    );
+    // The tracks column ends where the cover begins, its durations intact.
+    let time: String = (lists.right() - 5..lists.right() - 1)
+        .map(|x| buf[(x, 2)].symbol().to_string())
+        .collect();
+    assert_eq!(time, "0:31");
 }

@@ -1,18 +1,7 @@
 //! Colours, from `[theme]` in config.toml (names like "cyan", "lightblue", or "#rrggbb").
 
+pub use crate::settings::ThemeConfig;
 use ratatui::style::{Color, Modifier, Style};
-use serde::Deserialize;
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ThemeConfig {
-    pub accent: Option<String>,
-    pub selected_bg: Option<String>,
-    pub border: Option<String>,
-    pub dim: Option<String>,
-    pub online: Option<String>,
-    pub offline: Option<String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Theme {

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use mixtape_shared::api::{
-    Album, AlbumDetail, Artist, ArtistDetail, ErrorBody, Genre, Page, PageQuery, SearchQuery,
-    SearchResults, Track,
+    Album, AlbumDetail, Artist, ArtistDetail, ErrorBody, Genre, Lyrics, Page, PageQuery,
+    SearchQuery, SearchResults, Track,
 };
 use mixtape_shared::{AlbumId, ArtistId, TrackId};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/tracks", get(list_tracks))
         .route("/api/v1/tracks/{id}", get(get_track))
+        .route("/api/v1/tracks/{id}/lyrics", get(track_lyrics))
         .route("/api/v1/albums", get(list_albums))
         .route("/api/v1/albums/{id}", get(get_album))
         .route("/api/v1/artists", get(list_artists))
@@ -68,6 +69,33 @@ pub async fn get_track(
         .ok_or_else(|| ApiError::not_found("track"))?;
     track.sign_media(&s.media, unix_now());
     Ok(Json(track))
+}
+
+/// The track's lyrics, from its tags or its sidecar `.lrc`: synced lines carry their start in
+/// milliseconds. 404 `not_found` for no such track, 404 `no_lyrics` for a track without any.
+#[utoipa::path(get, path = "/api/v1/tracks/{id}/lyrics", params(("id" = i64, Path)), tag = "catalog",
+    responses((status = 200, body = Lyrics), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn track_lyrics(
+    State(s): State<AppState>,
+    _: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Lyrics>, ApiError> {
+    let store = s.store.clone();
+    let (exists, lyrics) = blocking(move || {
+        let lyrics = store.track_lyrics(TrackId(id))?;
+        let exists = lyrics.is_some() || store.track_file(TrackId(id))?.is_some();
+        Ok::<_, crate::storage::StorageError>((exists, lyrics))
+    })
+    .await?;
+    match lyrics {
+        Some(lyrics) => Ok(Json(lyrics)),
+        None if exists => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_lyrics",
+            format!("track {id} has no lyrics"),
+        )),
+        None => Err(ApiError::not_found("track")),
+    }
 }
 
 /// Albums, keyset-paginated. Sort: title (default), artist, year, added.

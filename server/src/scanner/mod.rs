@@ -13,6 +13,7 @@
 //! Every batch is its own transaction and a scan is idempotent, so a crash mid-scan leaves a
 //! consistent database and the next scan (run at every start) finishes the work.
 
+mod lyrics;
 mod removals;
 mod role;
 mod tags;
@@ -355,9 +356,8 @@ impl Scanner {
             .name("scan-readers".into())
             .spawn(move || {
                 to_read.par_iter().for_each_with(tx, |tx, facts| {
-                    let abs = root.join(&facts.rel_path);
                     let dir = parent_of(&facts.rel_path);
-                    let result = tags::read_track(&abs, facts, folder_art.get(dir))
+                    let result = tags::read_track(&root, facts, folder_art.get(dir))
                         .map_err(|e| (facts.rel_path.clone(), e));
                     let _ = tx.send(result);
                 });

@@ -1,6 +1,7 @@
 //! Reading one audio file: format, properties, tags and embedded art, via lofty; plus its blake3
 //! content hash. Anything lofty rejects becomes a [`ReadError`] with a reason, never a panic.
 
+use super::lyrics;
 use crate::storage::{ArtRecord, ArtSource, TrackRecord};
 use lofty::config::{ParseOptions, ParsingMode};
 use lofty::file::{AudioFile, FileType, TaggedFileExt};
@@ -67,23 +68,38 @@ fn format_of(ft: FileType) -> Result<(&'static str, &'static str), ReadError> {
 pub struct FileFacts {
     pub rel_path: String,
     pub size: u64,
+    /// The file's mtime, plus its sidecar `.lrc`'s when it has one: a change to either (the
+    /// sidecar added, edited or removed) makes the file read again.
     pub mtime_ns: i64,
+    /// The sidecar `.lrc` (same name, library-relative), found by the walk.
+    pub lrc: Option<String>,
 }
 
 /// Reads and hashes one file. `folder_art` is the album folder's art, used when none is embedded.
+/// `root` is the library folder, where the sidecar `.lrc` named in `facts` is read from.
 pub fn read_track(
-    abs: &Path,
+    root: &Path,
     facts: &FileFacts,
     folder_art: Option<&ArtRecord>,
 ) -> Result<TrackRecord, ReadError> {
     if facts.size == 0 {
         return Err(ReadError::Empty);
     }
+    let abs = root.join(&facts.rel_path);
     // lofty is defensive, but one malformed file must never take the scan down with it.
-    match std::panic::catch_unwind(|| read_unguarded(abs, facts, folder_art)) {
-        Ok(result) => result,
-        Err(_) => Err(ReadError::ParserPanicked),
+    let mut record = match std::panic::catch_unwind(|| read_unguarded(&abs, facts, folder_art)) {
+        Ok(result) => result?,
+        Err(_) => return Err(ReadError::ParserPanicked),
+    };
+    // A sidecar .lrc wins over lyrics in the tags: it is what the user added by hand.
+    if let Some(lrc) = &facts.lrc {
+        match lyrics::sidecar(&root.join(lrc)) {
+            Ok(Some(found)) => record.lyrics = Some(found),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(file = %lrc, error = %e, "lyrics file skipped"),
+        }
     }
+    Ok(record)
 }
 
 fn read_unguarded(
@@ -95,6 +111,7 @@ fn read_unguarded(
     options
         .parsing_mode(ParsingMode::BestAttempt)
         .read_cover_art(true);
+    let mut in_memory = None;
     let (tagged, content_hash) = if facts.size <= IN_MEMORY_LIMIT {
         let mut bytes = Vec::with_capacity(facts.size as usize);
         std::fs::File::open(abs)?.read_to_end(&mut bytes)?;
@@ -108,12 +125,11 @@ fn read_unguarded(
         if probe.file_type().is_none() {
             return Err(ReadError::UnknownFormat);
         }
-        (
-            probe
-                .read()
-                .map_err(|e| ReadError::Malformed(e.to_string()))?,
-            hash,
-        )
+        let tagged = probe
+            .read()
+            .map_err(|e| ReadError::Malformed(e.to_string()))?;
+        in_memory = Some(bytes);
+        (tagged, hash)
     } else {
         let mut hasher = blake3::Hasher::new();
         hasher.update_reader(std::fs::File::open(abs)?)?;
@@ -184,7 +200,12 @@ fn read_unguarded(
             album_artist_id: text(tag, ItemKey::MusicBrainzReleaseArtistId),
         },
         cover_art: None,
+        lyrics: None,
     };
+    record.lyrics = in_memory
+        .as_deref()
+        .and_then(|bytes| lyrics::id3_synced(tagged.file_type(), bytes))
+        .or_else(|| lyrics::from_tags(tagged.tags()));
     let pictures: Vec<_> = tagged.tags().iter().flat_map(|t| t.pictures()).collect();
     let front = pictures
         .iter()

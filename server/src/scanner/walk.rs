@@ -58,6 +58,8 @@ pub(super) fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Wal
     let mut files = Vec::new();
     let mut art_candidates: HashMap<String, Vec<(usize, PathBuf)>> = HashMap::new();
     let mut failures = Vec::new();
+    // Sidecar lyrics: the file's path without its extension → (its path, its mtime).
+    let mut lrc_files: HashMap<String, (String, i64)> = HashMap::new();
     for start in starts {
         // Symlinks are not followed: a link could point outside the library. The start of a
         // scoped walk was checked above; `follow_root_links(false)` keeps it so even if it is
@@ -92,7 +94,8 @@ pub(super) fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Wal
                     .push((rank, path.to_path_buf()));
                 continue;
             }
-            if !is_audio_path(path) {
+            let lrc = is_lrc_path(path);
+            if !lrc && !is_audio_path(path) {
                 continue;
             }
             match entry.metadata() {
@@ -103,14 +106,25 @@ pub(super) fn walk(root: &Path, scope: Option<&[String]>) -> std::io::Result<Wal
                         .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
                         .map(|d| d.as_nanos() as i64)
                         .unwrap_or(0);
+                    if lrc {
+                        lrc_files.insert(without_extension(&rel).to_string(), (rel, mtime_ns));
+                        continue;
+                    }
                     files.push(FileFacts {
                         rel_path: rel,
                         size: meta.len(),
                         mtime_ns,
+                        lrc: None,
                     });
                 }
                 Err(e) => failures.push((rel, format!("cannot stat: {e}"))),
             }
+        }
+    }
+    for file in &mut files {
+        if let Some((lrc, mtime_ns)) = lrc_files.get(without_extension(&file.rel_path)) {
+            file.mtime_ns = file.mtime_ns.wrapping_add(*mtime_ns);
+            file.lrc = Some(lrc.clone());
         }
     }
     let mut folder_art = HashMap::new();
@@ -149,6 +163,20 @@ pub(super) fn plain_folder_in(root: &Path, rel: &str) -> bool {
         }
     }
     true
+}
+
+fn is_lrc_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("lrc"))
+}
+
+/// `a/b/01 - Song.flac` → `a/b/01 - Song`: what an audio file and its `.lrc` share.
+pub(super) fn without_extension(rel: &str) -> &str {
+    match rel.rsplit_once('.') {
+        Some((stem, _)) if !stem.ends_with('/') && !stem.is_empty() => stem,
+        _ => rel,
+    }
 }
 
 /// Lower is preferred: cover before folder before front, jpg before png.

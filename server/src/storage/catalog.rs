@@ -98,6 +98,8 @@ pub struct TrackRecord {
     pub replay_gain: mixtape_shared::api::ReplayGain,
     pub musicbrainz: mixtape_shared::api::MusicBrainzIds,
     pub cover_art: Option<ArtRecord>,
+    /// From the tags or the sidecar `.lrc` (which wins).
+    pub lyrics: Option<mixtape_shared::api::Lyrics>,
 }
 
 /// Where a piece of cover art lives: it is read from there again when served.
@@ -216,6 +218,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     fn track(&self, id: TrackId) -> StorageResult<Option<Track>>;
     fn tracks_by_ids(&self, ids: &[TrackId]) -> StorageResult<Vec<Track>>;
     fn track_file(&self, id: TrackId) -> StorageResult<Option<TrackFile>>;
+    /// The track's lyrics, as the last scan read them.
+    fn track_lyrics(&self, id: TrackId) -> StorageResult<Option<mixtape_shared::api::Lyrics>>;
     fn track_file_by_hash(&self, content_hash: &str) -> StorageResult<Option<TrackFile>>;
     /// Tracks whose relative path or file name matches, for m3u8 import.
     fn track_ids_by_paths(&self, paths: &[String]) -> StorageResult<HashMap<String, TrackId>>;
@@ -250,4 +254,16 @@ pub trait CatalogStore: Send + Sync + 'static {
     fn artist_page(&self, offset: u32, count: u32) -> StorageResult<Vec<Artist>>;
     /// The artist whose folded name (`catalog::fold`) is this.
     fn artist_by_name(&self, name: &str) -> StorageResult<Option<Artist>>;
+}
+
+/// A stored lyrics row (JSON of the wire form) read back; a row that does not parse is corrupt.
+pub fn lyrics_from_json(id: TrackId, json: &str) -> StorageResult<mixtape_shared::api::Lyrics> {
+    serde_json::from_str(json)
+        .map_err(|e| StorageError::Corrupt(format!("lyrics of track {}: {e}", id.0)))
+}
+
+/// The stored form of a track's lyrics.
+pub fn lyrics_to_json(lyrics: &mixtape_shared::api::Lyrics) -> String {
+    // Plain data with string keys: serializing it cannot fail.
+    serde_json::to_string(lyrics).unwrap_or_default()
 }

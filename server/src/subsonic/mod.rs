@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod info;
 pub mod keyring;
+pub mod lyrics;
 pub mod model;
 pub mod params;
 pub mod response;

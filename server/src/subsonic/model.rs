@@ -20,7 +20,10 @@ fn song_path(t: &Track) -> String {
         .album
         .as_ref()
         .map_or_else(|| "Unknown Album".to_string(), |a| part(&a.title));
-    let track = t.track_number.map(|n| format!("{n:02} - ")).unwrap_or_default();
+    let track = t
+        .track_number
+        .map(|n| format!("{n:02} - "))
+        .unwrap_or_default();
     format!(
         "{artist}/{album}/{track}{}.{}",
         part(&t.title),

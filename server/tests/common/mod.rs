@@ -16,6 +16,8 @@ pub struct Server {
     pub base: String,
     pub token: String,
     pub http: reqwest::blocking::Client,
+    /// Every line the server wrote to stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -67,8 +69,11 @@ fn launch(
     let mut child = cmd.spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line.clone());
             if let Some(addr) = line.split("listening on http://").nth(1) {
                 let _ = tx.send(addr.split_whitespace().next().unwrap().to_string());
             }
@@ -94,6 +99,7 @@ fn launch(
         base,
         token: login["token"].as_str().unwrap().to_string(),
         http,
+        log,
     }
 }
 

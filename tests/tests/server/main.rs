@@ -9,6 +9,7 @@ mod catalog;
 mod errors;
 mod idempotency;
 mod library;
+mod lyrics;
 mod playlist_writes;
 mod playlists;
 mod streaming;

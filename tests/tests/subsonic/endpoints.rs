@@ -114,6 +114,12 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             vec![],
             Some("internetRadioStations"),
         ),
+        ("getLyrics", vec![("title", "Hafið")], Some("lyrics")),
+        (
+            "getLyricsBySongId",
+            vec![("id", &fx.song)],
+            Some("lyricsList"),
+        ),
     ];
     for (endpoint, params, element) in &cases {
         let j = sub.json(endpoint, params).await;
@@ -163,6 +169,8 @@ async fn every_endpoint_reports_its_error_code_in_json_and_xml() {
         ("getAlbum", vec![("id", "al-999999")], 70),
         ("getAlbum", vec![], 10),
         ("getSong", vec![("id", "tr-999999")], 70),
+        ("getLyricsBySongId", vec![], 10),
+        ("getLyricsBySongId", vec![("id", "tr-999999")], 70),
         ("getAlbumList2", vec![], 10),
         ("getAlbumList2", vec![("type", "sideways")], 10),
         ("getAlbumList2", vec![("type", "byYear")], 10),

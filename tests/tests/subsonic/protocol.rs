@@ -192,13 +192,16 @@ async fn extensions_are_listed_without_authentication() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["apiKeyAuthentication", "formPost"]);
+    assert_eq!(
+        names,
+        vec!["apiKeyAuthentication", "formPost", "songLyrics"]
+    );
     assert_eq!(
         v["openSubsonicExtensions"][0]["versions"],
         serde_json::json!([1])
     );
     let x = sub.xml_raw("getOpenSubsonicExtensions", &[]).await;
     let exts = xml_ok(&x).all("openSubsonicExtensions");
-    assert_eq!(exts.len(), 2);
+    assert_eq!(exts.len(), 3);
     assert_eq!(exts[0].child("versions").text, "1");
 }

@@ -256,6 +256,7 @@ pub fn plan(config: &BenchConfig) -> BenchPlan {
                         "mixtape-libgen bench seed {} #{global_index}",
                         config.seed
                     )),
+                    lyrics: None,
                 },
             });
         }

@@ -10,6 +10,7 @@ pub mod art;
 pub mod bench;
 pub mod compose;
 pub mod demo;
+pub mod demo_lyrics;
 pub mod error;
 pub mod format;
 pub mod names;

@@ -10,11 +10,16 @@
 
 use std::io::Cursor;
 
+use lofty::TextEncoding;
 use lofty::config::WriteOptions;
-use lofty::id3::v2::Id3v2Tag;
+use lofty::id3::v2::{
+    BinaryFrame, Frame, FrameId, Id3v2Tag, SyncTextContentType, SynchronizedTextFrame,
+    TimestampFormat, UnsynchronizedTextFrame,
+};
 use lofty::mp4::{Atom, AtomData, AtomIdent, Ilst};
 use lofty::picture::{MimeType, Picture, PictureType};
 use lofty::prelude::*;
+use lofty::tag::items::UNKNOWN_LANGUAGE;
 use lofty::tag::{ItemValue, Tag, TagItem, TagType};
 
 use crate::error::{Error, Result};
@@ -47,6 +52,42 @@ pub struct TrackTags {
     pub compilation: bool,
     /// Free text comment.
     pub comment: Option<String>,
+    /// Lyrics to embed.
+    pub lyrics: Option<TagLyrics>,
+}
+
+/// Lyrics embedded in the tag, the way taggers store them in each format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagLyrics {
+    /// Unsynchronized text: ID3 USLT, Vorbis `UNSYNCEDLYRICS`, MP4 `©lyr`.
+    Plain(String),
+    /// Lines with their start in milliseconds: ID3 SYLT, or LRC text in Vorbis `LYRICS` and MP4
+    /// `©lyr` (the convention of taggers, for want of a synced field there).
+    Synced {
+        /// ISO 639-2, written where the format has a place for it (ID3).
+        lang: [u8; 3],
+        /// (start in ms, text), in time order.
+        lines: Vec<(u32, String)>,
+    },
+}
+
+impl TagLyrics {
+    /// The LRC text of synced lyrics: `[la:xxx]`, then `[mm:ss.xx]text` per line.
+    pub fn lrc(lang: &[u8; 3], lines: &[(u32, String)]) -> String {
+        let header = format!("[la:{}]\n", String::from_utf8_lossy(lang));
+        header
+            + &lines
+                .iter()
+                .map(|(ms, text)| {
+                    format!(
+                        "[{:02}:{:02}.{:02}]{text}\n",
+                        ms / 60_000,
+                        ms / 1000 % 60,
+                        ms % 1000 / 10
+                    )
+                })
+                .collect::<String>()
+    }
 }
 
 /// An image to embed as the front cover.
@@ -87,7 +128,9 @@ pub fn tag_bytes(
     let options = WriteOptions::default().preferred_padding(padding);
     let result = match format {
         AudioFormat::M4a => build_ilst(tags, cover).save_to(&mut file, options),
-        AudioFormat::Mp3 | AudioFormat::Wav => build_id3v2(tags, cover).save_to(&mut file, options),
+        AudioFormat::Mp3 | AudioFormat::Wav => {
+            build_id3v2(tags, cover)?.save_to(&mut file, options)
+        }
         AudioFormat::Flac | AudioFormat::Ogg | AudioFormat::Opus => {
             build_tag(TagType::VorbisComments, tags, cover).save_to(&mut file, options)
         }
@@ -131,10 +174,19 @@ fn item_groups(tags: &TrackTags) -> Vec<Vec<TagItem>> {
     groups
 }
 
+/// The generic lyrics item of Vorbis comments (ID3 and MP4 are built apart).
+fn vorbis_lyrics(lyrics: &TagLyrics) -> TagItem {
+    match lyrics {
+        TagLyrics::Plain(t) => text(ItemKey::UnsyncLyrics, t),
+        TagLyrics::Synced { lang, lines } => text(ItemKey::Lyrics, TagLyrics::lrc(lang, lines)),
+    }
+}
+
 /// A generic lofty [`Tag`] of `tag_type` (Vorbis comments keep the item order).
 fn build_tag(tag_type: TagType, tags: &TrackTags, cover: Option<&CoverImage>) -> Tag {
     let mut tag = Tag::new(tag_type);
-    for item in item_groups(tags).into_iter().flatten() {
+    let lyrics = tags.lyrics.as_ref().map(vorbis_lyrics);
+    for item in item_groups(tags).into_iter().flatten().chain(lyrics) {
         let key = item.key();
         let pushed = tag.push(item);
         debug_assert!(pushed, "{key:?} cannot be stored in {tag_type:?}");
@@ -148,7 +200,7 @@ fn build_tag(tag_type: TagType, tags: &TrackTags, cover: Option<&CoverImage>) ->
 /// An ID3v2.4 tag. lofty converts a whole generic tag through a hash map, which makes the frame
 /// order (and so the file bytes) vary from run to run; converting one frame's worth of items
 /// at a time keeps the output byte-for-byte reproducible.
-fn build_id3v2(tags: &TrackTags, cover: Option<&CoverImage>) -> Id3v2Tag {
+fn build_id3v2(tags: &TrackTags, cover: Option<&CoverImage>) -> Result<Id3v2Tag> {
     let mut id3 = Id3v2Tag::new();
     for group in item_groups(tags) {
         let mut part = Tag::new(TagType::Id3v2);
@@ -166,7 +218,34 @@ fn build_id3v2(tags: &TrackTags, cover: Option<&CoverImage>) -> Id3v2Tag {
             id3.insert(frame);
         }
     }
-    id3
+    match &tags.lyrics {
+        Some(TagLyrics::Plain(t)) => {
+            id3.insert(Frame::UnsynchronizedText(UnsynchronizedTextFrame::new(
+                TextEncoding::UTF8,
+                UNKNOWN_LANGUAGE,
+                String::new(),
+                t.clone(),
+            )));
+        }
+        Some(TagLyrics::Synced { lang, lines }) => {
+            let sylt = SynchronizedTextFrame::new(
+                TextEncoding::UTF8,
+                *lang,
+                TimestampFormat::MS,
+                SyncTextContentType::Lyrics,
+                None,
+                lines.clone(),
+            );
+            // SYLT is a binary frame to lofty: encoded here, parsed by the reader.
+            let bytes = sylt
+                .as_bytes(WriteOptions::default())
+                .map_err(|e| Error::Invalid(format!("SYLT frame: {e}")))?;
+            let id = FrameId::new("SYLT").map_err(|e| Error::Invalid(e.to_string()))?;
+            id3.insert(Frame::Binary(BinaryFrame::new(id, bytes)));
+        }
+        None => {}
+    }
+    Ok(id3)
 }
 
 /// An MP4 `ilst`, built directly so that multiple values share one atom.
@@ -202,6 +281,17 @@ fn build_ilst(tags: &TrackTags, cover: Option<&CoverImage>) -> Ilst {
     }
     if let Some(cover) = cover {
         ilst.insert_picture(cover.to_picture());
+    }
+    match &tags.lyrics {
+        Some(TagLyrics::Plain(t)) => ilst.insert(Atom::new(
+            AtomIdent::Fourcc(*b"\xa9lyr"),
+            AtomData::UTF8(t.clone()),
+        )),
+        Some(TagLyrics::Synced { lang, lines }) => ilst.insert(Atom::new(
+            AtomIdent::Fourcc(*b"\xa9lyr"),
+            AtomData::UTF8(TagLyrics::lrc(lang, lines)),
+        )),
+        None => {}
     }
     ilst
 }
@@ -257,10 +347,93 @@ pub fn read_back(path: &std::path::Path) -> Result<ReadBack> {
             .get_string(ItemKey::FlagCompilation)
             .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
         comment: tag.comment().map(|c| c.into_owned()),
+        lyrics: lyrics_back(path, &file, tag)?,
     };
     Ok(ReadBack {
         tags,
         pictures: tag.picture_count() as usize,
         duration_ms,
     })
+}
+
+/// The lyrics of a generated file, read back as [`TagLyrics`]: SYLT from the ID3v2 tag itself
+/// (lofty's generic tag leaves it out), LRC text in `LYRICS`/`©lyr` parsed back from the
+/// `[mm:ss.xx]` form [`TagLyrics::lrc`] writes.
+fn lyrics_back(
+    path: &std::path::Path,
+    file: &lofty::file::TaggedFile,
+    tag: &Tag,
+) -> Result<Option<TagLyrics>> {
+    let file_type = file.file_type();
+    let id3 = if matches!(
+        file_type,
+        lofty::file::FileType::Mpeg | lofty::file::FileType::Wav
+    ) {
+        let mut reader = std::fs::File::open(path).map_err(Error::io("reading", path))?;
+        let options = lofty::config::ParseOptions::new();
+        let read = |source| Error::Reading {
+            path: path.to_owned(),
+            source,
+        };
+        if file_type == lofty::file::FileType::Mpeg {
+            lofty::mpeg::MpegFile::read_from(&mut reader, options)
+                .map_err(read)?
+                .id3v2()
+                .cloned()
+        } else {
+            lofty::iff::wav::WavFile::read_from(&mut reader, options)
+                .map_err(read)?
+                .id3v2()
+                .cloned()
+        }
+    } else {
+        None
+    };
+    for frame in id3.iter().flatten() {
+        if let Frame::Binary(binary) = frame
+            && binary.id().as_str() == "SYLT"
+        {
+            let sylt = SynchronizedTextFrame::parse(&binary.data, binary.flags())
+                .map_err(|e| Error::Invalid(format!("{}: bad SYLT: {e}", path.display())))?;
+            return Ok(Some(TagLyrics::Synced {
+                lang: sylt.language,
+                lines: sylt.content,
+            }));
+        }
+    }
+    if let Some(t) = tag.get_string(ItemKey::UnsyncLyrics) {
+        return Ok(Some(TagLyrics::Plain(t.to_owned())));
+    }
+    let Some(t) = tag.get_string(ItemKey::Lyrics) else {
+        return Ok(None);
+    };
+    let mut lang = None;
+    let lines: Option<Vec<(u32, String)>> = t
+        .lines()
+        .filter(
+            |l| match l.strip_prefix("[la:").and_then(|r| r.strip_suffix(']')) {
+                Some(code) => {
+                    lang = <[u8; 3]>::try_from(code.as_bytes()).ok();
+                    false
+                }
+                None => true,
+            },
+        )
+        .map(|l| {
+            let (stamp, text) = l.strip_prefix('[')?.split_once(']')?;
+            let (min, rest) = stamp.split_once(':')?;
+            let (sec, cs) = rest.split_once('.')?;
+            let ms = min.parse::<u32>().ok()? * 60_000
+                + sec.parse::<u32>().ok()? * 1000
+                + cs.parse::<u32>().ok()? * 10;
+            Some((ms, text.to_owned()))
+        })
+        .collect();
+    Ok(Some(match lines {
+        Some(lines) if !lines.is_empty() => TagLyrics::Synced {
+            lang: lang.unwrap_or(*b"und"),
+            lines,
+        },
+        _ => TagLyrics::Plain(t.to_owned()),
+    }))
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use mixtape_libgen::bench::{self, BenchConfig};
-use mixtape_libgen::tags::{CoverImage, tag_bytes};
+use mixtape_libgen::tags::{CoverImage, TagLyrics, tag_bytes};
 use mixtape_libgen::{AudioFormat, TrackTags, read_back};
 
 fn have_ffmpeg(test: &str) -> bool {
@@ -86,6 +86,7 @@ fn every_format_keeps_multiple_values_and_unicode() {
         genres: vec!["Electronic".into(), "Ambient".into()],
         compilation: true,
         comment: Some("round trip".into()),
+        lyrics: None,
     };
     let cover = CoverImage {
         data: mixtape_libgen::art::encode_jpeg(
@@ -131,5 +132,26 @@ fn every_format_keeps_multiple_values_and_unicode() {
         let back = read_back(&path).unwrap();
         assert_eq!(back.tags, tags, "{format}");
         assert_eq!(back.pictures, 1, "{format}");
+        // Lyrics of both kinds come back as written, in every format.
+        for lyrics in [
+            TagLyrics::Plain("第一行\n\nsecond verse".into()),
+            TagLyrics::Synced {
+                lang: *b"jpn",
+                lines: vec![(1_500, "雨の渋谷".into()), (62_340, "neon".into())],
+            },
+        ] {
+            let with = TrackTags {
+                lyrics: Some(lyrics.clone()),
+                ..tags.clone()
+            };
+            let bytes =
+                tag_bytes(format, templates[&format].clone(), &with, None, 0, "test").unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            assert_eq!(
+                read_back(&path).unwrap().tags.lyrics,
+                Some(lyrics),
+                "{format}"
+            );
+        }
     }
 }

@@ -490,6 +490,16 @@ impl CatalogStore for PgStore {
     fn track_file(&self, id: TrackId) -> StorageResult<Option<TrackFile>> {
         self.read_catalog(|tx| track_file_where(tx, "id = $1", &id.0))
     }
+    fn track_lyrics(&self, id: TrackId) -> StorageResult<Option<Lyrics>> {
+        self.read_catalog(|tx| {
+            tx.query_opt(
+                "SELECT lyrics FROM track_lyrics WHERE track_id = $1",
+                &[&id.0],
+            )?
+            .map(|row| crate::storage::lyrics_from_json(id, row.try_get::<_, &str>(0)?))
+            .transpose()
+        })
+    }
     fn track_file_by_hash(&self, content_hash: &str) -> StorageResult<Option<TrackFile>> {
         self.read_catalog(|tx| track_file_where(tx, "content_hash = $1", &content_hash))
     }

@@ -68,6 +68,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[include_str!("schema/idempotency.sql")],
     // User-keyed shards: the map, residency, playlist owners, moves.
     &[include_str!("schema/shards.sql")],
+    // Lyrics, embedded and from .lrc sidecars (catalog data, on the primary).
+    &[include_str!("schema/lyrics.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).

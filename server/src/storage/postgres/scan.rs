@@ -409,6 +409,13 @@ impl Batch<'_, '_> {
         self.albums.extend(album_id);
         self.artists.extend(artist_ids.iter().copied());
         self.artists.insert(album_artist_id);
+        self.execute("DELETE FROM track_lyrics WHERE track_id = $1", &[&id])?;
+        if let Some(lyrics) = &record.lyrics {
+            self.execute(
+                "INSERT INTO track_lyrics (track_id, lyrics) VALUES ($1, $2)",
+                &[&id, &crate::storage::lyrics_to_json(lyrics)],
+            )?;
+        }
         self.changes.push("track", id.to_string(), None, false);
         Ok(id)
     }

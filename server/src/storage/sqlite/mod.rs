@@ -17,13 +17,13 @@ mod users;
 
 use super::*;
 use mixtape_shared::api::{
-    Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Page, PlayEvent,
+    Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Lyrics, Page, PlayEvent,
     PlaylistDetail, SearchResults, Track, User,
 };
 use mixtape_shared::sync::PlaylistOp;
 use mixtape_shared::{PlaylistId, TrackId, UserId};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
     include_str!("schema_v7.sql"),
+    include_str!("schema_v8.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
@@ -190,6 +191,15 @@ impl CatalogStore for SqliteStore {
     }
     fn track_file(&self, id: TrackId) -> StorageResult<Option<TrackFile>> {
         self.read(|c| catalog::track_file_where(c, "id = ?1", id.0))
+    }
+    fn track_lyrics(&self, id: TrackId) -> StorageResult<Option<Lyrics>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT lyrics FROM track_lyrics WHERE track_id = ?1")?
+                .query_row([id.0], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|json| crate::storage::lyrics_from_json(id, &json))
+                .transpose()
+        })
     }
     fn track_file_by_hash(&self, content_hash: &str) -> StorageResult<Option<TrackFile>> {
         self.read(|c| catalog::track_file_where(c, "content_hash = ?1", content_hash))

@@ -335,6 +335,12 @@ fn write_track(
     batch.albums.extend(album_id);
     batch.artists.extend(artist_ids.iter().copied());
     batch.artists.insert(album_artist_id);
+    tx.prepare_cached("DELETE FROM track_lyrics WHERE track_id = ?1")?
+        .execute([id])?;
+    if let Some(lyrics) = &record.lyrics {
+        tx.prepare_cached("INSERT INTO track_lyrics (track_id, lyrics) VALUES (?1, ?2)")?
+            .execute(params![id, crate::storage::lyrics_to_json(lyrics)])?;
+    }
     record_change(tx, "track", &id.to_string(), None, false)?;
     Ok(id)
 }

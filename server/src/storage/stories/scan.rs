@@ -293,7 +293,51 @@ fn big_batches_write_every_track(store: &dyn Store) {
     assert_eq!(found.tracks[0].title, "Song 123");
 }
 
+fn lyrics_are_written_with_their_track_and_go_with_it(store: &dyn Store) {
+    use mixtape_shared::api::LyricsSource;
+    let lyrics =
+        mixtape_shared::lyrics::parse("[la:jpn]\n[00:01.50]雨\n[00:03.00]", LyricsSource::Lrc)
+            .unwrap();
+    let mut with = record("l/1.flac", "Rain", "Band", "Album", None);
+    with.lyrics = Some(lyrics.clone());
+    scan(
+        store,
+        vec![
+            with.clone(),
+            record("l/2.flac", "Dry", "Band", "Album", None),
+        ],
+    );
+    let (one, two) = (id_at(store, "l/1.flac"), id_at(store, "l/2.flac"));
+    assert_eq!(store.track_lyrics(one).unwrap(), Some(lyrics));
+    assert_eq!(store.track_lyrics(two).unwrap(), None);
+    assert_eq!(store.track_lyrics(TrackId(999_999)).unwrap(), None);
+    // Read again without lyrics (the .lrc removed): none; a move keeps what the record says.
+    let mut without = with.clone();
+    without.lyrics = None;
+    without.mtime_ns += 1;
+    scan(store, vec![without]);
+    assert_eq!(store.track_lyrics(one).unwrap(), None);
+    let plain = mixtape_shared::lyrics::plain("words", LyricsSource::Embedded).unwrap();
+    let mut moved = record("l/moved.flac", "Rain", "Band", "Album", None);
+    moved.content_hash = with.content_hash.clone();
+    moved.lyrics = Some(plain.clone());
+    store
+        .apply_scan_batch(vec![ScanWrite::Move {
+            from: "l/1.flac".into(),
+            record: moved,
+        }])
+        .unwrap();
+    assert_eq!(store.track_lyrics(one).unwrap(), Some(plain));
+    store
+        .apply_scan_batch(vec![ScanWrite::Remove {
+            path: "l/moved.flac".into(),
+        }])
+        .unwrap();
+    assert_eq!(store.track_lyrics(one).unwrap(), None);
+}
+
 stories!(
+    lyrics_are_written_with_their_track_and_go_with_it,
     upserts_add_then_update_in_place,
     moves_keep_the_id,
     removed_tracks_get_their_id_back_when_their_file_returns,

@@ -105,6 +105,8 @@ pub const ENDPOINTS: &[&str] = &[
     "getPodcasts",
     "getNewestPodcasts",
     "getInternetRadioStations",
+    "getLyrics",
+    "getLyricsBySongId",
 ];
 
 /// The OpenSubsonic extensions we implement (answered without authentication).
@@ -116,6 +118,10 @@ pub fn extensions() -> Vec<Extension> {
         },
         Extension {
             name: "formPost",
+            versions: vec![1],
+        },
+        Extension {
+            name: "songLyrics",
             versions: vec![1],
         },
     ]
@@ -168,6 +174,8 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "getSimilarSongs" => get_similar_songs(ctx, p, "similarSongs"),
         "getSimilarSongs2" => get_similar_songs(ctx, p, "similarSongs2"),
         "getTopSongs" => get_top_songs(ctx, p),
+        "getLyrics" => super::lyrics::get_lyrics(ctx, p),
+        "getLyricsBySongId" => super::lyrics::get_lyrics_by_song_id(ctx, p),
         "getArtistInfo" => super::info::artist_info(ctx, p, false),
         "getArtistInfo2" => super::info::artist_info(ctx, p, true),
         "getAlbumInfo" => super::info::album_info(ctx, p, false),

@@ -2,18 +2,33 @@
 //! overlay and prompts. Nothing here changes state; layouts fit 80x24 and grow with the terminal.
 
 use super::keymap::Command;
-use super::state::{AppState, Cover, Cursor, PromptKind, TrackRow, View};
+use super::state::{AppState, Cursor, PromptKind, TrackRow, View};
+use super::text;
 use super::theme::Theme;
 use crate::connectivity::Link;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Gauge, List, ListItem, ListState, Paragraph, Wrap};
+
+mod now_playing;
+
+pub use now_playing::cover_area;
+use now_playing::draw_now_playing;
 
 pub fn clock(ms: u64) -> String {
     let s = ms / 1000;
     format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// A total that may pass an hour: `1:02:03`, else as [`clock`].
+pub fn long_clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        clock(ms)
+    }
 }
 
 pub fn mb(bytes: u64) -> String {
@@ -105,6 +120,11 @@ fn paged_list(
 }
 
 fn track_item<'a>(t: &TrackRow, playing: bool, width: u16, theme: &Theme) -> ListItem<'a> {
+    ListItem::new(track_line(t, playing, width, theme))
+}
+
+/// A track as one row: a mark, "title — artists" cut to fit, the duration flush right.
+fn track_line<'a>(t: &TrackRow, playing: bool, width: u16, theme: &Theme) -> Line<'a> {
     let mark = if playing {
         "▶ "
     } else if t.cached {
@@ -113,26 +133,69 @@ fn track_item<'a>(t: &TrackRow, playing: bool, width: u16, theme: &Theme) -> Lis
         "  "
     };
     let time = clock(t.duration_ms);
-    // The mark, the text, at least one space, the time flush right.
-    let room = (width as usize).saturating_sub(time.len() + 3);
-    let mut text = format!("{} — {}", t.title, t.artists);
-    if text.chars().count() > room {
-        text = text
-            .chars()
-            .take(room.saturating_sub(1))
-            .collect::<String>()
-            + "…";
-    }
-    let pad = room.saturating_sub(text.chars().count()) + 1;
-    ListItem::new(Line::from(vec![
+    // The mark (2 columns), the text, at least one space, the time flush right; measured in
+    // display columns, so wide titles keep the time in its column.
+    let (text, pad) = text::two_columns(
+        &format!("{} — {}", t.title, t.artists),
+        &time,
+        (width as usize).saturating_sub(2),
+    );
+    Line::from(vec![
         Span::styled(mark, theme.accent()),
         Span::raw(text),
-        Span::raw(" ".repeat(pad)),
+        Span::raw(pad),
         Span::styled(time, theme.dim()),
-    ]))
+    ])
+}
+
+/// Room for the album's cover right of the Library's lists: the cover's area (a square in
+/// half-block cells, inside a border) and what is left for the lists; `None` below 100 columns
+/// or when the cover would be small.
+pub fn library_cover_area(area: Rect) -> Option<(Rect, Rect)> {
+    const LISTS: u16 = 66;
+    if area.width < 100 || area.height < 8 {
+        return None;
+    }
+    let rows = area.height.saturating_sub(2).min(16);
+    let cols = (rows * 2).min(area.width - LISTS - 2);
+    let rows = rows.min(cols / 2);
+    if rows < 5 {
+        return None;
+    }
+    let outer = Rect::new(
+        area.right() - (rows * 2 + 2),
+        area.y,
+        rows * 2 + 2,
+        rows + 2,
+    );
+    let lists = Rect::new(area.x, area.y, area.width - outer.width, area.height);
+    Some((outer, lists))
 }
 
 fn draw_library(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let shown = super::art::album_art(state);
+    let cover = state
+        .album_cover
+        .as_deref()
+        .filter(|c| Some(&c.hash) == shown.as_ref());
+    let area = match (cover, library_cover_area(area)) {
+        (Some(cover), Some((outer, lists))) => {
+            // Named after the tracks the art came from (the albums column may be ahead).
+            let title = state
+                .library
+                .tracks
+                .iter()
+                .find(|t| t.cover_art.is_some())
+                .map(|t| t.album.as_str())
+                .unwrap_or("Cover");
+            let frame_block = block(title, false, theme);
+            let inner = frame_block.inner(outer);
+            frame.render_widget(frame_block, outer);
+            now_playing::draw_cover(frame, inner, cover);
+            lists
+        }
+        _ => area,
+    };
     let [artists, albums, tracks] = Layout::horizontal([
         Constraint::Percentage(28),
         Constraint::Percentage(30),
@@ -304,129 +367,36 @@ fn draw_queue(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         .enumerate()
         .map(|(i, t)| track_item(t, state.playback.current == Some(i), area.width - 2, theme))
         .collect();
+    let (total, left) = queue_times(state);
     let title = format!(
-        "Queue · {} tracks · shuffle {} · repeat {}",
+        "Queue · {} tracks · {} · {} left · shuffle {} · repeat {}",
         state.queue.len(),
+        long_clock(total),
+        long_clock(left),
         if state.playback.shuffle { "on" } else { "off" },
         state.playback.repeat.label()
     );
     paged_list(frame, area, items, &state.queue_cursor, true, &title, theme);
 }
 
-fn draw_now_playing(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let outer = block("Now Playing", true, theme);
-    let inner = outer.inner(area);
-    frame.render_widget(outer, area);
-    let Some(track) = state.now_playing() else {
-        frame.render_widget(
-            Paragraph::new("Nothing playing. Pick a track in Library or Search and press enter.")
-                .style(theme.dim())
-                .wrap(Wrap { trim: true }),
-            inner,
-        );
-        return;
-    };
-    // The cover, when loaded for this track and there is room, left of the text.
-    let inner = match state
-        .cover
-        .as_deref()
-        .filter(|c| track.cover_art.as_deref() == Some(c.hash.as_str()))
-    {
-        Some(cover) => match cover_area(inner) {
-            Some((art, rest)) => {
-                draw_cover(frame, art, cover);
-                rest
-            }
-            None => inner,
-        },
-        None => inner,
-    };
-    let [text, gauge, _] = Layout::vertical([
-        Constraint::Length(6),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
-    let p = &state.playback;
-    let status = if p.buffering {
-        "buffering…"
-    } else if p.paused {
-        "paused"
-    } else {
-        "playing"
-    };
-    let lines = vec![
-        Line::from(Span::styled(track.title.clone(), theme.title())),
-        Line::from(track.artists.clone()),
-        Line::from(Span::styled(track.album.clone(), theme.dim())),
-        Line::from(""),
-        Line::from(format!(
-            "{status} · volume {}% · {}",
-            p.volume,
-            if p.format.is_empty() {
-                "…"
-            } else {
-                &p.format
-            }
-        )),
-    ];
-    frame.render_widget(Paragraph::new(lines), text);
-    let ratio = if track.duration_ms == 0 {
-        0.0
-    } else {
-        (p.position_ms as f64 / track.duration_ms as f64).clamp(0.0, 1.0)
-    };
-    frame.render_widget(
-        Gauge::default()
-            .gauge_style(theme.accent())
-            .ratio(ratio)
-            .label(format!(
-                "{} / {}",
-                clock(p.position_ms),
-                clock(track.duration_ms)
-            )),
-        gauge,
-    );
-}
-
-/// Splits Now Playing's inner area into the cover (a square: twice as many columns as rows,
-/// since a cell holds two pixels one above the other) and the rest, keeping at least 40
-/// columns for the text; `None` when the cover would be too small to be worth drawing.
-pub fn cover_area(inner: Rect) -> Option<(Rect, Rect)> {
-    const TEXT: u16 = 40;
-    let rows = inner
-        .height
-        .min(inner.width.saturating_sub(TEXT + 1) / 2)
-        .min(20);
-    if rows < 6 {
-        return None;
-    }
-    let art = Rect::new(inner.x, inner.y, rows * 2, rows);
-    let rest = Rect::new(
-        inner.x + art.width + 1,
-        inner.y,
-        inner.width - art.width - 1,
-        inner.height,
-    );
-    Some((art, rest))
-}
-
-/// Half blocks: each cell shows two pixels, the top one as '▀' in the foreground colour and the
-/// bottom one as the background.
-fn draw_cover(frame: &mut Frame, area: Rect, cover: &Cover) {
-    let pixels = cover.pixels(area.width, area.height);
-    let buf = frame.buffer_mut();
-    for y in 0..area.height {
-        for x in 0..area.width {
-            let top = pixels.get_pixel(x as u32, y as u32 * 2).0;
-            let bottom = pixels.get_pixel(x as u32, y as u32 * 2 + 1).0;
-            if let Some(cell) = buf.cell_mut((area.x + x, area.y + y)) {
-                cell.set_symbol("▀")
-                    .set_fg(Color::Rgb(top[0], top[1], top[2]))
-                    .set_bg(Color::Rgb(bottom[0], bottom[1], bottom[2]));
-            }
+/// The queue's total time, and what is left of it from the playing position (everything when
+/// nothing plays).
+pub fn queue_times(state: &AppState) -> (u64, u64) {
+    let total = state.queue.iter().map(|t| t.duration_ms).sum();
+    let left = match state.playback.current {
+        Some(i) if i < state.queue.len() => {
+            let current = state.queue[i]
+                .duration_ms
+                .saturating_sub(state.playback.position_ms);
+            current
+                + state.queue[i + 1..]
+                    .iter()
+                    .map(|t| t.duration_ms)
+                    .sum::<u64>()
         }
-    }
+        _ => total,
+    };
+    (total, left)
 }
 
 fn draw_recommendations(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
@@ -557,7 +527,7 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         spans.push(Span::styled(format!(" · {m}"), theme.accent()));
     }
     let help = Span::styled("  ? help  q quit", theme.dim());
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let used: usize = spans.iter().map(|s| text::width(&s.content)).sum();
     if used + 16 <= area.width as usize {
         spans.push(help);
     }
@@ -619,11 +589,10 @@ fn draw_help(frame: &mut Frame, state: &AppState, theme: &Theme) {
         .iter()
         .map(|c| {
             let keys = format!("{:<12}", state.keymap.keys_for(*c).join(" "));
-            let help: String = c
-                .help()
-                .chars()
-                .take(column_width.saturating_sub(keys.chars().count() + 1))
-                .collect();
+            let help = text::truncate(
+                c.help(),
+                column_width.saturating_sub(text::width(&keys) + 1),
+            );
             Line::from(vec![Span::styled(keys, theme.accent()), Span::raw(help)])
         })
         .collect();
