@@ -60,6 +60,13 @@ async fn named(store: &Arc<dyn Store>, p: &Params) -> Result<User, SubsonicError
     .await
 }
 
+/// A new password as sent (plain or `enc:` + hex); a bad hex form is a bad parameter here,
+/// not a failed sign-in.
+fn new_password(sent: &str) -> Result<String, SubsonicError> {
+    decode_password(sent)
+        .map_err(|_| SubsonicError::invalid("password", "plain text, or enc: followed by hex"))
+}
+
 fn is_true(p: &Params, name: &str) -> bool {
     p.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
@@ -86,7 +93,7 @@ pub async fn call(
         }
         "createUser" => {
             let username = p.required("username")?;
-            let password = decode_password(p.required("password")?)?;
+            let password = new_password(p.required("password")?)?;
             auth.create_user(actor, username, &password, is_true(p, "adminRole"))
                 .await
                 .map_err(|e| match e {
@@ -104,7 +111,7 @@ pub async fn call(
                 admin_only(actor)?;
             }
             if let Some(password) = p.get("password") {
-                let password = decode_password(password)?;
+                let password = new_password(password)?;
                 auth.set_password(actor, target.id, &password, None).await?;
             }
             Ok(Payload::empty())

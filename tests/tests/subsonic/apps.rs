@@ -82,16 +82,7 @@ fn dsub_reads_child(child: &Node) {
 #[tokio::test(flavor = "multi_thread")]
 async fn dsub_in_folder_mode() {
     let sub = Sub::new().await;
-    let r = sub
-        .s
-        .http
-        .put(sub.s.url("/api/v1/me/subsonic-password"))
-        .bearer_auth(&sub.s.admin_token)
-        .json(&serde_json::json!({"password": "dsub-app-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    sub.set_app_password("dsub-app-password").await;
     let token = md5_hex("dsub-app-passwordf00d");
     let logins = [
         vec![
@@ -375,16 +366,7 @@ mod stmps_types {
 async fn stmps_browses_stars_and_plays() {
     use stmps_types::{Response, Wrapper};
     let sub = Sub::new().await;
-    let r = sub
-        .s
-        .http
-        .put(sub.s.url("/api/v1/me/subsonic-password"))
-        .bearer_auth(&sub.s.admin_token)
-        .json(&serde_json::json!({"password": "stmps-app-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    sub.set_app_password("stmps-app-password").await;
     for version in ["0.9.9", "1.15.1"] {
         let token = md5_hex("stmps-app-passwordbeef");
         let call = |name: &'static str, params: Vec<(&'static str, String)>| {
@@ -563,16 +545,7 @@ fn amperfy_reads_song(song: &Node) {
 #[tokio::test(flavor = "multi_thread")]
 async fn amperfy_syncs_the_library_and_plays() {
     let sub = Sub::new().await;
-    let r = sub
-        .s
-        .http
-        .put(sub.s.url("/api/v1/me/subsonic-password"))
-        .bearer_auth(&sub.s.admin_token)
-        .json(&serde_json::json!({"password": "amperfy-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    sub.set_app_password("amperfy-password").await;
     let salt = "a1b2c3d4e5f6a7b8";
     let token = md5_hex(&format!("amperfy-password{salt}"));
     let call = |name: &'static str, params: Vec<(&'static str, String)>| {
@@ -703,16 +676,7 @@ async fn amperfy_syncs_the_library_and_plays() {
 #[tokio::test(flavor = "multi_thread")]
 async fn feishin_signs_in_browses_and_keeps_favourites() {
     let sub = Sub::new().await;
-    let r = sub
-        .s
-        .http
-        .put(sub.s.url("/api/v1/me/subsonic-password"))
-        .bearer_auth(&sub.s.admin_token)
-        .json(&serde_json::json!({"password": "feishin-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    sub.set_app_password("feishin-password").await;
     let salt = "0123456789ab";
     let token = md5_hex(&format!("feishin-password{salt}"));
     let call = |name: &'static str, params: Vec<(&'static str, String)>| {

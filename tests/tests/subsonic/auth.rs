@@ -429,4 +429,10 @@ async fn admins_manage_users_and_users_change_their_own_password() {
         40,
     );
     failed(&sub.json("deleteUser", &[("username", "robin")]).await, 70);
+    // A password in a broken `enc:` form is a bad parameter, not a failed sign-in.
+    failed(
+        &sub.json("createUser", &[("username", "kim"), ("password", "enc:zz")])
+            .await,
+        10,
+    );
 }

@@ -104,6 +104,20 @@ impl Sub {
         self.s.url(&format!("/rest/{endpoint}"))
     }
 
+    /// Sets the admin's Subsonic app password, as a user does once before a token-auth app.
+    pub async fn set_app_password(&self, password: &str) {
+        let r = self
+            .s
+            .http
+            .put(self.s.url("/api/v1/me/subsonic-password"))
+            .bearer_auth(&self.s.admin_token)
+            .json(&serde_json::json!({ "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
     /// GET with exactly these parameters.
     pub async fn get(&self, endpoint: &str, params: &[(&str, &str)]) -> reqwest::Response {
         self.s

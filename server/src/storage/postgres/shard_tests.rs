@@ -3,13 +3,14 @@
 
 use super::scratch::ScratchDatabase;
 use super::{LocalWriteMarks, PgOptions, PgStore};
+use crate::storage::stories::fixtures::Device;
 use crate::storage::{
     AccountStore, ActivityStore, ItemRef, PlayQueueRecord, PlaylistStore, SealedSecret,
     StorageError, Store,
 };
 use mixtape_shared::api::{Change, PlayEvent, PlayEventKind};
-use mixtape_shared::sync::{OpKind, PlaylistOp};
-use mixtape_shared::{DeviceId, EventId, OpId, PlaylistId, TrackId, UserId};
+use mixtape_shared::sync::OpKind;
+use mixtape_shared::{EventId, PlaylistId, TrackId, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -63,35 +64,6 @@ impl Cluster {
             count(self.shards[0].url()),
             count(self.shards[1].url()),
         ]
-    }
-}
-
-struct Device {
-    id: DeviceId,
-    clock: u64,
-}
-
-impl Device {
-    fn new() -> Self {
-        Self {
-            id: DeviceId::new_v7(),
-            clock: 0,
-        }
-    }
-
-    fn op(&mut self, playlist: PlaylistId, kind: OpKind) -> PlaylistOp {
-        self.clock += 1;
-        PlaylistOp {
-            id: OpId::new_v7(),
-            playlist_id: playlist,
-            clock: self.clock,
-            device: self.id,
-            kind,
-        }
-    }
-
-    fn rename(&mut self, playlist: PlaylistId, name: &str) -> PlaylistOp {
-        self.op(playlist, OpKind::Rename { name: name.into() })
     }
 }
 

@@ -58,3 +58,43 @@ pub fn create_op(name: &str) -> PlaylistOp {
         },
     }
 }
+
+/// A device making ops with its own Lamport clock.
+pub struct Device {
+    pub id: DeviceId,
+    pub clock: u64,
+}
+
+impl Device {
+    pub fn new() -> Self {
+        Self {
+            id: DeviceId::new_v7(),
+            clock: 0,
+        }
+    }
+
+    pub fn op(&mut self, playlist: PlaylistId, kind: OpKind) -> PlaylistOp {
+        self.clock += 1;
+        PlaylistOp {
+            id: OpId::new_v7(),
+            playlist_id: playlist,
+            clock: self.clock,
+            device: self.id,
+            kind,
+        }
+    }
+
+    pub fn create(&mut self, playlist: PlaylistId, name: &str, public: bool) -> PlaylistOp {
+        self.op(
+            playlist,
+            OpKind::Create {
+                name: name.into(),
+                public,
+            },
+        )
+    }
+
+    pub fn rename(&mut self, playlist: PlaylistId, name: &str) -> PlaylistOp {
+        self.op(playlist, OpKind::Rename { name: name.into() })
+    }
+}

@@ -89,7 +89,7 @@ mod accounts;
 mod activity;
 mod catalog;
 mod feed;
-mod fixtures;
+pub(crate) mod fixtures;
 mod idempotency;
 mod playlists;
 mod queue;

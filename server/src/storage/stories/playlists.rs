@@ -1,47 +1,11 @@
 //! Playlists: ops applied once, what they materialize, who sees what, tombstones, deletes, the
 //! kept snapshot with late ops and compaction, concurrent pushes, and the change feed's paging.
 
-use super::fixtures;
+use super::fixtures::{self, Device};
 use crate::storage::{StorageError, Store};
 use mixtape_shared::api::Change;
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp, Snapshot, materialize};
 use mixtape_shared::{DeviceId, EntryId, OpId, PlaylistId, TrackId, UserId};
-
-/// A device making ops with its own Lamport clock.
-struct Device {
-    id: DeviceId,
-    clock: u64,
-}
-
-impl Device {
-    fn new() -> Self {
-        Self {
-            id: DeviceId::new_v7(),
-            clock: 0,
-        }
-    }
-
-    fn op(&mut self, playlist: PlaylistId, kind: OpKind) -> PlaylistOp {
-        self.clock += 1;
-        PlaylistOp {
-            id: OpId::new_v7(),
-            playlist_id: playlist,
-            clock: self.clock,
-            device: self.id,
-            kind,
-        }
-    }
-
-    fn create(&mut self, playlist: PlaylistId, name: &str, public: bool) -> PlaylistOp {
-        self.op(
-            playlist,
-            OpKind::Create {
-                name: name.into(),
-                public,
-            },
-        )
-    }
-}
 
 fn add(entries: &[(EntryId, i64)]) -> OpKind {
     OpKind::Add {
