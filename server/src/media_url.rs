@@ -137,6 +137,22 @@ impl MediaSigner {
         self.url(hash, unix_now())
     }
 
+    /// The signed path of cover art `hash` (`/art/{hash}`; the size is left out of the
+    /// signature: any size of an image one may see is as harmless as the one handed out).
+    pub fn art_path(hash: &str) -> String {
+        format!("/art/{hash}")
+    }
+
+    /// The URL of cover art `hash` at `size` pixels under `origin` (the API's public origin, as
+    /// the request reached it), handed out at `now`: for apps that load an image URL without
+    /// their credentials (Subsonic's `artistInfo` image URLs).
+    pub fn art_url(&self, origin: &str, hash: &str, size: u32, now: u64) -> String {
+        let path = Self::art_path(hash);
+        let expiry = Self::expiry_at(now);
+        let sig = self.signature(&path, expiry);
+        format!("{origin}{path}?size={size}&e={expiry}&s={sig}")
+    }
+
     /// Checks a request for `path` with the query's `e` and `s` at `now`. The signature is
     /// compared in constant time; an expiry is believed only under a right signature.
     pub fn verify(

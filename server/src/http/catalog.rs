@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/genres", get(list_genres))
         .route("/api/v1/search", get(search))
         .route("/api/v1/art/{hash}", get(cover_art))
+        .route("/art/{hash}", get(signed_cover_art))
 }
 
 /// Tracks, keyset-paginated. Sort: title (default), artist, album, year, added.
@@ -241,7 +242,50 @@ pub async fn cover_art(
     ApiQuery(q): ApiQuery<ArtQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let etag = format!("\"{hash}-{}\"", q.size.unwrap_or(0));
+    art_response(s, hash, q.size, &headers).await
+}
+
+/// The query of a signed cover art URL (Subsonic's image URLs): a size and the signature.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct SignedArtQuery {
+    /// Longest side in pixels.
+    pub size: Option<u32>,
+    /// Expiry, Unix seconds.
+    pub e: Option<String>,
+    /// Hex HMAC-SHA256 of `"/art/{hash}\n{e}"`.
+    pub s: Option<String>,
+}
+
+/// Cover art under a signed URL, no token: what apps given an image URL load (`artistInfo`'s
+/// `largeImageUrl`). A missing or wrong signature is 403, an expired one 410.
+#[utoipa::path(get, path = "/art/{hash}", params(("hash" = String, Path), SignedArtQuery), tag = "catalog",
+    responses((status = 200, content_type = "image/jpeg"), (status = 304), (status = 403, body = ErrorBody),
+        (status = 410, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn signed_cover_art(
+    State(s): State<AppState>,
+    ApiPath(hash): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SignedArtQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.media
+        .verify(
+            &crate::media_url::MediaSigner::art_path(&hash),
+            q.e.as_deref(),
+            q.s.as_deref(),
+            crate::media_url::unix_now(),
+        )
+        .map_err(super::media_url::signature_error)?;
+    art_response(s, hash, q.size, &headers).await
+}
+
+/// Cover art `hash` at `size`, cached forever by anyone (the hash names the image).
+async fn art_response(
+    s: AppState,
+    hash: String,
+    size: Option<u32>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let etag = format!("\"{hash}-{}\"", size.unwrap_or(0));
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -249,7 +293,7 @@ pub async fn cover_art(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let image = blocking(move || s.art.get(&hash, q.size)).await?;
+    let image = blocking(move || s.art.get(&hash, size)).await?;
     let mut response = image.bytes.into_response();
     let h = response.headers_mut();
     h.insert(

@@ -147,7 +147,7 @@ pub async fn signed_media(
     super::stream::respond(open, &method, &headers, SIGNED_CACHE_CONTROL).await
 }
 
-fn signature_error(e: SignatureError) -> ApiError {
+pub(super) fn signature_error(e: SignatureError) -> ApiError {
     match e {
         SignatureError::Bad => ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string()),
         SignatureError::Expired => ApiError::new(StatusCode::GONE, "expired", e.to_string()),

@@ -101,7 +101,7 @@ fn add_error(op: &mut Operation, status: &str, description: &str) {
         users::login, users::logout, users::me, users::list_users, users::create_user, users::delete_user,
         users::set_password, users::list_keys, users::create_key, users::delete_key,
         catalog::list_tracks, catalog::get_track, catalog::track_lyrics, catalog::list_albums, catalog::get_album, catalog::list_artists,
-        catalog::get_artist, catalog::list_genres, catalog::search, catalog::cover_art,
+        catalog::get_artist, catalog::list_genres, catalog::search, catalog::cover_art, catalog::signed_cover_art,
         stream::stream_track, stream::media, media_url::signed_media, media_url::fresh_media_url,
         playlists::list, playlists::create, playlists::show, playlists::update, playlists::remove,
         playlists::add_entries, playlists::remove_entry, playlists::move_entry, playlists::export, playlists::import, playlists::push_ops,

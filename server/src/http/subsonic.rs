@@ -10,6 +10,7 @@ use super::{AppState, blocking};
 use crate::stream::StreamError;
 use crate::subsonic::api::{self, Ctx, ENDPOINTS};
 use crate::subsonic::auth::AppPasswordError;
+use crate::subsonic::info::ImageLinks;
 use crate::subsonic::users as subsonic_users;
 use crate::subsonic::{Code, Format, Params, Payload, SubsonicError, ids, response};
 use axum::Router;
@@ -25,11 +26,22 @@ use utoipa::ToSchema;
 pub fn router() -> Router<AppState> {
     Router::new()
         // Any method, as Navidrome takes them: Aonsoku deletes playlists with DELETE.
-        .route("/rest/{endpoint}", any(handle))
+        .route("/rest/{endpoint}", any(handle).layer(browser_apps()))
         .route(
             "/api/v1/me/subsonic-password",
             put(set_subsonic_password).delete(clear_subsonic_password),
         )
+}
+
+/// Web apps (Aonsoku's web build, Feishin in a browser) call `/rest` from their own origin: any
+/// origin may, because `/rest` is authorized by the credentials in each request, never by
+/// cookies; so preflights (Aonsoku's DELETE) are answered for anyone.
+fn browser_apps() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers(Any)
 }
 
 fn reply(format: &Format, result: &Result<Payload, SubsonicError>) -> Response {
@@ -38,6 +50,34 @@ fn reply(format: &Format, result: &Result<Payload, SubsonicError>) -> Response {
         response::render(format, result),
     )
         .into_response()
+}
+
+/// The origin the request reached us by (`X-Forwarded-Proto`/`-Host` from a proxy, else
+/// `Host`), for absolute URLs in answers; None without a usable host. Only the caller's own
+/// answer depends on it.
+fn public_origin(headers: &HeaderMap) -> Option<String> {
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host = value("x-forwarded-host").or_else(|| value("host"))?;
+    // A host is letters, digits, dots, dashes, a port and IPv6 brackets: anything else would
+    // let a header inject into the URL.
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    {
+        return None;
+    }
+    let scheme = match value("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 async fn on_blocking<T: Send + 'static>(
@@ -119,6 +159,7 @@ async fn handle(
             &subsonic_users::call(&s.auth, &s.store, &user, n, &params).await,
         ),
         _ => {
+            let origin = public_origin(&headers);
             let result = on_blocking(move || {
                 let client = params.get("c").unwrap_or("").to_string();
                 let ctx = Ctx {
@@ -127,6 +168,10 @@ async fn handle(
                     recs: &s.recs,
                     user: &user,
                     client: &client,
+                    images: origin.map(|origin| ImageLinks {
+                        signer: &s.media,
+                        origin,
+                    }),
                 };
                 api::call(&ctx, &name, &params)
                     .unwrap_or_else(|| Err(SubsonicError::not_found("endpoint")))

@@ -1,5 +1,5 @@
-//! What users do with the catalog: play events, stars, ratings, the saved play queue, and the
-//! per-user album lists built from them.
+//! What users do with the catalog: play events (and from them who is playing what now), stars,
+//! ratings, the saved play queue, bookmarks, and the per-user album lists built from them.
 
 use super::StorageResult;
 use mixtape_shared::api::{Album, PlayEvent};
@@ -33,6 +33,26 @@ pub struct PlayQueueRecord {
     pub position_ms: i64,
     pub changed_at: i64,
     pub changed_by: String,
+}
+
+/// A position a user keeps in a track (Subsonic's bookmarks: audiobooks, long mixes), one per
+/// user and track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookmarkRecord {
+    pub track: TrackId,
+    pub position_ms: i64,
+    pub comment: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub changed_at: i64,
+}
+
+/// A user's latest play event, and when the server received it (Unix seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestPlay {
+    pub user: UserId,
+    pub event: PlayEvent,
+    pub received_at: i64,
 }
 
 /// Subsonic's album list types (`getAlbumList2?type=`).
@@ -93,6 +113,15 @@ pub trait ActivityStore: Send + Sync + 'static {
     fn play_queue(&self, user: UserId) -> StorageResult<Option<PlayQueueRecord>>;
     /// Replaces the user's saved play queue; an empty one clears it.
     fn save_play_queue(&self, user: UserId, queue: &PlayQueueRecord) -> StorageResult<()>;
+    /// Each user's latest play event among those received at or after `since` (Unix seconds):
+    /// who is listening to what now (`getNowPlaying`), on every node alike.
+    fn latest_plays(&self, since: i64) -> StorageResult<Vec<LatestPlay>>;
+    /// The user's bookmarks, the most recently changed first.
+    fn bookmarks(&self, user: UserId) -> StorageResult<Vec<BookmarkRecord>>;
+    /// Creates the user's bookmark on `bookmark.track`, or moves it (keeping when it was made).
+    fn save_bookmark(&self, user: UserId, bookmark: &BookmarkRecord) -> StorageResult<()>;
+    /// Removes the user's bookmark on `track`; false when there was none.
+    fn delete_bookmark(&self, user: UserId, track: TrackId) -> StorageResult<bool>;
     /// Albums of one of Subsonic's album lists, `offset`/`size` paged.
     fn album_list(
         &self,

@@ -142,6 +142,11 @@ fn xml(env: &Map<String, Value>) -> String {
     out
 }
 
+/// Elements whose scalar fields the spec's schema has as child elements with text, not as
+/// attributes (`<artistInfo2><musicBrainzId>…</musicBrainzId>`): DSub's and Subsonic's own
+/// parsers read them as elements.
+const TEXT_CHILDREN: &[&str] = &["artistInfo", "artistInfo2", "albumInfo"];
+
 fn element(out: &mut String, name: &str, value: &Value) {
     match value {
         Value::Null => {}
@@ -155,9 +160,11 @@ fn element(out: &mut String, name: &str, value: &Value) {
             out.push_str(name);
             let mut text = None;
             let mut children = String::new();
+            let scalars_as_children = TEXT_CHILDREN.contains(&name);
             for (k, v) in map {
                 match scalar_text(v) {
                     Some(t) if k == "value" => text = Some(t),
+                    Some(_) if scalars_as_children => element(&mut children, k, v),
                     Some(t) => out.push_str(&format!(r#" {k}="{}""#, escape(&t))),
                     None => element(&mut children, k, v),
                 }
@@ -184,6 +191,20 @@ fn element(out: &mut String, name: &str, value: &Value) {
 mod tests {
     use super::*;
     use crate::subsonic::error::Code;
+
+    #[test]
+    fn xml_gives_info_fields_as_elements_as_the_schema_has_them() {
+        let payload = Payload::one(
+            "artistInfo2",
+            &serde_json::json!({"musicBrainzId": "mb&1", "similarArtist": [{"id": "ar-1", "name": "A"}]}),
+        )
+        .unwrap();
+        let x = render(&Format::Xml, &Ok(payload));
+        assert!(
+            x.contains(r#"<artistInfo2><musicBrainzId>mb&amp;1</musicBrainzId><similarArtist id="ar-1" name="A"/></artistInfo2>"#),
+            "{x}"
+        );
+    }
 
     #[test]
     fn xml_puts_scalars_in_attributes_values_in_text_and_lists_in_repeats() {

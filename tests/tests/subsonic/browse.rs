@@ -4,10 +4,6 @@ use crate::support::*;
 use serde_json::Value;
 use std::collections::HashSet;
 
-fn arr(v: &Value) -> Vec<Value> {
-    v.as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn artists_albums_and_songs_link_up() {
     let sub = Sub::new().await;
@@ -389,6 +385,91 @@ async fn artist_info_lists_similar_artists() {
         70,
     );
     failed(&sub.json("getAlbumInfo2", &[("id", "al-999999")]).await, 70);
+}
+
+const ALBUM_MBID: &str = "3f5c1d2a-6b0e-4c8f-9a31-0d2e7b5a9c41";
+const ARTIST_MBID: &str = "b7e2a8c4-1f3d-4e6a-8b90-5c7d2e1f3a68";
+
+/// Artist and album info give the MusicBrainz ids the tags hold and image URLs an app loads
+/// without its credentials (Feishin and Tempus show them as plain images); a URL whose
+/// signature was changed is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn artist_and_album_info_carry_musicbrainz_ids_and_loadable_images() {
+    use lofty::config::WriteOptions;
+    use lofty::prelude::*;
+    use lofty::tag::ItemKey;
+    let sub = Sub::with_library(|library| {
+        let album = library.join("Sigur Ósk").join("Norðurljós");
+        crate::common::copy_dir(
+            &crate::common::demo_dir()
+                .join("Sigur Ósk")
+                .join("Norðurljós"),
+            &album,
+        );
+        for entry in std::fs::read_dir(&album).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "flac") {
+                let mut file = lofty::read_from_path(&path).unwrap();
+                let tag = file.primary_tag_mut().unwrap();
+                tag.insert_text(ItemKey::MusicBrainzReleaseId, ALBUM_MBID.into());
+                tag.insert_text(ItemKey::MusicBrainzReleaseArtistId, ARTIST_MBID.into());
+                tag.save_to_path(&path, WriteOptions::default()).unwrap();
+            }
+        }
+    })
+    .await;
+    let artists = sub.json("getArtists", &[]).await;
+    let artist = arr(&ok(&artists)["artists"]["index"])
+        .iter()
+        .flat_map(|i| arr(&i["artist"]))
+        .find(|a| a["name"] == "Sigur Ósk")
+        .unwrap();
+    let artist_id = artist["id"].as_str().unwrap().to_string();
+    let info = sub.json("getArtistInfo2", &[("id", &artist_id)]).await;
+    let info = &ok(&info)["artistInfo2"];
+    assert_eq!(info["musicBrainzId"], ARTIST_MBID, "{info}");
+    let folder_info = sub.xml("getArtistInfo", &[("id", &artist_id)]).await;
+    assert_eq!(
+        folder_info.child("artistInfo").child("musicBrainzId").text,
+        ARTIST_MBID,
+        "elements, as the spec's XML has them"
+    );
+
+    let album = sub.json("getArtist", &[("id", &artist_id)]).await;
+    let album_id = ok(&album)["artist"]["album"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let album_info = sub.json("getAlbumInfo2", &[("id", &album_id)]).await;
+    let album_info = &ok(&album_info)["albumInfo"];
+    assert_eq!(album_info["musicBrainzId"], ALBUM_MBID, "{album_info}");
+
+    // Every image URL loads with no credentials at all, as an image.
+    let anonymous = reqwest::Client::new();
+    for url_field in ["smallImageUrl", "mediumImageUrl", "largeImageUrl"] {
+        for url in [&info[url_field], &album_info[url_field]] {
+            let url = url.as_str().unwrap_or_else(|| panic!("{url_field}"));
+            assert!(url.starts_with(&sub.s.url("/art/")), "{url}");
+            let r = anonymous.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("image/")
+            );
+            assert!(!r.bytes().await.unwrap().is_empty());
+        }
+    }
+    let url = info["largeImageUrl"].as_str().unwrap();
+    let flipped = format!(
+        "{}{}",
+        &url[..url.len() - 1],
+        if url.ends_with('0') { '1' } else { '0' }
+    );
+    assert_eq!(anonymous.get(&flipped).send().await.unwrap().status(), 403);
+    let unsigned = url.split("&e=").next().unwrap();
+    assert_eq!(anonymous.get(unsigned).send().await.unwrap().status(), 403);
 }
 
 /// Similar songs come from the recommender: a song played together with the seed comes

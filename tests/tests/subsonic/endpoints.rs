@@ -71,6 +71,13 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             None,
         ),
         ("getPlayQueue", vec![], Some("playQueue")),
+        ("getNowPlaying", vec![], Some("nowPlaying")),
+        (
+            "createBookmark",
+            vec![("id", &fx.song), ("position", "5000")],
+            None,
+        ),
+        ("getBookmarks", vec![], Some("bookmarks")),
         ("getScanStatus", vec![], Some("scanStatus")),
         (
             "getSimilarSongs",
@@ -104,7 +111,8 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             Some("artistInfo2"),
         ),
         ("getAlbumInfo", vec![("id", &fx.album)], Some("albumInfo")),
-        ("getAlbumInfo2", vec![("id", &fx.album)], Some("albumInfo2")),
+        // The spec's element for both is `albumInfo` (Tempus reads it off getAlbumInfo2).
+        ("getAlbumInfo2", vec![("id", &fx.album)], Some("albumInfo")),
         // Features we do not have answer empty lists, not errors.
         ("getShares", vec![], Some("shares")),
         ("getPodcasts", vec![], Some("podcasts")),
@@ -134,6 +142,12 @@ async fn every_endpoint_answers_ok_in_json_and_xml_with_its_element() {
             );
         }
     }
+    // Deleting is once per bookmark: JSON first, then XML on a new one.
+    ok(&sub.json("deleteBookmark", &[("id", &fx.song)]).await);
+    ok(&sub
+        .json("createBookmark", &[("id", &fx.song), ("position", "1")])
+        .await);
+    xml_ok(&sub.xml("deleteBookmark", &[("id", &fx.song)]).await);
     // Last, as they change what the others see.
     for endpoint in ["startScan", "deletePlaylist"] {
         let params = [("id", playlist.as_str())];
@@ -214,6 +228,14 @@ async fn every_endpoint_reports_its_error_code_in_json_and_xml() {
         ("getSimilarSongs", vec![("id", "tr-999999")], 70),
         ("getSimilarSongs2", vec![], 10),
         ("getTopSongs", vec![], 10),
+        ("createBookmark", vec![("id", "tr-1")], 10),
+        (
+            "createBookmark",
+            vec![("id", "tr-999999"), ("position", "1")],
+            70,
+        ),
+        ("deleteBookmark", vec![("id", "tr-1")], 70),
+        ("deleteBookmark", vec![], 10),
     ];
     for (endpoint, params, code) in &cases {
         let j = sub.json(endpoint, params).await;

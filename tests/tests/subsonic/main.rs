@@ -8,6 +8,7 @@ mod apps;
 mod auth;
 mod browse;
 mod endpoints;
+mod listening;
 mod lyrics;
 mod media;
 mod playlists;

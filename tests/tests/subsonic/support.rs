@@ -100,6 +100,14 @@ impl Sub {
         Self { s, key }
     }
 
+    /// On a library `fill` makes.
+    pub async fn with_library(fill: impl FnOnce(&std::path::Path)) -> Self {
+        let s = TestServer::with_library(fill).await;
+        s.wait_for_scan().await;
+        let key = api_key(&s, &s.admin_token).await;
+        Self { s, key }
+    }
+
     pub fn url(&self, endpoint: &str) -> String {
         self.s.url(&format!("/rest/{endpoint}"))
     }
@@ -247,6 +255,11 @@ pub async fn api_key(s: &TestServer, token: &str) -> String {
 }
 
 /// Asserts a successful JSON answer and its envelope.
+/// A JSON list's items; none for a missing list (an empty list may be left out).
+pub fn arr(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
 pub fn ok(v: &Value) -> &Value {
     assert_eq!(v["status"], "ok", "{v}");
     assert_eq!(v["version"], "1.16.1");

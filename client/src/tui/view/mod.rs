@@ -435,7 +435,7 @@ fn draw_downloads(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
     let d = &state.downloads;
     let [cache, text, progress, _] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(5),
+        Constraint::Length(6),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
@@ -473,6 +473,12 @@ fn draw_downloads(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
         )),
         Line::from(Span::styled(
             "o on a playlist keeps it offline · S syncs now",
+            theme.dim(),
+        )),
+        // Most Subsonic apps log in with a token, which needs an app password: say how here,
+        // where a listener looks for settings.
+        Line::from(Span::styled(
+            "Subsonic apps: this address · for token login: mixtape subsonic-password set",
             theme.dim(),
         )),
     ];

@@ -1,10 +1,12 @@
 //! What users do with the catalog, on PostgreSQL: play events (with their recs outbox message in
-//! the same transaction), stars, ratings, annotations and the saved play queue, as
-//! `sqlite/events.rs` and `sqlite/subsonic.rs` do them. The album lists are in `album_list.rs`.
+//! the same transaction) and the latest of each user's, stars, ratings, annotations and the saved
+//! play queue, as `sqlite/events.rs` and `sqlite/subsonic.rs` do them. The album lists are in
+//! `album_list.rs`, bookmarks in `bookmarks.rs`.
 
 use super::PgStore;
 use crate::storage::{
-    ActivityStore, AlbumList, Annotation, ItemRef, PlayQueueRecord, StorageError, StorageResult,
+    ActivityStore, AlbumList, Annotation, BookmarkRecord, ItemRef, LatestPlay, PlayQueueRecord,
+    StorageError, StorageResult,
 };
 use mixtape_shared::api::{Album, PlayEvent, PlayEventKind};
 use mixtape_shared::{AlbumId, ArtistId, DeviceId, EventId, TrackId, UserId};
@@ -71,7 +73,6 @@ fn history(
             &[&user.0],
         )?
         .get(0);
-    let corrupt = |what: &str| StorageError::Corrupt(format!("play event {what}"));
     let events = tx
         .query(
             "SELECT id, track_id, kind, position_ms, at_ms, device FROM play_events
@@ -79,23 +80,50 @@ fn history(
             &[&user.0, &before_ms.unwrap_or(i64::MAX), &(limit as i64)],
         )?
         .iter()
-        .map(|r| {
-            let id: String = r.get(0);
-            let kind: String = r.get(2);
-            let device: Option<String> = r.get(5);
-            Ok(PlayEvent {
-                id: id.parse::<EventId>().map_err(|_| corrupt(&id))?,
-                track_id: TrackId(r.get(1)),
-                kind: PlayEventKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
-                position_ms: r.get::<_, i64>(3).max(0) as u64,
-                at_ms: r.get(4),
-                device: device
-                    .map(|d| d.parse::<DeviceId>().map_err(|_| corrupt(&d)))
-                    .transpose()?,
-            })
-        })
+        .map(|r| event_from_row(r, 0))
         .collect::<StorageResult<_>>()?;
     Ok((total.max(0) as u64, events))
+}
+
+/// The play event in columns `first..first + 6` of `r`: id, track_id, kind, position_ms,
+/// at_ms, device.
+fn event_from_row(r: &postgres::Row, first: usize) -> StorageResult<PlayEvent> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("play event {what}"));
+    let id: String = r.get(first);
+    let kind: String = r.get(first + 2);
+    let device: Option<String> = r.get(first + 5);
+    Ok(PlayEvent {
+        id: id.parse::<EventId>().map_err(|_| corrupt(&id))?,
+        track_id: TrackId(r.get(first + 1)),
+        kind: PlayEventKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
+        position_ms: r.get::<_, i64>(first + 3).max(0) as u64,
+        at_ms: r.get(first + 4),
+        device: device
+            .map(|d| d.parse::<DeviceId>().map_err(|_| corrupt(&d)))
+            .transpose()?,
+    })
+}
+
+/// Each resident user's latest event received at or after `since`, on one home (an end before
+/// a start at the same instant, as in SQLite).
+fn latest_here(c: &mut postgres::Client, since: i64) -> StorageResult<Vec<LatestPlay>> {
+    c.query(
+        "SELECT DISTINCT ON (user_id) user_id, received_at,
+             id, track_id, kind, position_ms, at_ms, device
+         FROM play_events WHERE received_at >= $1
+           AND user_id IN (SELECT user_id FROM residents)
+         ORDER BY user_id, at_ms DESC, kind = 'start', id DESC",
+        &[&since],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(LatestPlay {
+            user: UserId(r.get(0)),
+            received_at: r.get(1),
+            event: event_from_row(r, 2)?,
+        })
+    })
+    .collect()
 }
 
 /// What the catalog knows for annotations: when tracks and albums were added, and the tracks
@@ -394,6 +422,38 @@ impl ActivityStore for PgStore {
             )?;
             Ok(())
         })
+    }
+
+    /// Every home's users (a user mid-move may be read on both homes: the later event wins).
+    fn latest_plays(&self, since: i64) -> StorageResult<Vec<LatestPlay>> {
+        let mut latest: HashMap<UserId, LatestPlay> = HashMap::new();
+        for play in self
+            .each_home(|_, c| latest_here(c, since))?
+            .into_iter()
+            .flatten()
+        {
+            match latest.get(&play.user) {
+                Some(seen) if seen.event.at_ms > play.event.at_ms => {}
+                _ => {
+                    latest.insert(play.user, play);
+                }
+            }
+        }
+        let mut out: Vec<LatestPlay> = latest.into_values().collect();
+        out.sort_by_key(|p| p.user.0);
+        Ok(out)
+    }
+
+    fn bookmarks(&self, user: UserId) -> StorageResult<Vec<BookmarkRecord>> {
+        self.read_home(user, |tx| super::bookmarks::list(tx, user))
+    }
+
+    fn save_bookmark(&self, user: UserId, bookmark: &BookmarkRecord) -> StorageResult<()> {
+        self.write_home(user, |tx, _| super::bookmarks::save(tx, user, bookmark))
+    }
+
+    fn delete_bookmark(&self, user: UserId, track: TrackId) -> StorageResult<bool> {
+        self.write_home(user, |tx, _| super::bookmarks::delete(tx, user, track))
     }
 
     fn album_list(

@@ -15,6 +15,7 @@
 mod accounts;
 mod activity;
 mod album_list;
+mod bookmarks;
 mod catalog;
 mod catalog_pages;
 mod catalog_rows;
@@ -70,6 +71,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[include_str!("schema/shards.sql")],
     // Lyrics, embedded and from .lrc sidecars (catalog data, on the primary).
     &[include_str!("schema/lyrics.sql")],
+    // Bookmarks, and the index "now playing" reads play events by.
+    &[include_str!("schema/bookmarks.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).

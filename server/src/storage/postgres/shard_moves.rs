@@ -32,6 +32,7 @@ const USER_TABLES: &[(&str, &str, &str)] = &[
     ("subsonic_stars", "user_id = $1", "kind, item"),
     ("subsonic_ratings", "user_id = $1", "kind, item"),
     ("subsonic_play_queues", "user_id = $1", "user_id"),
+    ("subsonic_bookmarks", "user_id = $1", "track_id"),
     ("subsonic_app_passwords", "user_id = $1", "user_id"),
     ("shard_moves", "user_id = $1", "epoch"),
 ];

@@ -60,21 +60,70 @@ pub fn history(
             },
         )?
         .collect::<Result<_, _>>()?;
-    let corrupt = |what: &str| StorageError::Corrupt(format!("play event {what}"));
     let events = rows
         .into_iter()
         .map(|(id, track, kind, position, at, device)| {
-            Ok(PlayEvent {
-                id: id.parse::<EventId>().map_err(|_| corrupt(&id))?,
-                track_id: TrackId(track),
-                kind: PlayEventKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
-                position_ms: position.max(0) as u64,
-                at_ms: at,
-                device: device
-                    .map(|d| d.parse::<DeviceId>().map_err(|_| corrupt(&d)))
-                    .transpose()?,
-            })
+            event_from_row(id, track, kind, position, at, device)
         })
         .collect::<StorageResult<_>>()?;
     Ok((total.max(0) as u64, events))
+}
+
+/// Each user's latest event received at or after `since`: the last played, and of events at
+/// the same instant an end before a start (a play cannot start and end at once).
+pub fn latest(conn: &Connection, since: i64) -> StorageResult<Vec<LatestPlay>> {
+    type Row = (i64, String, i64, String, i64, i64, Option<String>, i64);
+    let rows: Vec<Row> = conn
+        .prepare_cached(
+            "SELECT user_id, id, track_id, kind, position_ms, at_ms, device, received_at FROM (
+                 SELECT *, row_number() OVER (PARTITION BY user_id
+                     ORDER BY at_ms DESC, kind = 'start', id DESC) AS nth
+                 FROM play_events WHERE received_at >= ?1)
+             WHERE nth = 1",
+        )?
+        .query_map([since], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(
+            |(user, id, track, kind, position, at, device, received_at)| {
+                Ok(LatestPlay {
+                    user: UserId(user),
+                    event: event_from_row(id, track, kind, position, at, device)?,
+                    received_at,
+                })
+            },
+        )
+        .collect()
+}
+
+fn event_from_row(
+    id: String,
+    track: i64,
+    kind: String,
+    position_ms: i64,
+    at_ms: i64,
+    device: Option<String>,
+) -> StorageResult<PlayEvent> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("play event {what}"));
+    Ok(PlayEvent {
+        id: id.parse::<EventId>().map_err(|_| corrupt(&id))?,
+        track_id: TrackId(track),
+        kind: PlayEventKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
+        position_ms: position_ms.max(0) as u64,
+        at_ms,
+        device: device
+            .map(|d| d.parse::<DeviceId>().map_err(|_| corrupt(&d)))
+            .transpose()?,
+    })
 }

@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file in WAL mode, one writer connection behind a mutex and a
 //! pool of readers, so reads never wait for a scan's write batches.
 
+mod bookmarks;
 mod catalog;
 mod changes;
 mod events;
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v6.sql"),
     include_str!("schema_v7.sql"),
     include_str!("schema_v8.sql"),
+    include_str!("schema_v9.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
@@ -477,6 +479,18 @@ impl ActivityStore for SqliteStore {
     }
     fn save_play_queue(&self, user: UserId, queue: &PlayQueueRecord) -> StorageResult<()> {
         self.write(|tx| subsonic::save_play_queue(tx, user, queue))
+    }
+    fn latest_plays(&self, since: i64) -> StorageResult<Vec<LatestPlay>> {
+        self.read(|c| events::latest(c, since))
+    }
+    fn bookmarks(&self, user: UserId) -> StorageResult<Vec<BookmarkRecord>> {
+        self.read(|c| bookmarks::list(c, user))
+    }
+    fn save_bookmark(&self, user: UserId, bookmark: &BookmarkRecord) -> StorageResult<()> {
+        self.write(|tx| bookmarks::save(tx, user, bookmark))
+    }
+    fn delete_bookmark(&self, user: UserId, track: TrackId) -> StorageResult<bool> {
+        self.write(|tx| bookmarks::delete(tx, user, track))
     }
     fn album_list(
         &self,

@@ -1,8 +1,8 @@
 //! Activity: play events and history, the recs outbox, stars, ratings, annotations, the saved
-//! play queue and every Subsonic album list.
+//! play queue, bookmarks, each user's latest play and every Subsonic album list.
 
 use super::fixtures;
-use crate::storage::{AlbumList, ItemRef, PlayQueueRecord, Store};
+use crate::storage::{AlbumList, BookmarkRecord, ItemRef, PlayQueueRecord, Store};
 use mixtape_shared::api::{PlayEvent, PlayEventKind};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{AlbumId, ArtistId, DeviceId, EntryId, EventId, OpId, TrackId, UserId};
@@ -226,6 +226,75 @@ fn the_play_queue_is_saved_replaced_and_cleared(store: &dyn Store) {
     assert_eq!(store.play_queue(v).unwrap(), Some(q));
 }
 
+fn bookmarks_are_one_per_track_moved_in_place_and_deleted(store: &dyn Store) {
+    let u = fixtures::user(store, "reader");
+    let v = fixtures::user(store, "other reader");
+    assert!(store.bookmarks(u).unwrap().is_empty());
+    let mark = |track: i64, position_ms: i64, at: i64| BookmarkRecord {
+        track: TrackId(track),
+        position_ms,
+        comment: format!("at {position_ms}"),
+        created_at: at,
+        changed_at: at,
+    };
+    store.save_bookmark(u, &mark(7, 1_000, 10)).unwrap();
+    store.save_bookmark(u, &mark(8, 2_000, 20)).unwrap();
+    store.save_bookmark(v, &mark(7, 5_000, 30)).unwrap();
+    // Moving a bookmark keeps when it was made and brings it to the front.
+    store.save_bookmark(u, &mark(7, 9_000, 40)).unwrap();
+    let expected_moved = BookmarkRecord {
+        created_at: 10,
+        ..mark(7, 9_000, 40)
+    };
+    assert_eq!(
+        store.bookmarks(u).unwrap(),
+        vec![expected_moved.clone(), mark(8, 2_000, 20)]
+    );
+    assert!(store.delete_bookmark(u, TrackId(8)).unwrap());
+    assert!(
+        !store.delete_bookmark(u, TrackId(8)).unwrap(),
+        "deleting twice finds nothing the second time"
+    );
+    assert_eq!(store.bookmarks(u).unwrap(), vec![expected_moved]);
+    assert_eq!(store.bookmarks(v).unwrap(), vec![mark(7, 5_000, 30)]);
+}
+
+/// One latest play per user, by play time, among those received since the cut-off.
+fn each_users_latest_play_since_a_time(store: &dyn Store) {
+    let u = fixtures::user(store, "now one");
+    let v = fixtures::user(store, "now two");
+    let w = fixtures::user(store, "long ago");
+    let started = event(5, PlayEventKind::Start, 5_000);
+    store
+        .insert_play_events(
+            u,
+            &[event(4, PlayEventKind::Finish, 4_000), started.clone()],
+            1_000,
+        )
+        .unwrap();
+    // Sent late from an offline device: received last, played first.
+    store
+        .insert_play_events(u, &[event(3, PlayEventKind::Finish, 3_000)], 1_001)
+        .unwrap();
+    let finished = event(6, PlayEventKind::Finish, 6_000);
+    store
+        .insert_play_events(v, std::slice::from_ref(&finished), 1_000)
+        .unwrap();
+    store
+        .insert_play_events(w, &[event(1, PlayEventKind::Start, 9_000)], 10)
+        .unwrap();
+    let latest: Vec<_> = store
+        .latest_plays(900)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.user, p.event, p.received_at))
+        .collect();
+    assert_eq!(latest.len(), 2, "{latest:?}");
+    assert!(latest.contains(&(u, started, 1_000)), "{latest:?}");
+    assert!(latest.contains(&(v, finished, 1_000)), "{latest:?}");
+    assert!(store.latest_plays(2_000).unwrap().is_empty());
+}
+
 /// Four albums, one track each: (title, album artist, year, genre).
 const ALBUMS: [(&str, &str, Option<i32>, &str); 4] = [
     ("Bravo", "Zed", Some(2005), "Rock"),
@@ -422,6 +491,8 @@ stories!(
     stars_are_per_user_and_listed_newest_first,
     ratings_and_annotations_without_the_catalog,
     the_play_queue_is_saved_replaced_and_cleared,
+    bookmarks_are_one_per_track_moved_in_place_and_deleted,
+    each_users_latest_play_since_a_time,
     annotations_sum_album_plays_and_carry_added_times,
     album_lists_order_filter_and_page,
 );

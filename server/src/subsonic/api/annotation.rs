@@ -20,6 +20,15 @@ pub fn scrobble_event_id(user: &User, track: TrackId, at_ms: i64, kind: PlayEven
     EventId(uuid::Builder::from_unix_timestamp_millis(at_ms.max(0) as u64, &bits).into_uuid())
 }
 
+/// The device a Subsonic app's plays come from: one per user and client name (`c`), the same on
+/// every node, so "now playing" can tell a user's phone from their desktop.
+fn app_device(user: &User, client: &str) -> mixtape_shared::DeviceId {
+    let hash = blake3::hash(format!("mixtape subsonic device\0{}\0{client}", user.id.0).as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash.as_bytes()[..16]);
+    mixtape_shared::DeviceId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
 pub(super) fn scrobble(ctx: &Ctx, p: &Params) -> Answer {
     let tracks = {
         let ids = p.all("id");
@@ -43,7 +52,10 @@ pub(super) fn scrobble(ctx: &Ctx, p: &Params) -> Answer {
         .into_iter()
         .map(|t| (t.id, t))
         .collect();
-    let now_ms = unix_now() * 1000;
+    // Milliseconds, so a start and its end scrobbled without `time` (Tempus) keep their order.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let events = tracks
         .iter()
         .enumerate()
@@ -58,7 +70,7 @@ pub(super) fn scrobble(ctx: &Ctx, p: &Params) -> Answer {
                 kind,
                 position_ms: if submission { track.duration_ms } else { 0 },
                 at_ms,
-                device: None,
+                device: Some(app_device(ctx.user, ctx.client)),
             })
         })
         .collect::<Result<Vec<_>, SubsonicError>>()?;

@@ -4,7 +4,7 @@
 //! play events). Binary endpoints (`stream`, `download`, `getCoverArt`) are in `http::subsonic`.
 //!
 //! One module per area, as the spec groups the endpoints: `system`, `browsing`, `lists`,
-//! `search`, `playlists`, `annotation`, `queue`, `similar` (and, beside this module, `info` for
+//! `search`, `playlists`, `annotation`, `queue`, `bookmarks`, `similar` (and, beside this module, `info` for
 //! artist and album info and `users` for user management). This module holds what they share:
 //! the context, the endpoint list, the dispatch, annotations and the folder/ID3 shapes.
 
@@ -19,10 +19,12 @@ use crate::scanner::Scanner;
 use crate::storage::{AlbumList, ItemRef, PlayQueueRecord, Store, TrackQuery};
 use mixtape_shared::api::{Album, Artist, PlayEvent, PlayEventKind, PlaylistDetail, Track, User};
 use mixtape_shared::{EntryId, EventId, PlaylistId, TrackId};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 mod annotation;
+mod bookmarks;
 mod browsing;
 mod lists;
 mod playlists;
@@ -32,6 +34,7 @@ mod similar;
 mod system;
 
 use annotation::*;
+use bookmarks::*;
 use browsing::*;
 use lists::*;
 use playlists::*;
@@ -54,6 +57,9 @@ pub struct Ctx<'a> {
     pub user: &'a User,
     /// The `c` parameter: the client's name.
     pub client: &'a str,
+    /// How to hand out image URLs apps load without credentials; None when the request named
+    /// no host to build them on.
+    pub images: Option<super::info::ImageLinks<'a>>,
 }
 
 /// Every endpoint this server answers (without `.view`), for the router and the docs.
@@ -107,6 +113,10 @@ pub const ENDPOINTS: &[&str] = &[
     "getInternetRadioStations",
     "getLyrics",
     "getLyricsBySongId",
+    "getNowPlaying",
+    "createBookmark",
+    "getBookmarks",
+    "deleteBookmark",
 ];
 
 /// The OpenSubsonic extensions we implement (answered without authentication).
@@ -178,8 +188,11 @@ pub fn call(ctx: &Ctx, name: &str, p: &Params) -> Option<Answer> {
         "getLyricsBySongId" => super::lyrics::get_lyrics_by_song_id(ctx, p),
         "getArtistInfo" => super::info::artist_info(ctx, p, false),
         "getArtistInfo2" => super::info::artist_info(ctx, p, true),
-        "getAlbumInfo" => super::info::album_info(ctx, p, false),
-        "getAlbumInfo2" => super::info::album_info(ctx, p, true),
+        "getAlbumInfo" | "getAlbumInfo2" => super::info::album_info(ctx, p),
+        "getNowPlaying" => get_now_playing(ctx),
+        "createBookmark" => create_bookmark(ctx, p),
+        "getBookmarks" => get_bookmarks(ctx),
+        "deleteBookmark" => delete_bookmark(ctx, p),
         "getShares" => Payload::one("shares", &NoShares { share: Vec::new() }),
         "getPodcasts" => Payload::one(
             "podcasts",
