@@ -14,3 +14,4 @@ mod playlists;
 mod protocol;
 mod state;
 mod support;
+mod transcoding;
