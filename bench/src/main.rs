@@ -10,6 +10,8 @@
 //! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
 //! - `edge`: edge byte offload on a replay workload through nginx (see `edge.rs`).
 //! - `broker`: outbox → RabbitMQ → applier throughput and lag on PostgreSQL (`broker.rs`).
+//! - `transcode`: encode speed per core per profile, time to first byte and to a seek, the
+//!   cached rendition's rate against the original's (`transcode.rs`).
 //!
 //! Results are printed as Markdown rows for docs/benchmarks.md.
 
@@ -19,6 +21,7 @@ mod edge;
 mod playlist;
 mod scale;
 mod shards;
+mod transcode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -83,6 +86,15 @@ enum Command {
     FirstAudio {
         #[arg(long, default_value = "assets/demo")]
         library: PathBuf,
+    },
+    /// Transcoding: encode speed per core, time to first byte and to a seek, cache hits.
+    Transcode {
+        /// Length of the generated source, in seconds.
+        #[arg(long, default_value_t = 300)]
+        seconds: u32,
+        /// Requests timed per figure (medians), encodes per profile (best of 3).
+        #[arg(long, default_value_t = 9)]
+        runs: usize,
     },
     /// Latency of a single-op playlist push with LOG_SIZES ops already in the playlist's log.
     PlaylistPush {
@@ -486,6 +498,7 @@ async fn main() -> Result<()> {
             })
             .await??;
         }
+        Command::Transcode { seconds, runs } => transcode::run(seconds, runs).await?,
         Command::FirstAudio { library } => {
             let (server, _) =
                 start_server(&library, &tmp.path().join("server"), "127.0.0.1:0".parse()?).await?;

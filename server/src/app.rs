@@ -41,6 +41,8 @@ pub enum StartError {
     MediaKey(#[from] crate::media_url::MediaKeyError),
     #[error("{0}")]
     Broker(#[from] crate::broker::BrokerError),
+    #[error("the rendition cache folder: {0}")]
+    Transcode(std::io::Error),
 }
 
 /// The signer of media URLs: its key derived from the deployment secret when there is one (the
@@ -365,6 +367,18 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config.art_cache_dir(),
         config.art_cache_max_mb.saturating_mul(1 << 20),
     ));
+    let transcoder = Arc::new(
+        crate::transcode::Transcoder::new(
+            &config.library,
+            &config.data_dir,
+            crate::transcode::TranscodeConfig {
+                cache_bytes: config.transcode_cache_max_mb.saturating_mul(1 << 20),
+                threads: config.transcode_threads,
+                ..Default::default()
+            },
+        )
+        .map_err(StartError::Transcode)?,
+    );
     let recs = Arc::new(crate::recs::Recs {
         store: store.clone(),
         queue: queue.clone(),
@@ -408,6 +422,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         node_id: config.node_id.as_str().into(),
         draining: Arc::default(),
         media,
+        transcoder,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

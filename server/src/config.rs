@@ -102,6 +102,12 @@ pub struct Args {
     /// Cap of the thumbnail cache (data-dir/art-cache) in MiB; least recently used go first.
     #[arg(long, env = "MIXTAPE_ART_CACHE_MAX_MB")]
     pub art_cache_max_mb: Option<u64>,
+    /// Cap of the rendition cache (data-dir/renditions) in MiB (default 1024); 0 keeps nothing.
+    #[arg(long, env = "MIXTAPE_TRANSCODE_CACHE_MAX_MB")]
+    pub transcode_cache_max_mb: Option<u64>,
+    /// Encoder threads for transcoding (default: one per core but one).
+    #[arg(long, env = "MIXTAPE_TRANSCODE_THREADS")]
+    pub transcode_threads: Option<usize>,
     /// TOML config file (default: $XDG_CONFIG_HOME/mixtape/server.toml when it exists).
     #[arg(long, env = "MIXTAPE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -215,6 +221,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub art_cache_max_mb: Option<u64>,
+    pub transcode_cache_max_mb: Option<u64>,
+    pub transcode_threads: Option<usize>,
     pub admin_password: Option<String>,
     pub watch: Option<bool>,
     pub initial_scan: Option<bool>,
@@ -235,6 +243,9 @@ pub struct FileConfig {
     pub media_base: Option<String>,
 }
 
+/// The rendition cache's default cap (1 GiB).
+pub const DEFAULT_TRANSCODE_CACHE_MAX_MB: u64 = 1024;
+
 /// The settings in force.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
@@ -243,6 +254,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Cap of the thumbnail cache, in MiB.
     pub art_cache_max_mb: u64,
+    /// Cap of the rendition cache, in MiB; 0 keeps nothing.
+    pub transcode_cache_max_mb: u64,
+    /// Encoder threads.
+    pub transcode_threads: usize,
     #[serde(skip)]
     pub admin_password: Option<String>,
     pub watch: bool,
@@ -307,11 +322,13 @@ impl Config {
     /// For the start-up log: every setting, secrets shown only as set or not.
     pub fn redacted(&self) -> String {
         format!(
-            "library={} listen={} data_dir={} art_cache_max_mb={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] shards=[{}] redis={} broker={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
+            "library={} listen={} data_dir={} art_cache_max_mb={} transcode_cache_max_mb={} transcode_threads={} admin_password={} watch={} initial_scan={} log={} token_ttl_secs={} reader_connections={} trusted_proxies=[{}] allow_mass_removal={} database={} read_replicas=[{}] shards=[{}] redis={} broker={} secret_file={} node_id={} drain_secs={} shutdown_grace_secs={} media_base={}",
             self.library.display(),
             self.listen,
             self.data_dir.display(),
             self.art_cache_max_mb,
+            self.transcode_cache_max_mb,
+            self.transcode_threads,
             if self.admin_password.is_some() {
                 "<redacted>"
             } else {
@@ -357,6 +374,8 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             data_dir,
             art_cache_max_mb: crate::art::DEFAULT_CACHE_MAX_MB,
+            transcode_cache_max_mb: DEFAULT_TRANSCODE_CACHE_MAX_MB,
+            transcode_threads: crate::transcode::TranscodeConfig::default().threads,
             admin_password: None,
             watch: false,
             initial_scan: true,
@@ -563,6 +582,15 @@ pub fn resolve(args: Args) -> Result<Config, ConfigError> {
             .art_cache_max_mb
             .or(file.art_cache_max_mb)
             .unwrap_or(crate::art::DEFAULT_CACHE_MAX_MB),
+        transcode_cache_max_mb: args
+            .transcode_cache_max_mb
+            .or(file.transcode_cache_max_mb)
+            .unwrap_or(DEFAULT_TRANSCODE_CACHE_MAX_MB),
+        transcode_threads: args
+            .transcode_threads
+            .or(file.transcode_threads)
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| crate::transcode::TranscodeConfig::default().threads),
         admin_password: args.admin_password.or(file.admin_password),
         watch: !args.no_watch && file.watch.unwrap_or(true),
         initial_scan: !args.no_initial_scan && file.initial_scan.unwrap_or(true),

@@ -29,6 +29,7 @@ pub mod shared_state;
 pub mod storage;
 pub mod stream;
 pub mod subsonic;
+pub mod transcode;
 
 pub use app::{RunningServer, start};
 pub use config::Config;

@@ -111,6 +111,19 @@ impl MediaSigner {
         format!("/media/{hash}")
     }
 
+    /// The signed path of `hash` in a transcoding profile (`/media/{hash}/{profile}`).
+    pub fn rendition_path(hash: &str, profile: &str) -> String {
+        format!("/media/{hash}/{profile}")
+    }
+
+    /// The media URL of `hash` in `profile` handed out at `now`.
+    pub fn rendition_url(&self, hash: &str, profile: &str, now: u64) -> String {
+        let path = Self::rendition_path(hash, profile);
+        let expiry = Self::expiry_at(now);
+        let sig = self.signature(&path, expiry);
+        format!("{}{path}?e={expiry}&s={sig}", self.base)
+    }
+
     fn mac(&self, path: &str, expiry: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(path.as_bytes());

@@ -515,6 +515,39 @@ pub struct MediaUrl {
     pub media_url: String,
 }
 
+/// `GET /api/v1/profiles`: one transcoding profile. `original` (the file as stored) has no
+/// codec, container, bitrate or content type of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TranscodeProfile {
+    /// Immutable: a changed encoder setting gets a new id.
+    pub id: String,
+    pub codec: Option<String>,
+    pub container: Option<String>,
+    pub bitrate_kbps: Option<u32>,
+    pub content_type: Option<String>,
+}
+
+/// The exact size of a track in one profile, computed without encoding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RenditionSize {
+    pub profile: String,
+    pub size_bytes: u64,
+    pub content_type: String,
+    /// Whether the server holds it complete, so it is sent at disk speed.
+    pub cached: bool,
+    /// A signed URL of these bytes (`/media/{hash}/{profile}?e=…&s=…`), usable without a token.
+    pub media_url: String,
+}
+
+/// `GET /api/v1/tracks/{id}/renditions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Renditions {
+    pub track_id: TrackId,
+    pub content_hash: String,
+    pub duration_ms: u64,
+    pub renditions: Vec<RenditionSize>,
+}
+
 /// `GET /api/v1/history`: the user's play events, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlayHistory {

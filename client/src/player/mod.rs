@@ -8,7 +8,7 @@
 //!   current one ends, so the cache downloads it) and its samples follow the current track's in
 //!   the same output stream, with the encoders' delay and padding trimmed where the container
 //!   says (symphonia's gapless mode: MP3 LAME headers, Ogg pre-skip and end granule; the MP4
-//!   edit list or iTunSMPB tag for AAC, read by `mp4_edit` because symphonia ignores them;
+//!   edit list or iTunSMPB tag for AAC, read by `mixtape_codec` because symphonia ignores them;
 //!   FLAC and WAV are exact by nature).
 //! - The output is kept about half a second ahead and the thread sleeps in between; paused or
 //!   stopped, it blocks on its command channel.
@@ -19,9 +19,7 @@
 
 mod decode;
 mod engine;
-mod mp4_edit;
 mod opener;
-mod opus;
 mod output;
 mod queue;
 mod state;

@@ -65,22 +65,8 @@ pub enum OutputKind {
     Wav(PathBuf),
 }
 
-/// The format of the PCM in an output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PcmSpec {
-    pub rate: u32,
-    pub channels: u16,
-}
-
-impl PcmSpec {
-    pub fn frames_to_ms(&self, frames: u64) -> u64 {
-        frames.saturating_mul(1000) / u64::from(self.rate.max(1))
-    }
-
-    pub fn ms_to_frames(&self, ms: u64) -> u64 {
-        ms.saturating_mul(u64::from(self.rate)) / 1000
-    }
-}
+/// The format of the PCM in an output (the decoder's, shared with the server).
+pub use mixtape_codec::PcmSpec;
 
 /// Made and used on the player thread only (a cpal stream need not be `Send`).
 pub(crate) trait Output {

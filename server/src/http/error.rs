@@ -222,6 +222,30 @@ impl From<StreamError> for ApiError {
     }
 }
 
+impl From<crate::transcode::TranscodeError> for ApiError {
+    fn from(e: crate::transcode::TranscodeError) -> Self {
+        use crate::transcode::TranscodeError;
+        match e {
+            TranscodeError::FileGone => Self::new(StatusCode::GONE, "file_gone", e.to_string()),
+            TranscodeError::Source(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "cannot_transcode",
+                e.to_string(),
+            ),
+            TranscodeError::Busy(_) => {
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "transcoder_busy",
+                    e.to_string(),
+                );
+                err.retry_after = Some(5);
+                err
+            }
+            TranscodeError::Failed(_) => Self::internal(e),
+        }
+    }
+}
+
 impl From<ArtError> for ApiError {
     fn from(e: ArtError) -> Self {
         match e {

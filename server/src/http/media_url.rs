@@ -127,13 +127,16 @@ pub async fn signed_media(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    check_signature(&s, &MediaSigner::path(&hash), &q)?;
+    let library = s.library.clone();
+    let open = blocking(move || stream::open_by_hash(s.store.as_ref(), &library, &hash)).await?;
+    super::stream::respond(open, &method, &headers, SIGNED_CACHE_CONTROL).await
+}
+
+/// Checks a signed media request (403 `bad_signature`, 410 `expired`), counting refusals.
+pub(super) fn check_signature(s: &AppState, path: &str, q: &SignedQuery) -> Result<(), ApiError> {
     s.media
-        .verify(
-            &MediaSigner::path(&hash),
-            q.e.as_deref(),
-            q.s.as_deref(),
-            unix_now(),
-        )
+        .verify(path, q.e.as_deref(), q.s.as_deref(), unix_now())
         .map_err(|e| {
             metrics::counter!("mixtape_media_signature_refusals_total", "reason" => match e {
                 SignatureError::Bad => "bad_signature",
@@ -141,10 +144,7 @@ pub async fn signed_media(
             })
             .increment(1);
             signature_error(e)
-        })?;
-    let library = s.library.clone();
-    let open = blocking(move || stream::open_by_hash(s.store.as_ref(), &library, &hash)).await?;
-    super::stream::respond(open, &method, &headers, SIGNED_CACHE_CONTROL).await
+        })
 }
 
 pub(super) fn signature_error(e: SignatureError) -> ApiError {

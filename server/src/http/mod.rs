@@ -12,8 +12,10 @@ mod openapi;
 mod ops;
 mod playlists;
 mod recs;
+mod rendition;
 mod stream;
 mod subsonic;
+mod subsonic_stream;
 mod trace;
 mod users;
 
@@ -66,6 +68,8 @@ pub struct AppState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Signs the `media_url` of every track answered, and checks `/media/{hash}`.
     pub media: Arc<crate::media_url::MediaSigner>,
+    /// Renditions: plans, the encoder pool and the rendition cache.
+    pub transcoder: Arc<crate::transcode::Transcoder>,
 }
 
 /// Runs blocking work (SQLite, argon2, file IO) off the async threads.
@@ -138,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(catalog::router())
         .merge(stream::router())
+        .merge(rendition::router())
         .merge(media_url::router())
         .merge(
             playlists::router().route_layer(axum::middleware::from_fn_with_state(

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use super::{catalog, events, media_url, ops, playlists, recs, stream, subsonic, users};
+use super::{catalog, events, media_url, ops, playlists, recs, rendition, stream, subsonic, users};
 use mixtape_shared::api::*;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -103,6 +103,7 @@ fn add_error(op: &mut Operation, status: &str, description: &str) {
         catalog::list_tracks, catalog::get_track, catalog::track_lyrics, catalog::list_albums, catalog::get_album, catalog::list_artists,
         catalog::get_artist, catalog::list_genres, catalog::search, catalog::cover_art, catalog::signed_cover_art,
         stream::stream_track, stream::media, media_url::signed_media, media_url::fresh_media_url,
+        rendition::profiles, rendition::media_rendition, rendition::signed_rendition, rendition::renditions,
         playlists::list, playlists::create, playlists::show, playlists::update, playlists::remove,
         playlists::add_entries, playlists::remove_entry, playlists::move_entry, playlists::export, playlists::import, playlists::push_ops,
         events::post_events, events::history,

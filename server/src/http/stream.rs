@@ -3,7 +3,7 @@
 
 use super::catalog::IMMUTABLE;
 use super::error::ApiError;
-use super::extract::{ApiPath, AuthUser};
+use super::extract::{ApiPath, ApiQuery, AuthUser};
 use super::{AppState, blocking};
 use crate::stream::{self, OpenTrack};
 use axum::Router;
@@ -29,17 +29,41 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/media/{hash}", get(media))
 }
 
-/// The original audio file of a track. Range, HEAD, ETag and conditional requests are honoured.
-#[utoipa::path(get, path = "/api/v1/tracks/{id}/stream", params(("id" = i64, Path)), tag = "stream",
+/// `?profile=`: a transcoding profile id (`GET /api/v1/profiles`); absent or `original`: the file.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct StreamQuery {
+    pub profile: Option<String>,
+}
+
+/// The audio of a track: the original file, or a rendition in `profile`. Range, HEAD, ETag and
+/// conditional requests are honoured either way.
+#[utoipa::path(get, path = "/api/v1/tracks/{id}/stream", params(("id" = i64, Path), StreamQuery), tag = "stream",
     responses((status = 200, description = "the whole file"), (status = 206, description = "the requested range"),
         (status = 304), (status = 412), (status = 416), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn stream_track(
     State(s): State<AppState>,
-    _: AuthUser,
+    AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let profile = match q.profile.as_deref() {
+        Some(p) => super::rendition::parse_profile(p)?,
+        None => None,
+    };
+    if let Some(profile) = profile {
+        return super::rendition::by_track(
+            &s,
+            user.id.0,
+            TrackId(id),
+            profile,
+            0,
+            &method,
+            &headers,
+        )
+        .await;
+    }
     let library = s.library.clone();
     let open = blocking(move || stream::open(s.store.as_ref(), &library, TrackId(id))).await?;
     // The id's content may change on rescan, so caches must revalidate (cheap: the ETag).
@@ -62,7 +86,7 @@ pub async fn media(
     respond(open, &method, &headers, IMMUTABLE).await
 }
 
-fn etag_matches(header_value: Option<&HeaderValue>, etag: &str) -> Option<bool> {
+pub(super) fn etag_matches(header_value: Option<&HeaderValue>, etag: &str) -> Option<bool> {
     let value = header_value?.to_str().ok()?;
     Some(
         value
@@ -152,14 +176,14 @@ pub(super) async fn respond(
 
 /// What a `Range` header asks of a file of `len` bytes (RFC 9110 §14).
 #[derive(Debug, PartialEq, Eq)]
-enum RangeAnswer {
+pub(super) enum RangeAnswer {
     /// No usable range: answer 200 with the whole file.
     Whole,
     Part(RangeInclusive<u64>),
     Unsatisfiable,
 }
 
-fn requested_range(value: &str, len: u64) -> RangeAnswer {
+pub(super) fn requested_range(value: &str, len: u64) -> RangeAnswer {
     let Ok(mut parsed) = http_range_header::parse_range_header(value) else {
         // A syntactically invalid Range is ignored, as RFC 9110 asks.
         return RangeAnswer::Whole;

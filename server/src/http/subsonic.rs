@@ -1,13 +1,13 @@
 //! The OpenSubsonic API's routes: `/rest/NAME` and `/rest/NAME.view`, GET and form POST, answered
 //! by `crate::subsonic` (errors are HTTP 200 with a Subsonic error code). `stream` and `download`
-//! go through our stream code (Range, ETag) and never count a play; `getCoverArt` through the art
+//! go through our stream and rendition code (`subsonic_stream`: Range, ETag, exact lengths) and
+//! never count a play; `getCoverArt` through the art
 //! service. Also `PUT`/`DELETE /api/v1/me/subsonic-password`: the app password for token auth.
 
 use super::error::ApiError;
 use super::extract::{ApiJson, AuthUser};
 use super::users::ClientAddress;
 use super::{AppState, blocking};
-use crate::stream::StreamError;
 use crate::subsonic::api::{self, Ctx, ENDPOINTS};
 use crate::subsonic::auth::AppPasswordError;
 use crate::subsonic::info::ImageLinks;
@@ -146,7 +146,16 @@ async fn handle(
         Err(e) => return reply(&format, &Err(e)),
     };
     match name.as_str() {
-        "stream" | "download" => match stream(&s, &params, &method, &headers).await {
+        "stream" | "download" => match super::subsonic_stream::stream(
+            &s,
+            user.id.0,
+            &params,
+            &method,
+            &headers,
+            name == "download",
+        )
+        .await
+        {
             Ok(r) => r,
             Err(e) => reply(&format, &Err(e)),
         },
@@ -180,35 +189,6 @@ async fn handle(
             reply(&format, &result)
         }
     }
-}
-
-/// The original file, as `/api/v1/tracks/{id}/stream` serves it: no transcoding, so
-/// `maxBitRate`, `format` and `timeOffset` are ignored; clients seek with Range.
-async fn stream(
-    s: &AppState,
-    params: &Params,
-    method: &Method,
-    headers: &HeaderMap,
-) -> Result<Response, SubsonicError> {
-    let id =
-        ids::parse_track(params.required("id")?).ok_or_else(|| SubsonicError::not_found("song"))?;
-    let (store, library) = (s.store.clone(), s.library.clone());
-    let open =
-        tokio::task::spawn_blocking(move || crate::stream::open(store.as_ref(), &library, id))
-            .await
-            .map_err(SubsonicError::internal)?
-            .map_err(|e| match e {
-                StreamError::NotFound => SubsonicError::not_found("song"),
-                StreamError::FileGone | StreamError::Changed => {
-                    SubsonicError::new(Code::NotFound, e.to_string())
-                }
-                StreamError::Storage(e) => e.into(),
-            })?;
-    Ok(
-        super::stream::respond(open, method, headers, "private, no-cache")
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
-    )
 }
 
 /// Cover art by its hash (what `coverArt` fields hold), or by an album, song or artist id.

@@ -13,3 +13,4 @@ mod lyrics;
 mod playlist_writes;
 mod playlists;
 mod streaming;
+mod transcoding;

@@ -15,3 +15,4 @@ mod playlists;
 mod protocol;
 mod state;
 mod support;
+mod transcoding;

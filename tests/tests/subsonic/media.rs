@@ -14,6 +14,7 @@ async fn stream_serves_the_file_with_ranges_and_counts_no_play() {
                 &[
                     ("apiKey", &sub.key),
                     ("id", &fx.song),
+                    ("format", "raw"),
                     ("maxBitRate", "128"),
                 ],
             )

@@ -194,7 +194,12 @@ async fn extensions_are_listed_without_authentication() {
         .collect();
     assert_eq!(
         names,
-        vec!["apiKeyAuthentication", "formPost", "songLyrics"]
+        vec![
+            "apiKeyAuthentication",
+            "formPost",
+            "songLyrics",
+            "transcodeOffset"
+        ]
     );
     assert_eq!(
         v["openSubsonicExtensions"][0]["versions"],

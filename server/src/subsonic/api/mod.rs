@@ -134,6 +134,11 @@ pub fn extensions() -> Vec<Extension> {
             name: "songLyrics",
             versions: vec![1],
         },
+        // `stream?timeOffset=` starts a rendition there (`http::subsonic_stream`).
+        Extension {
+            name: "transcodeOffset",
+            versions: vec![1],
+        },
     ]
 }
 

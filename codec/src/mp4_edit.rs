@@ -305,8 +305,8 @@ mod tests {
     use std::fs::File;
     use std::io::Cursor;
 
-    use super::super::tests_pcm::{demo_files, ffprobe_duration_ts};
     use super::*;
+    use crate::test_support::{demo_files, ffprobe_duration_ts};
 
     fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
         let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();

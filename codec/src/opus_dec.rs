@@ -16,7 +16,7 @@ use symphonia::core::support_codec;
 const RATE: u32 = 48_000;
 const MAX_FRAMES: usize = 5_760;
 
-pub struct OpusDecoder {
+pub(crate) struct OpusDecoder {
     // `opus::Decoder` is `Send` but not `Sync`; symphonia's trait wants both.
     decoder: Mutex<opus::Decoder>,
     params: CodecParameters,

@@ -1,0 +1,32 @@
+//! Mixtape's audio codecs, shared by the player (`mixtape`) and the server's transcoder so that
+//! both decode a file the same way.
+//!
+//! - `decode`: symphonia's demuxers and decoders with gapless trimming, libopus for Opus
+//!   (`opus_dec`), and the MP4 edit list that symphonia ignores (`mp4_edit`).
+//! - `resample`: polyphase sinc to 48 kHz and the downmix to stereo, position-exact.
+//! - `profile`: the rendition profiles and their immutable ids.
+//! - `rendition`, `opus_enc`, `ogg`: renditions of exact, precomputed length, made chunk by
+//!   chunk in any order, each chunk's bytes a pure function of (source, profile, chunk).
+//!
+//! **Invariant:** this crate does no network IO and keeps no state between calls except the
+//! shared resampler tables.
+
+mod decode;
+mod mp4_edit;
+mod ogg;
+mod opus_dec;
+mod opus_enc;
+mod profile;
+mod rendition;
+mod resample;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+
+pub use decode::{DecodeError, PcmSpec, TrackDecoder};
+pub use opus_enc::EncodeError;
+pub use profile::{Codec, ORIGINAL, PROFILES, Profile};
+pub use rendition::{Plan, RenditionError, SourceInfo};
+pub use resample::{OUT_RATE, out_frames};
+pub use symphonia::core::io::MediaSource;

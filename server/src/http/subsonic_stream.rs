@@ -1,0 +1,163 @@
+//! Subsonic `stream` and `download`. `download` and `stream?format=raw` give the original file;
+//! `stream` with `format` and/or `maxBitRate` a rendition (exact `Content-Length`, Range, so
+//! `estimateContentLength` needs no estimate). Plays are never counted here.
+
+use super::AppState;
+use crate::stream::StreamError;
+use crate::subsonic::{Code, Params, SubsonicError, ids};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use mixtape_codec::{Codec, Profile};
+
+/// What a `stream` request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Original,
+    Rendition(&'static Profile),
+}
+
+/// The answer to `format` and `maxBitRate` (kb/s, 0 = none) for a source of `source_kbps`
+/// in `source_format` (our `format` field: `flac`, `mp3`, `opus`…):
+/// - `raw`: the original;
+/// - `opus`/`ogg`/`oga`: the largest Opus profile within the cap (the original when the source
+///   is Opus already within it);
+/// - `mp3` and everything else (`aac`, `m4a`…, which Opus cannot stand in for on the devices
+///   that ask): the largest MP3 profile within the cap, when this build has MP3; the original
+///   otherwise;
+/// - no format: the original unless a cap is set and the source exceeds it (or its bitrate is
+///   unknown), then Opus within the cap.
+pub fn choose(
+    format: Option<&str>,
+    max_kbps: Option<u32>,
+    source_kbps: Option<u32>,
+    source_format: &str,
+) -> Choice {
+    let max = max_kbps.filter(|&m| m > 0);
+    let within = |codec: Codec| {
+        source_format == codec.suffix()
+            && match (max, source_kbps) {
+                (None, _) => true,
+                (Some(m), Some(b)) => b <= m,
+                (Some(_), None) => false,
+            }
+    };
+    let pick = |codec: Codec| {
+        if within(codec) {
+            return Choice::Original;
+        }
+        Profile::best_within(codec, max).map_or(Choice::Original, Choice::Rendition)
+    };
+    match format.map(str::to_ascii_lowercase).as_deref() {
+        Some("raw") => Choice::Original,
+        Some("opus" | "ogg" | "oga") => pick(Codec::Opus),
+        Some(_) => pick(Codec::Mp3),
+        None => match (max, source_kbps) {
+            (None, _) => Choice::Original,
+            (Some(m), Some(b)) if b <= m => Choice::Original,
+            _ => Profile::best_within(Codec::Opus, max).map_or(Choice::Original, Choice::Rendition),
+        },
+    }
+}
+
+fn stream_error(e: StreamError) -> SubsonicError {
+    match e {
+        StreamError::NotFound => SubsonicError::not_found("song"),
+        StreamError::FileGone | StreamError::Changed => {
+            SubsonicError::new(Code::NotFound, e.to_string())
+        }
+        StreamError::Storage(e) => e.into(),
+    }
+}
+
+/// `stream` (`download`: always the original).
+pub(super) async fn stream(
+    s: &AppState,
+    user: i64,
+    params: &Params,
+    method: &Method,
+    headers: &HeaderMap,
+    download: bool,
+) -> Result<Response, SubsonicError> {
+    let id =
+        ids::parse_track(params.required("id")?).ok_or_else(|| SubsonicError::not_found("song"))?;
+    let choice = if download {
+        Choice::Original
+    } else {
+        let format = params.get("format").filter(|f| !f.is_empty());
+        let max = params.number::<u32>("maxBitRate")?;
+        if format.is_none() && max.unwrap_or(0) == 0 {
+            Choice::Original
+        } else {
+            let store = s.store.clone();
+            let track = tokio::task::spawn_blocking(move || store.track(id))
+                .await
+                .map_err(SubsonicError::internal)??
+                .ok_or_else(|| SubsonicError::not_found("song"))?;
+            choose(format, max, track.bitrate_kbps, &track.format)
+        }
+    };
+    // `timeOffset` (whole seconds, the `transcodeOffset` extension): a rendition from there.
+    // The original is sent whole: clients seek in it with Range.
+    let offset_ms = params
+        .number::<u64>("timeOffset")?
+        .unwrap_or(0)
+        .saturating_mul(1000);
+    match choice {
+        Choice::Rendition(profile) => Ok(super::rendition::by_track(
+            s, user, id, profile, offset_ms, method, headers,
+        )
+        .await
+        .unwrap_or_else(IntoResponse::into_response)),
+        Choice::Original => {
+            let (store, library) = (s.store.clone(), s.library.clone());
+            let open = tokio::task::spawn_blocking(move || {
+                crate::stream::open(store.as_ref(), &library, id)
+            })
+            .await
+            .map_err(SubsonicError::internal)?
+            .map_err(stream_error)?;
+            Ok(
+                super::stream::respond(open, method, headers, "private, no-cache")
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(c: Choice) -> &'static str {
+        match c {
+            Choice::Original => "original",
+            Choice::Rendition(p) => p.id,
+        }
+    }
+
+    #[test]
+    fn format_and_max_bit_rate_pick_a_profile_as_the_spec_reads() {
+        let cases = [
+            // (format, maxBitRate, source kb/s, source format, expected)
+            (Some("raw"), Some(64), Some(900), "flac", "original"),
+            (None, None, Some(900), "flac", "original"),
+            (None, Some(0), Some(900), "flac", "original"),
+            (None, Some(320), Some(256), "mp3", "original"),
+            (None, Some(128), Some(900), "flac", "opus-128"),
+            (None, Some(100), None, "flac", "opus-96"),
+            (Some("opus"), None, Some(900), "flac", "opus-192"),
+            (Some("opus"), Some(150), Some(900), "flac", "opus-128"),
+            (Some("ogg"), Some(32), Some(900), "flac", "opus-64"),
+            (Some("opus"), Some(160), Some(128), "opus", "original"),
+            (Some("opus"), Some(96), Some(128), "opus", "opus-96"),
+        ];
+        for (format, max, src, src_format, expected) in cases {
+            assert_eq!(
+                id(choose(format, max, src, src_format)),
+                expected,
+                "{format:?} {max:?} {src:?} {src_format}"
+            );
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `stream` with `format`, `maxBitRate` and `timeOffset`: renditions of exact length.
+
+use crate::support::*;
+use mixtape_codec::TrackDecoder;
+
+/// The first channel of a gapless decode, and the rate.
+fn decode(bytes: Vec<u8>) -> (Vec<f32>, u32) {
+    let mut dec = TrackDecoder::open(Box::new(std::io::Cursor::new(bytes)), "").unwrap();
+    let mut samples = Vec::new();
+    while let Some(chunk) = dec.next_chunk().unwrap() {
+        samples.extend(chunk);
+    }
+    let spec = dec.spec();
+    let ch = usize::from(spec.channels);
+    (samples.into_iter().step_by(ch).collect(), spec.rate)
+}
+
+/// The lag (within ±`range`) at which `a` best matches `b` shifted by `at`.
+fn best_lag(a: &[f32], b: &[f32], at: usize, range: i64) -> i64 {
+    let corr = |lag: i64| -> f64 {
+        (48_000..96_000)
+            .map(|i| f64::from(a[i]) * f64::from(b[(at as i64 + i as i64 + lag) as usize]))
+            .sum()
+    };
+    (-range..=range)
+        .max_by(|x, y| corr(*x).total_cmp(&corr(*y)))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_bit_rate_gives_an_exact_length_rendition_and_time_offset_starts_there() {
+    let sub = Sub::new().await;
+    let track = sub
+        .s
+        .all_tracks()
+        .await
+        .into_iter()
+        .find(|t| t["format"] == "flac")
+        .unwrap();
+    let id = format!("tr-{}", track["id"]);
+    let r = sub
+        .get(
+            "stream",
+            &[
+                ("apiKey", &sub.key),
+                ("id", &id),
+                ("format", "opus"),
+                ("maxBitRate", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/ogg");
+    let len: u64 = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.ends_with(".opus-96\""), "{etag}");
+    let whole = r.bytes().await.unwrap().to_vec();
+    assert_eq!(whole.len() as u64, len, "the length sent first is exact");
+    let (pcm, rate) = decode(whole.clone());
+    let frames = pcm.len() as u64;
+    assert_eq!(rate, 48_000);
+    let duration_frames = track["duration_ms"].as_u64().unwrap() * 48;
+    assert!(
+        frames.abs_diff(duration_frames) < 48,
+        "{frames} vs {duration_frames}"
+    );
+
+    // No format, a cap under the source's bitrate: Opus within it.
+    let r = sub
+        .get(
+            "stream",
+            &[("apiKey", &sub.key), ("id", &id), ("maxBitRate", "64")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["etag"]
+            .to_str()
+            .unwrap()
+            .ends_with(".opus-64\"")
+    );
+
+    // timeOffset=10: the rendition of the rest, exactly that long.
+    let r = sub
+        .get(
+            "stream",
+            &[
+                ("apiKey", &sub.key),
+                ("id", &id),
+                ("format", "opus"),
+                ("maxBitRate", "100"),
+                ("timeOffset", "10"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let rest = r.bytes().await.unwrap().to_vec();
+    let (rest_pcm, _) = decode(rest);
+    assert_eq!(
+        rest_pcm.len() as u64 + 480_000,
+        frames,
+        "the rest after 10.000 s"
+    );
+    assert_eq!(
+        best_lag(&rest_pcm, &pcm, 480_000, 200),
+        0,
+        "starts at 10.000 s"
+    );
+
+    // download is always the original.
+    let r = sub
+        .get(
+            "download",
+            &[("apiKey", &sub.key), ("id", &id), ("format", "opus")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/flac");
+    assert_eq!(
+        r.bytes().await.unwrap().len() as u64,
+        track["size_bytes"].as_u64().unwrap()
+    );
+}
