@@ -1,7 +1,9 @@
 //! `mixtape-bench`: measures the server on a generated library (see `mixtape-libgen bench`).
 //!
 //! - `scan`: first scan (files/s), rescan with nothing changed, peak RSS, all in one process.
-//! - `search`: search latency over HTTP (p50/p99) on an in-process server.
+//! - `search`: search over HTTP on an in-process server, with queries drawn from the library's
+//!   own tags as people type them, p50/p95/p99 and recall@10 per query class (`search.rs`,
+//!   `queries.rs`); `mirror-search`: the client's local search per keystroke.
 //! - `serve`: a scanned server that prints its URL and a token, for wrk (see bench/http.sh).
 //!   Both take `--database postgres://…` (a scratch database on that server, dropped after) and
 //!   `--read-replica URL` to run on the scale-out backend instead of SQLite.
@@ -19,7 +21,9 @@ mod broker;
 mod client;
 mod edge;
 mod playlist;
+mod queries;
 mod scale;
+mod search;
 mod shards;
 mod transcode;
 
@@ -52,17 +56,33 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Search latency over HTTP against an in-process server.
+    /// Search over HTTP against an in-process server: queries drawn from the library's own
+    /// tags as people type them; p50/p95/p99 and recall@10 per query class.
     Search {
         #[arg(long)]
         library: PathBuf,
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Requests to time.
-        #[arg(long, default_value_t = 2000)]
-        requests: usize,
+        /// Queries to time (every prefix typed counts as one).
+        #[arg(long, alias = "requests", default_value_t = 3000)]
+        queries: usize,
+        /// Seed of the query draw: the same library and seed give the same queries.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         #[command(flatten)]
         backend: Backend,
+    },
+    /// The client's local search on a mirror of the whole library, keystroke by keystroke.
+    MirrorSearch {
+        #[arg(long)]
+        library: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Phrases typed (each from its first letter to its end).
+        #[arg(long, default_value_t = 300)]
+        phrases: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// The client: mirror the catalog from scratch, idle syncs, cold start.
     Mirror {
@@ -345,96 +365,6 @@ async fn start_server_on(
     Ok((server, token))
 }
 
-/// Queries as users type them: whole words, prefixes, and words with one letter swapped.
-fn queries(titles: &[String], n: usize) -> Vec<String> {
-    let mut out = Vec::with_capacity(n);
-    let mut i = 0usize;
-    while out.len() < n {
-        let title = &titles[(i * 7919) % titles.len()];
-        let word = title
-            .split_whitespace()
-            .max_by_key(|w| w.chars().count())
-            .unwrap_or(title);
-        let chars: Vec<char> = word.chars().collect();
-        let q = match i % 3 {
-            0 => word.to_string(),
-            1 => chars.iter().take(4.max(chars.len() / 2)).collect(),
-            _ if chars.len() >= 5 => {
-                let mut c = chars.clone();
-                c.swap(2, 3);
-                c.into_iter().collect()
-            }
-            _ => word.to_string(),
-        };
-        out.push(q);
-        i += 1;
-    }
-    out
-}
-
-async fn search(library: &Path, data: &Path, requests: usize, backend: &Backend) -> Result<()> {
-    let (server, token) = start_server_on(library, data, "127.0.0.1:0".parse()?, backend).await?;
-    let base = format!("http://{}", server.server.addr);
-    let http = reqwest::Client::new();
-    let page: serde_json::Value = http
-        .get(format!("{base}/api/v1/tracks?limit=500"))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let titles: Vec<String> = page["items"]
-        .as_array()
-        .context("tracks")?
-        .iter()
-        .filter_map(|t| t["title"].as_str().map(String::from))
-        .collect();
-    let store = server.server.state.store.clone();
-    let tracks = tokio::task::spawn_blocking(move || store.track_count()).await??;
-    let qs = queries(&titles, requests);
-    // Warm up caches and connections.
-    for q in qs.iter().take(50) {
-        http.get(format!("{base}/api/v1/search"))
-            .query(&[("q", q)])
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .bytes()
-            .await?;
-    }
-    let mut times = Vec::with_capacity(requests);
-    let mut empty = 0;
-    for q in &qs {
-        let started = Instant::now();
-        let r = http
-            .get(format!("{base}/api/v1/search"))
-            .query(&[("q", q)])
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        if r.status() != 200 {
-            bail!("search {q:?}: {}", r.status());
-        }
-        let body: serde_json::Value = r.json().await?;
-        times.push(started.elapsed());
-        if body["tracks"].as_array().is_none_or(|t| t.is_empty()) {
-            empty += 1;
-            if std::env::var_os("MIXTAPE_BENCH_VERBOSE").is_some() {
-                eprintln!("no track for {q:?}");
-            }
-        }
-    }
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("| tracks | {tracks} |");
-    println!("| search requests | {requests} sequential over HTTP ({empty} found no track) |");
-    println!("| search p50 | {:.2} ms |", ms(percentile(&times, 0.5)));
-    println!("| search p99 | {:.2} ms |", ms(percentile(&times, 0.99)));
-    println!("| search max | {:.2} ms |", ms(*times.last().unwrap()));
-    server.shutdown().await?;
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -456,9 +386,23 @@ async fn main() -> Result<()> {
         Command::Search {
             library,
             data_dir: d,
-            requests,
+            queries,
+            seed,
             backend,
-        } => search(&library, &data_dir(d, &tmp), requests, &backend).await?,
+        } => search::search(&library, &data_dir(d, &tmp), queries, seed, &backend).await?,
+        Command::MirrorSearch {
+            library,
+            data_dir: d,
+            phrases,
+            seed,
+        } => {
+            let (server, _) =
+                start_server(&library, &data_dir(d, &tmp), "127.0.0.1:0".parse()?).await?;
+            let base = format!("http://{}", server.server.addr);
+            tokio::task::spawn_blocking(move || search::mirror_search(&base, phrases, seed))
+                .await??;
+            server.shutdown().await?;
+        }
         Command::Mirror {
             library,
             data_dir: d,

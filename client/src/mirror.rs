@@ -8,6 +8,7 @@
 
 use crate::connectivity::Connectivity;
 use mixtape_shared::api::{Change, ChangesPage, PlayEvent, PlayEventKind, Track};
+use mixtape_shared::search::SearchIndex;
 use mixtape_shared::sync::{OpKind, PlaylistOp, PlaylistState, materialize};
 use mixtape_shared::{DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -166,6 +167,8 @@ pub struct Applied {
 pub struct Mirror {
     conn: Connection,
     device: DeviceId,
+    /// The search index over the mirrored tracks, with the `catalog_version` it was built at.
+    search_index: std::cell::RefCell<Option<(String, std::sync::Arc<SearchIndex>)>>,
 }
 
 /// Lowercased, without diacritics: how search text is compared.
@@ -264,7 +267,11 @@ impl Mirror {
                 id
             }
         };
-        Ok(Self { conn, device })
+        Ok(Self {
+            conn,
+            device,
+            search_index: Default::default(),
+        })
     }
 
     pub fn device_id(&self) -> DeviceId {
@@ -384,6 +391,8 @@ impl Mirror {
         set_meta(&tx, "revision", &page.revision.to_string())?;
         if applied.tracks + applied.tracks_deleted > 0 {
             set_meta(&tx, "artists_dirty", "1")?;
+            // The search index of any process with this mirror open is stale from here.
+            set_meta(&tx, "catalog_version", &page.next_since)?;
         }
         tx.commit()?;
         Ok(applied)

@@ -3,18 +3,12 @@
 
 use crate::storage::{AlbumSort, ArtistSort, Cursor, PageRequest, SortOrder, TrackSort};
 use mixtape_shared::api::PageQuery;
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
 /// The comparison form of a name: compatibility-decomposed, without diacritics, lower case,
 /// whitespace collapsed. "Café  Nocturne" and "cafe nocturne" are the same artist.
+/// The search index folds queries with the same function, so stored text and queries agree.
 pub fn fold(name: &str) -> String {
-    let stripped: String = name
-        .nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .collect::<String>()
-        .to_lowercase();
-    stripped.split_whitespace().collect::<Vec<_>>().join(" ")
+    mixtape_shared::search::fold(name)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod ids;
 pub mod lyrics;
 pub mod order_key;
+pub mod search;
 pub mod sync;
 
 pub use ids::{AlbumId, ArtistId, DeviceId, EntryId, EventId, OpId, PlaylistId, TrackId, UserId};

@@ -1,6 +1,8 @@
 //! The mirrored catalog: tracks by id, local search, the album-artist list and albums.
 
 use super::*;
+use mixtape_shared::search::{clean_query, fold as search_fold, words_of};
+use std::sync::Arc;
 
 impl Mirror {
     pub fn track_count(&self) -> MirrorResult<u64> {
@@ -30,86 +32,50 @@ impl Mirror {
         Ok(out)
     }
 
-    /// Full-text search of the local catalog: every query word must appear (as a substring, case
-    /// and accents aside) in the title, artists or album; best matches first.
+    /// Search of the local catalog with the server's rules (`mixtape_shared::search`): every
+    /// query word a substring of the title, artists or album (or the start of a word), case and
+    /// accents aside, typos forgiven, words run together split apart; best matches first.
+    /// The index lives in memory, built at the first search and again after a pull changed
+    /// tracks (in this process or another), so each keystroke costs only the lookup.
     pub fn search(&self, query: &str, limit: u32) -> MirrorResult<Vec<Track>> {
-        let folded = fold(query);
-        let words: Vec<&str> = folded
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        if words.is_empty() {
+        let folded = clean_query(query);
+        if words_of(&folded).next().is_none() {
             return Ok(Vec::new());
         }
-        let long: Vec<String> = words
-            .iter()
-            .filter(|w| w.chars().count() >= 3)
-            .map(|w| format!("\"{w}\""))
-            .collect();
-        let short: Vec<&str> = words
-            .iter()
-            .copied()
-            .filter(|w| w.chars().count() < 3)
-            .collect();
-        // Rank on the folded text alone; only the winners' JSON is read and parsed.
-        let rows: Vec<(i64, String)> = if long.is_empty() {
-            // Trigrams need three letters: short queries match word starts with LIKE instead.
-            let pattern = format!("%{}%", short.join("%"));
-            self.conn
-                .prepare_cached(
-                    "SELECT rowid, text FROM track_search WHERE text LIKE ?1 LIMIT 2000",
-                )?
-                .query_map([pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        } else {
-            self.conn
-                .prepare_cached(
-                    "SELECT rowid, text FROM track_search WHERE track_search MATCH ?1 LIMIT 2000",
-                )?
-                .query_map([long.join(" AND ")], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut scored: Vec<(u32, usize, i64)> = Vec::new();
-        for (id, text) in rows {
-            if !short.iter().all(|w| text.contains(w)) {
-                continue;
-            }
-            // Whole words before word starts before mere substrings, and each in the title
-            // before the artists and album; then shorter texts first.
-            let (title, rest) = text.split_once(TITLE_END).unwrap_or((&text, ""));
-            let split = |s: &'_ str| -> Vec<String> {
-                s.split(|c: char| !c.is_alphanumeric())
-                    .map(str::to_string)
-                    .collect()
-            };
-            let (title_words, rest_words) = (split(title), split(rest));
-            let score = words
-                .iter()
-                .map(|w| {
-                    let whole = |ws: &[String]| ws.iter().any(|t| t == w);
-                    let start = |ws: &[String]| ws.iter().any(|t| t.starts_with(w));
-                    if whole(&title_words) {
-                        0
-                    } else if whole(&rest_words) {
-                        1
-                    } else if start(&title_words) {
-                        2
-                    } else if start(&rest_words) {
-                        3
-                    } else {
-                        4
-                    }
-                })
-                .sum();
-            scored.push((score, text.len(), id));
-        }
-        scored.sort_unstable();
-        let ids: Vec<TrackId> = scored
+        let ids: Vec<TrackId> = self
+            .search_index()?
+            .search(&folded, limit as usize)
             .into_iter()
-            .take(limit as usize)
-            .map(|(_, _, id)| TrackId(id))
+            .map(TrackId)
             .collect();
         self.tracks(&ids)
+    }
+
+    /// The search index, rebuilt if tracks changed since it was built.
+    pub fn search_index(&self) -> MirrorResult<Arc<SearchIndex>> {
+        let version = meta(&self.conn, "catalog_version")?.unwrap_or_default();
+        if let Some((built, index)) = &*self.search_index.borrow()
+            && *built == version
+        {
+            return Ok(index.clone());
+        }
+        let docs: Vec<(i64, Vec<String>)> = self
+            .conn
+            .prepare_cached("SELECT id, title, artists, coalesce(album, '') FROM tracks")?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    vec![
+                        search_fold(&r.get::<_, String>(1)?),
+                        search_fold(&r.get::<_, String>(2)?),
+                        search_fold(&r.get::<_, String>(3)?),
+                    ],
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let index = Arc::new(SearchIndex::build(docs));
+        *self.search_index.borrow_mut() = Some((version, index.clone()));
+        Ok(index)
     }
 
     /// Album artists with their album counts, by name: the first column of the Library.

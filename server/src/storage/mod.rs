@@ -16,8 +16,8 @@ pub mod leases;
 mod playlists;
 pub mod postgres;
 pub mod queue;
-mod ranking;
 mod recs;
+mod search_index;
 pub mod sqlite;
 #[cfg(test)]
 mod stories;

@@ -17,6 +17,7 @@ use crate::art::{self, ArtSpec, ArtStyle};
 use crate::error::{Error, Result};
 use crate::format::{AudioFormat, EncodeQuality};
 use crate::names::{self, sanitize_component};
+use crate::syllables;
 use crate::synth::template_tone;
 use crate::tags::{CoverImage, TrackTags, tag_bytes};
 use crate::tools::{FFMPEG, ffmpeg_encode};
@@ -43,6 +44,53 @@ pub struct BenchConfig {
     pub seed: u64,
     /// Formats to mix, chosen per album.
     pub formats: Vec<AudioFormat>,
+    /// How artists, albums and tracks are named.
+    pub names: NameModel,
+}
+
+/// The shape of the names in a library: two, so that a benchmark runs on more than one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NameModel {
+    /// English word lists: "The Velvet Harbors", "Chasing the Lantern".
+    #[default]
+    Words,
+    /// Short made-up artist names ("Venra Shilo") and long titles of a few shared words
+    /// ("Never the Night Again in My Summer City"): see `syllables`.
+    Syllables,
+}
+
+impl NameModel {
+    /// The names the command line takes.
+    pub const NAMES: &'static str = "words, syllables";
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "words" => Some(Self::Words),
+            "syllables" => Some(Self::Syllables),
+            _ => None,
+        }
+    }
+
+    fn artist(self, rng: &mut ChaCha8Rng, unicode: bool) -> String {
+        match self {
+            Self::Words => names::artist_name(rng, unicode),
+            Self::Syllables => syllables::artist_name(rng, unicode),
+        }
+    }
+
+    fn album(self, rng: &mut ChaCha8Rng, unicode: bool) -> String {
+        match self {
+            Self::Words => names::album_title(rng, unicode),
+            Self::Syllables => syllables::album_title(rng, unicode),
+        }
+    }
+
+    fn track(self, rng: &mut ChaCha8Rng, unicode: bool) -> String {
+        match self {
+            Self::Words => names::track_title(rng, unicode),
+            Self::Syllables => syllables::track_title(rng, unicode),
+        }
+    }
 }
 
 /// One album of the plan.
@@ -129,7 +177,7 @@ pub fn plan(config: &BenchConfig) -> BenchPlan {
     let artists: Vec<String> = (0..artist_count)
         .map(|_| {
             let unicode = rng.random_bool(UNICODE_RATE);
-            unique(&mut rng, &mut taken, |r| names::artist_name(r, unicode))
+            unique(&mut rng, &mut taken, |r| config.names.artist(r, unicode))
         })
         .collect();
     let mut folder_names: HashMap<String, usize> = HashMap::new();
@@ -158,7 +206,7 @@ pub fn plan(config: &BenchConfig) -> BenchPlan {
         let taken_titles = albums_per_artist.entry(album_artist.clone()).or_default();
         let album_title = {
             let unicode = rng.random_bool(UNICODE_RATE);
-            unique(&mut rng, taken_titles, |r| names::album_title(r, unicode))
+            unique(&mut rng, taken_titles, |r| config.names.album(r, unicode))
         };
         let year = rng.random_range(1958..=2025);
         let format = *formats.choose(&mut rng).expect("at least one format");
@@ -191,7 +239,7 @@ pub fn plan(config: &BenchConfig) -> BenchPlan {
                 per_disc
             };
             let unicode = rng.random_bool(UNICODE_RATE);
-            let title = names::track_title(&mut rng, unicode);
+            let title = config.names.track(&mut rng, unicode);
             let main_artist = if compilation {
                 artists
                     .choose(&mut rng)
@@ -214,7 +262,7 @@ pub fn plan(config: &BenchConfig) -> BenchPlan {
                         })
                         .find(|a| !track_artists.contains(a))
                         .unwrap_or_else(|| {
-                            format!("{} (guest)", names::artist_name(&mut rng, false))
+                            format!("{} (guest)", config.names.artist(&mut rng, false))
                         });
                     track_artists.push(guest);
                 }
@@ -431,6 +479,7 @@ mod tests {
             count,
             seed,
             formats: AudioFormat::ALL.to_vec(),
+            names: NameModel::Words,
         }
     }
 
@@ -527,6 +576,7 @@ mod tests {
             count: 3,
             seed: 1,
             formats: vec![AudioFormat::Flac],
+            names: NameModel::Words,
         });
         assert_eq!(p.track_count(), 3);
         assert_eq!(p.artists.len(), 1);

@@ -14,11 +14,12 @@ pub mod demo_lyrics;
 pub mod error;
 pub mod format;
 pub mod names;
+pub mod syllables;
 pub mod synth;
 pub mod tags;
 pub mod tools;
 
-pub use bench::{BenchConfig, BenchPlan, BenchReport, generate_bench};
+pub use bench::{BenchConfig, BenchPlan, BenchReport, NameModel, generate_bench};
 pub use demo::{DemoReport, build_demo};
 pub use error::{Error, Result};
 pub use format::AudioFormat;

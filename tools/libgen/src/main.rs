@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use mixtape_libgen::{AudioFormat, BenchConfig};
+use mixtape_libgen::{AudioFormat, BenchConfig, NameModel};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +48,10 @@ enum Command {
         /// Comma separated formats to mix.
         #[arg(long, default_value = "mp3,flac,ogg,opus,m4a,wav", value_parser = parse_formats)]
         formats: Formats,
+        /// Name model: `words` (English word lists) or `syllables` (short made-up artist
+        /// names, long titles of a few shared words).
+        #[arg(long, default_value = "words", value_parser = parse_names)]
+        names: NameModel,
         /// Worker threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
@@ -61,6 +65,15 @@ fn parse_formats(s: &str) -> Result<Formats, String> {
     AudioFormat::parse_list(s)
         .map(Formats)
         .map_err(|e| e.to_string())
+}
+
+fn parse_names(s: &str) -> Result<NameModel, String> {
+    NameModel::parse(s).ok_or_else(|| {
+        format!(
+            "unknown name model {s:?}; expected one of: {}",
+            NameModel::NAMES
+        )
+    })
 }
 
 fn main() -> Result<()> {
@@ -89,6 +102,7 @@ fn main() -> Result<()> {
             count,
             seed,
             formats,
+            names,
             threads,
         } => {
             if let Some(threads) = threads {
@@ -101,6 +115,7 @@ fn main() -> Result<()> {
                 count,
                 seed,
                 formats: formats.0,
+                names,
             };
             let start = Instant::now();
             let step = (count / 10).max(1);

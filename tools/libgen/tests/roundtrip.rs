@@ -25,6 +25,7 @@ fn bench_files_read_back_with_their_tags() {
         count: 20,
         seed: 11,
         formats: AudioFormat::ALL.to_vec(),
+        names: mixtape_libgen::NameModel::Syllables,
     };
     let report = bench::generate_bench(dir.path(), &config, &|_| {}).unwrap();
     assert_eq!(report.files, 20);

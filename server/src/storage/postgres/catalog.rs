@@ -532,7 +532,21 @@ impl CatalogStore for PgStore {
         self.read_catalog(genres)
     }
     fn search(&self, query: &str, limit: u32) -> StorageResult<SearchResults> {
-        self.read_catalog(|tx| super::search::search(tx, query, limit))
+        use crate::storage::search_index;
+        let q = mixtape_shared::search::clean_query(query);
+        if q.is_empty() {
+            return Ok(search_index::nothing());
+        }
+        let found = if search_index::is_short(&q) {
+            self.read_catalog(|tx| super::search::short_search(tx, &q, limit))?
+        } else {
+            let generation = self.catalog_generation();
+            self.search_index
+                .search(generation, &q, limit as usize, || {
+                    self.read_catalog(super::search::search_docs)
+                })?
+        };
+        self.read_catalog(|tx| super::search::search_results(tx, &found))
     }
     fn art(&self, hash: &str) -> StorageResult<Option<StoredArt>> {
         self.read_catalog(|tx| art(tx, hash))

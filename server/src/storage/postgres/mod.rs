@@ -119,6 +119,8 @@ pub struct PgStore {
     shards: shards::Shards,
     /// Where the next queue fetch or outbox relay starts among the homes (`queue.rs`).
     next_home: std::sync::atomic::AtomicUsize,
+    /// The in-memory search index, rebuilt when the generation moves.
+    search_index: crate::storage::search_index::SearchCache,
     /// Stops the background threads (generation poll, replica monitor) when dropped.
     _stop: crossbeam_channel::Sender<()>,
 }
@@ -175,6 +177,7 @@ impl PgStore {
             max_replica_lag_bytes: options.max_replica_lag_bytes,
             shards,
             next_home: Default::default(),
+            search_index: Default::default(),
             _stop: stop,
         })
     }

@@ -402,7 +402,7 @@ impl Batch<'_, '_> {
             display_names.join(" ")
         ));
         self.words.extend(
-            crate::storage::ranking::words_of(&text)
+            mixtape_shared::search::words_of(&text)
                 .filter(|w| w.chars().count() >= 3)
                 .map(str::to_string),
         );

@@ -2,8 +2,7 @@
 
 use super::SEP;
 use super::*;
-use crate::catalog::fold;
-use crate::storage::ranking::{CORRECTIONS_PER_WORD, Rank, rank, typo_distance, words_of};
+use crate::storage::search_index::{Found, SearchDocs};
 use mixtape_shared::api::{AlbumRef, ArtistRef, MusicBrainzIds, ReplayGain};
 use mixtape_shared::{AlbumId, ArtistId};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -446,239 +445,62 @@ pub fn art(conn: &Connection, hash: &str) -> StorageResult<Option<StoredArt>> {
     }))
 }
 
-/// The query with each word replaced by the library words it could be a typo of (searched in
-/// the small vocabulary table, not in every track), as an FTS5 expression; None when no word
-/// is long enough for trigrams (those are left to the exact search).
-fn corrected_query(conn: &Connection, query: &str) -> StorageResult<Option<String>> {
-    let mut parts = Vec::new();
-    for word in words_of(query) {
-        let len = word.chars().count();
-        if len < 3 {
-            continue;
-        }
-        let allowed = if len <= 5 { 1 } else { 2 };
-        let grams = typo_trigrams(word);
-        let any = grams
-            .iter()
-            .map(|g| fts_quote(g))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let mut words: Vec<String> = conn
-            .prepare_cached(
-                "SELECT word FROM word_search WHERE word_search MATCH ?1 ORDER BY rank LIMIT 200",
-            )?
-            .query_map([any], |r| r.get::<_, String>(0))?
-            .collect::<Result<_, _>>()?;
-        if len <= 5 {
-            // A short word can lose every trigram to one typo: also try the words of about its
-            // length that share its first letter (an index range, not a scan).
-            let first: String = word.chars().take(1).collect();
-            let next = format!("{first}\u{10ffff}");
-            words.extend(
-                conn.prepare_cached(
-                    "SELECT word FROM search_words WHERE word >= ?1 AND word < ?2 AND length(word) BETWEEN ?3 AND ?4 LIMIT 2000",
-                )?
-                .query_map(params![first, next, len as i64 - 1, len as i64 + 1], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?,
-            );
-        }
-        let mut candidates: Vec<(usize, String)> = words
-            .into_iter()
-            .filter_map(|w| {
-                let prefix: String = w.chars().take(len).collect();
-                let d = strsim::osa_distance(word, &w).min(strsim::osa_distance(word, &prefix));
-                (d <= allowed).then_some((d, w))
-            })
-            .collect();
-        candidates.sort();
-        candidates.dedup();
-        candidates.truncate(CORRECTIONS_PER_WORD);
-        let mut spellings: Vec<String> =
-            candidates.into_iter().map(|(_, w)| fts_quote(&w)).collect();
-        if spellings.is_empty() {
-            spellings.push(fts_quote(word));
-        }
-        parts.push(format!("({})", spellings.join(" OR ")));
-    }
-    Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
-}
-
-/// Trigrams of the query and of each variant with one letter dropped: a transposition or a
-/// wrong letter in a short word can spoil all of its own trigrams, but rarely those of every
-/// variant. These only gather candidates; `typo_distance` decides.
-fn typo_trigrams(query: &str) -> Vec<String> {
-    let mut out = trigrams(query);
-    for word in query.split_whitespace() {
-        let chars: Vec<char> = word.chars().collect();
-        if chars.len() < 4 {
-            continue;
-        }
-        for skip in 0..chars.len() {
-            let variant: String = chars
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != skip)
-                .map(|(_, c)| c)
-                .collect();
-            out.extend(trigrams(&variant));
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn trigrams(s: &str) -> Vec<String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out: Vec<String> = chars
-        .windows(3)
-        .map(|w| w.iter().collect())
-        .filter(|t: &String| !t.contains(' '))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn fts_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Row ids from one FTS table, ranked: substring matches of every word first; when those are
-/// too few, rows sharing a trigram whose words are within a small edit distance (typos).
-/// The ids of the best `limit` rows of `table` for `query`: exact (trigram) matches first, then,
-/// when those are too few, matches of the typo-corrected query. `corrected` holds that query
-/// once computed (the vocabulary lookups are the costly part of a search, and the same for
-/// every table), so a search computes it at most once.
-fn fts_ids(
-    conn: &Connection,
-    table: &str,
-    columns: usize,
-    query: &str,
-    limit: usize,
-    corrected: &mut Option<Option<String>>,
-) -> StorageResult<Vec<i64>> {
-    let words: Vec<&str> = query
-        .split_whitespace()
-        .filter(|w| w.chars().count() >= 3)
-        .collect();
-    // (rank, folded text, id): equal ranks fall back to the text, so the order depends on the
-    // catalog's content, not on the ids one database happened to assign.
-    let mut ranked: Vec<(Rank, String, i64)> = Vec::new();
-    let fields_of = |r: &Row| -> rusqlite::Result<Vec<String>> {
-        (1..=columns).map(|i| r.get::<_, String>(i)).collect()
+/// Ids of the rows whose sort key starts with a short folded query (under three letters).
+pub fn short_search(conn: &Connection, query: &str, limit: u32) -> StorageResult<Found> {
+    let like = format!(
+        "{}%",
+        query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let ids = |sql: &str| -> StorageResult<Vec<i64>> {
+        Ok(conn
+            .prepare_cached(sql)?
+            .query_map(params![like, limit as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
     };
-    let select_cols = match table {
-        "track_search" => "rowid, title, artists, album",
-        "album_search" => "rowid, title, artist",
-        _ => "rowid, name",
-    };
-    if !words.is_empty() {
-        let exact = words
-            .iter()
-            .map(|w| fts_quote(w))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 LIMIT 200"
-        ))?;
-        let rows = stmt.query_map([exact], |r| Ok((r.get::<_, i64>(0)?, fields_of(r)?)))?;
-        for row in rows {
-            let (id, fields) = row?;
-            let mut rk = rank(query, &fields, None);
-            rk.tier = rk.tier.min(3);
-            // Among equal tiers the shorter text is the closer match (bm25 over every
-            // matching row would cost more than the whole request may take).
-            rk.score = fields.iter().map(|f| f.len()).sum::<usize>() as f64;
-            ranked.push((rk, fields.join(" "), id));
-        }
-    }
-    if ranked.len() < limit && corrected.is_none() {
-        *corrected = Some(corrected_query(conn, query)?);
-    }
-    if ranked.len() < limit
-        && let Some(Some(corrected)) = corrected.as_ref()
-    {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {select_cols} FROM {table} WHERE {table} MATCH ?1 LIMIT 300"
-        ))?;
-        let rows = stmt.query_map([corrected.as_str()], |r| {
-            Ok((r.get::<_, i64>(0)?, fields_of(r)?))
-        })?;
-        for row in rows {
-            let (id, fields) = row?;
-            if ranked.iter().any(|(_, _, seen)| *seen == id) {
-                continue;
-            }
-            let text = fold(&fields.join(" "));
-            if let Some(distance) = typo_distance(query, &text) {
-                ranked.push((rank(query, &fields, Some(distance)), text, id));
-            }
-        }
-    }
-    ranked.sort_by(|a, b| {
-        a.0.partial_cmp(&b.0)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.1.cmp(&b.1))
-            .then(a.2.cmp(&b.2))
-    });
-    Ok(ranked
-        .into_iter()
-        .take(limit)
-        .map(|(_, _, id)| id)
-        .collect())
+    Ok(Found {
+        artists: ids(
+            "SELECT id FROM artists WHERE sort_name LIKE ?1 ESCAPE '\\' ORDER BY sort_name LIMIT ?2",
+        )?,
+        albums: ids(
+            "SELECT id FROM albums WHERE sort_title LIKE ?1 ESCAPE '\\' ORDER BY sort_title LIMIT ?2",
+        )?,
+        tracks: ids(
+            "SELECT id FROM tracks WHERE sort_title LIKE ?1 ESCAPE '\\' ORDER BY sort_title LIMIT ?2",
+        )?,
+    })
 }
 
-pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<SearchResults> {
-    // Control characters (a NUL above all) mean nothing in a search and upset FTS5.
-    let cleaned: String = query
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let q = fold(&cleaned);
-    let limit = limit as usize;
-    if q.is_empty() {
-        return Ok(SearchResults {
-            artists: vec![],
-            albums: vec![],
-            tracks: vec![],
-        });
-    }
-    let (artist_ids, album_ids, track_ids) = if q.chars().count() < 3 {
-        // Too short for trigrams: prefix match on the sort keys, which are indexed.
-        let like = format!(
-            "{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let ids = |sql: &str| -> StorageResult<Vec<i64>> {
-            Ok(conn
-                .prepare_cached(sql)?
-                .query_map(params![like, limit as i64], |r| r.get(0))?
-                .collect::<Result<_, _>>()?)
-        };
-        (
-            ids(
-                "SELECT id FROM artists WHERE sort_name LIKE ?1 ESCAPE '\\' ORDER BY sort_name LIMIT ?2",
-            )?,
-            ids(
-                "SELECT id FROM albums WHERE sort_title LIKE ?1 ESCAPE '\\' ORDER BY sort_title LIMIT ?2",
-            )?,
-            ids(
-                "SELECT id FROM tracks WHERE sort_title LIKE ?1 ESCAPE '\\' ORDER BY sort_title LIMIT ?2",
-            )?,
-        )
-    } else {
-        let mut corrected = None;
-        (
-            fts_ids(conn, "artist_search", 1, &q, limit, &mut corrected)?,
-            fts_ids(conn, "album_search", 2, &q, limit, &mut corrected)?,
-            fts_ids(conn, "track_search", 3, &q, limit, &mut corrected)?,
-        )
+/// The folded search rows the in-memory index is built from, read in one transaction.
+pub fn search_docs(conn: &Connection) -> StorageResult<SearchDocs> {
+    let tx = conn.unchecked_transaction()?;
+    let rows = |sql: &str, columns: usize| -> StorageResult<Vec<(i64, Vec<String>)>> {
+        Ok(tx
+            .prepare(sql)?
+            .query_map([], |r| {
+                let fields = (1..=columns)
+                    .map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default))
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok((r.get(0)?, fields))
+            })?
+            .collect::<Result<_, _>>()?)
     };
+    let docs = SearchDocs {
+        tracks: rows("SELECT rowid, title, artists, album FROM track_search", 3)?,
+        albums: rows("SELECT rowid, title, artist FROM album_search", 2)?,
+        artists: rows("SELECT rowid, name FROM artist_search", 1)?,
+    };
+    tx.commit()?;
+    Ok(docs)
+}
+
+/// The rows behind a search's ids, in the same order (ids removed meanwhile are skipped).
+pub fn search_results(conn: &Connection, found: &Found) -> StorageResult<SearchResults> {
     let mut artist_stmt = conn.prepare_cached(&format!("{ARTIST_SELECT} WHERE ar.id = ?1"))?;
-    let artists = artist_ids
+    let artists = found
+        .artists
         .iter()
         .filter_map(|id| {
             artist_stmt
@@ -688,7 +510,8 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<Searc
         })
         .collect::<Result<_, _>>()?;
     let mut album_stmt = conn.prepare_cached(&format!("{ALBUM_SELECT} WHERE al.id = ?1"))?;
-    let albums = album_ids
+    let albums = found
+        .albums
         .iter()
         .filter_map(|id| {
             album_stmt
@@ -697,27 +520,11 @@ pub fn search(conn: &Connection, query: &str, limit: u32) -> StorageResult<Searc
                 .transpose()
         })
         .collect::<Result<_, _>>()?;
-    let tracks = tracks_by_ids(
-        conn,
-        &track_ids.into_iter().map(TrackId).collect::<Vec<_>>(),
-    )?;
+    let ids: Vec<TrackId> = found.tracks.iter().copied().map(TrackId).collect();
+    let tracks = tracks_by_ids(conn, &ids)?;
     Ok(SearchResults {
         artists,
         albums,
         tracks,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::typo_distance;
-
-    #[test]
-    fn typos_within_budget_match_whole_words_and_prefixes() {
-        assert_eq!(typo_distance("secnod", "second song"), Some(1.0));
-        assert_eq!(typo_distance("nocturen", "cafe nocturne"), Some(1.0));
-        assert_eq!(typo_distance("noct", "cafe nocturne"), Some(0.0));
-        assert_eq!(typo_distance("xyzzy", "cafe nocturne"), None);
-        assert_eq!(typo_distance("cafe nocturen", "cafe nocturne"), Some(1.0));
-    }
 }

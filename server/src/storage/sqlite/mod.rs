@@ -16,11 +16,13 @@ mod scan;
 mod subsonic;
 mod users;
 
+use super::search_index::{self, SearchCache};
 use super::*;
 use mixtape_shared::api::{
     Album, AlbumDetail, ApiKey, Artist, ArtistDetail, ChangesPage, Genre, Lyrics, Page, PlayEvent,
     PlaylistDetail, SearchResults, Track, User,
 };
+use mixtape_shared::search::clean_query;
 use mixtape_shared::sync::PlaylistOp;
 use mixtape_shared::{PlaylistId, TrackId, UserId};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -52,6 +54,8 @@ pub struct SqliteStore {
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// Bumped after every committed catalog write (see `Store::catalog_generation`).
     catalog_generation: AtomicU64,
+    /// The in-memory search index, rebuilt when the generation moves.
+    search_index: SearchCache,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -92,6 +96,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             catalog_generation: AtomicU64::new(0),
+            search_index: SearchCache::default(),
         })
     }
 
@@ -225,7 +230,20 @@ impl CatalogStore for SqliteStore {
         self.read(catalog::genres)
     }
     fn search(&self, query: &str, limit: u32) -> StorageResult<SearchResults> {
-        self.read(|c| catalog::search(c, query, limit))
+        let q = clean_query(query);
+        if q.is_empty() {
+            return Ok(search_index::nothing());
+        }
+        let found = if search_index::is_short(&q) {
+            self.read(|c| catalog::short_search(c, &q, limit))?
+        } else {
+            let generation = self.catalog_generation();
+            self.search_index
+                .search(generation, &q, limit as usize, || {
+                    self.read(catalog::search_docs)
+                })?
+        };
+        self.read(|c| catalog::search_results(c, &found))
     }
     fn art(&self, hash: &str) -> StorageResult<Option<StoredArt>> {
         self.read(|c| catalog::art(c, hash))

@@ -329,7 +329,7 @@ fn write_track(
         "{title} {} {album_title}",
         display_names.join(" ")
     ));
-    for word in crate::storage::ranking::words_of(&text).filter(|w| w.chars().count() >= 3) {
+    for word in mixtape_shared::search::words_of(&text).filter(|w| w.chars().count() >= 3) {
         stage_word.execute([word])?;
     }
     batch.albums.extend(album_id);

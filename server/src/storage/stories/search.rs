@@ -1,6 +1,7 @@
 //! Search: substrings of every word, case and accents folded, typos corrected word by word,
-//! the ranking SQLite's tests pin (exact field, field prefix, word prefix, substring, fuzzy),
-//! short queries as prefixes, and queries that mean nothing.
+//! words run together split apart, the ranking of `mixtape_shared::search` (exact field, field
+//! prefix, word prefix, substring, typo), short queries as prefixes, queries that mean nothing,
+//! and answers that follow every committed scan batch.
 
 use super::fixtures::{record, scan};
 use crate::storage::*;
@@ -80,7 +81,8 @@ fn case_and_accents_are_folded(store: &dyn Store) {
     // LIKE's wildcards are plain characters in a query.
     assert_eq!(titles(&store.search("100%", 10).unwrap()), ["100% Pure"]);
     assert!(store.search("0%p", 10).unwrap().tracks.is_empty());
-    assert!(store.search("n_c", 10).unwrap().tracks.is_empty());
+    // As a wildcard, `_` would find "Beethoven" ("o_e" in "...hoven").
+    assert!(store.search("o_e", 10).unwrap().tracks.is_empty());
 }
 
 fn typos_are_corrected_word_by_word(store: &dyn Store) {
@@ -127,6 +129,87 @@ fn short_and_empty_queries(store: &dyn Store) {
     assert_eq!(titles(&found)[0], "Nocturne");
 }
 
+fn typos_of_every_kind_find_their_track(store: &dyn Store) {
+    library(store);
+    for (typed, title) in [
+        ("secnd song", "Second Song"),
+        ("seccond", "Second Song"),
+        ("sceond", "Second Song"),
+        ("sexond song", "Second Song"),
+        ("nocturne in bleu", "Nocturne in Blue"),
+        ("symphonyy", "Symphony No. 5"),
+        ("beethovne symphony", "Symphony No. 5"),
+    ] {
+        let found = store.search(typed, 10).unwrap();
+        assert!(
+            titles(&found).contains(&title),
+            "{typed:?}: {:?}",
+            titles(&found)
+        );
+    }
+    // Exact matches come before typo matches of the same query.
+    let found = store.search("nocturne", 10).unwrap();
+    assert_eq!(
+        titles(&found)[..4],
+        [
+            "Nocturne",
+            "Nocturne in Blue",
+            "Le Nocturne",
+            "Café Nocturne"
+        ]
+    );
+}
+
+fn words_run_together_find_their_track(store: &dyn Store) {
+    library(store);
+    let found = store.search("secondsong", 10).unwrap();
+    assert_eq!(titles(&found), ["Second Song"]);
+    let found = store.search("NocturneInBl", 10).unwrap();
+    assert_eq!(
+        titles(&found).first(),
+        Some(&"Nocturne in Blue"),
+        "as typed"
+    );
+    let found = store.search("eriksatie", 10).unwrap();
+    assert_eq!(found.artists.len(), 1, "{found:?}");
+    assert_eq!(titles(&found), ["Café Nocturne"]);
+    assert!(
+        store
+            .search("secondnocturnezz", 10)
+            .unwrap()
+            .tracks
+            .is_empty()
+    );
+}
+
+fn search_follows_each_scan_batch(store: &dyn Store) {
+    library(store);
+    // Built once, then every batch that commits is searchable at once, as are removals.
+    assert!(store.search("lantern", 10).unwrap().tracks.is_empty());
+    for n in 0..3 {
+        scan(
+            store,
+            vec![record(
+                &format!("s/lantern{n}.flac"),
+                &format!("Lantern {n}"),
+                "Band",
+                "Lights",
+                None,
+            )],
+        );
+        assert_eq!(store.search("lantern", 10).unwrap().tracks.len(), n + 1);
+    }
+    store
+        .apply_scan_batch(vec![ScanWrite::Remove {
+            path: "s/lantern0.flac".into(),
+        }])
+        .unwrap();
+    assert_eq!(
+        titles(&store.search("lantern", 10).unwrap()),
+        ["Lantern 1", "Lantern 2"]
+    );
+}
+
 fn results_follow_rescans(store: &dyn Store) {
     library(store);
     scan(
@@ -149,4 +232,7 @@ stories!(
     typos_are_corrected_word_by_word,
     short_and_empty_queries,
     results_follow_rescans,
+    typos_of_every_kind_find_their_track,
+    words_run_together_find_their_track,
+    search_follows_each_scan_batch,
 );

@@ -1,0 +1,120 @@
+//! The index against small catalogs: tiers, prefixes as typed, typos, words run together.
+
+use super::{SearchIndex, clean_query, fold};
+
+fn index(docs: &[(i64, &str, &str, &str)]) -> SearchIndex {
+    SearchIndex::build(
+        docs.iter()
+            .map(|(id, title, artist, album)| (*id, vec![fold(title), fold(artist), fold(album)])),
+    )
+}
+
+fn library() -> SearchIndex {
+    index(&[
+        (1, "Nocturne", "Chopin", "Nocturnes"),
+        (2, "Café Nocturne", "Erik Satie", "Gymnopédies"),
+        (3, "Nocturne in Blue", "Chopin", "Nocturnes"),
+        (4, "Second Song", "Band", "Debut"),
+        (5, "Le Nocturne", "Band", "Debut"),
+        (6, "Aurora Drive", "Venra Shilo", "Night Roads"),
+        (7, "Drive", "Anka", "Aurora"),
+        (8, "Don't Stop Me", "Anka", "Night Roads"),
+        (9, "100% Pure", "Beethoven", "Symphonies"),
+    ])
+}
+
+fn find(index: &SearchIndex, query: &str) -> Vec<i64> {
+    index.search(&clean_query(query), 10)
+}
+
+#[test]
+fn tiers_then_shorter_documents_first() {
+    let ix = library();
+    assert_eq!(find(&ix, "nocturne"), [1, 3, 5, 2]);
+    assert_eq!(find(&ix, "NOCTURNE"), [1, 3, 5, 2], "case folded");
+    assert_eq!(find(&ix, "chopin blue"), [3], "every word, any field");
+    assert_eq!(find(&ix, "cafe"), [2]);
+    assert_eq!(find(&ix, "gymnopedies"), [2], "accents folded");
+    assert_eq!(ix.search(&clean_query("nocturne"), 2), [1, 3], "limit");
+    assert_eq!(find(&ix, "100%"), [9]);
+    assert_eq!(find(&ix, "ymph"), [9], "inside a word");
+}
+
+#[test]
+fn every_prefix_as_typed_finds_the_track() {
+    let ix = library();
+    for n in 1..="aurora drive".len() {
+        let typed = &"aurora drive"[..n];
+        assert!(
+            find(&ix, typed).contains(&6),
+            "{typed:?}: {:?}",
+            find(&ix, typed)
+        );
+    }
+    assert_eq!(find(&ix, "aurora drive")[0], 6, "the exact title first");
+}
+
+#[test]
+fn typos_are_forgiven_word_by_word() {
+    let ix = library();
+    assert_eq!(find(&ix, "secnod song"), [4], "transposed");
+    assert_eq!(find(&ix, "secnd"), [4], "dropped");
+    assert_eq!(find(&ix, "seccond"), [4], "doubled");
+    assert_eq!(find(&ix, "sexond"), [4], "wrong letter");
+    assert!(find(&ix, "nocturen").contains(&1));
+    assert!(find(&ix, "chopn nocturne").contains(&1));
+    assert_eq!(find(&ix, "venar shilo"), [6]);
+    assert!(find(&ix, "qqqqzzzzxxxx").is_empty());
+    // Exact matches come before typo matches.
+    assert_eq!(find(&ix, "drive")[..2], [7, 6]);
+}
+
+#[test]
+fn words_run_together_are_split() {
+    let ix = library();
+    assert_eq!(find(&ix, "auroradrive")[0], 6);
+    assert_eq!(find(&ix, "AuroraDr")[0], 6, "as typed");
+    assert_eq!(find(&ix, "venrashilo"), [6]);
+    assert_eq!(find(&ix, "dont stop"), [8], "an apostrophe dropped");
+    assert_eq!(find(&ix, "nightroadsanka"), [8], "three words");
+}
+
+#[test]
+fn nothing_for_nothing() {
+    let ix = library();
+    for q in ["", "   ", "\u{0}", "%", "_"] {
+        assert!(find(&ix, q).is_empty(), "{q:?}");
+    }
+    assert_eq!(find(&ix, "\u{0}nocturne\u{0}")[0], 1);
+    assert!(SearchIndex::build(Vec::new()).search("x", 10).is_empty());
+}
+
+#[test]
+fn typo_distance_counts_edits_per_word() {
+    use super::rank::typo_distance;
+    assert_eq!(typo_distance("secnod", "second song"), Some(1));
+    assert_eq!(typo_distance("nocturen", "cafe nocturne"), Some(1));
+    assert_eq!(typo_distance("noct", "cafe nocturne"), Some(0));
+    assert_eq!(typo_distance("xyzzy", "cafe nocturne"), None);
+    assert_eq!(typo_distance("cafe nocturen", "cafe nocturne"), Some(1));
+}
+
+#[test]
+fn tiers_of_several_words() {
+    use super::rank::{EXACT_FIELD, FIELD_PREFIX, SUBSTRING, WORD_PREFIX, tier};
+    let fields = ["nocturne in blue", "chopin", "(live) nocturnes"];
+    assert_eq!(tier("chopin", fields.into_iter()), EXACT_FIELD);
+    assert_eq!(tier("nocturne in", fields.into_iter()), FIELD_PREFIX);
+    assert_eq!(tier("in blue", fields.into_iter()), WORD_PREFIX);
+    assert_eq!(
+        tier("live", fields.into_iter()),
+        WORD_PREFIX,
+        "after punctuation"
+    );
+    assert_eq!(tier("n blue", fields.into_iter()), SUBSTRING);
+    assert_eq!(
+        tier("chopin blue", fields.into_iter()),
+        SUBSTRING,
+        "across fields"
+    );
+}
