@@ -70,6 +70,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[include_str!("schema/shards.sql")],
     // Lyrics, embedded and from .lrc sidecars (catalog data, on the primary).
     &[include_str!("schema/lyrics.sql")],
+    // The batch-trained recommender's stored versions (on the primary).
+    &[include_str!("schema/recs_models.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).
