@@ -481,9 +481,11 @@ mod tests {
         cells
     }
 
+    /// Two factors for two groups: with as many factors as items, each item would get a factor
+    /// of its own and nothing would generalise.
     fn params() -> AlsParams {
         AlsParams {
-            factors: 8,
+            factors: 2,
             iterations: 10,
             ..AlsParams::default()
         }
