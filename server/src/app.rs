@@ -96,6 +96,8 @@ pub struct RunningServer {
     purger: tokio::task::JoinHandle<()>,
     /// With `--broker`: moves the outbox to the broker (every node runs one).
     relay: Option<crate::broker::Relay>,
+    /// Serves the newest stored trained recommendation model (every node runs one).
+    model_loader: Option<crate::recs::trainer::Loader>,
 }
 
 impl RunningServer {
@@ -115,6 +117,9 @@ impl RunningServer {
         }
         if let Some(relay) = self.relay.take() {
             let _ = tokio::task::spawn_blocking(move || relay.stop()).await;
+        }
+        if let Some(loader) = self.model_loader.take() {
+            let _ = tokio::task::spawn_blocking(move || loader.stop()).await;
         }
         served
     }
@@ -384,7 +389,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         queue: queue.clone(),
         params: crate::recs::model::Params::default(),
         stats: Default::default(),
+        trained: Default::default(),
     });
+    // Every node serves the newest stored trained model; the trainer runs with the worker.
+    let model_loader = crate::recs::trainer::Loader::spawn(
+        store.clone(),
+        recs.trained.clone(),
+        crate::recs::trainer::LOAD_EVERY,
+    );
     // The initial scan, the watcher and the recommendation worker run where the leases are.
     let leader_config = crate::leader::LeaderConfig {
         node: node_id,
@@ -395,6 +407,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             params: recs.params,
             cfg: crate::recs::worker::WorkerConfig::default(),
             stats: recs.stats.clone(),
+            trainer: Some(crate::leader::TrainerWork {
+                store: store.clone(),
+                model: recs.trained.clone(),
+                cfg: crate::recs::trainer::TrainerConfig::default(),
+            }),
         }),
     };
     let leader = {
@@ -451,6 +468,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         leader: Some(leader),
         purger,
         relay,
+        model_loader: Some(model_loader),
     })
 }
 

@@ -12,6 +12,7 @@
 
 use crate::recs::model::Params;
 use crate::recs::queue::EventQueue;
+use crate::recs::trainer::{TrainedModel, Trainer, TrainerConfig};
 use crate::recs::worker::{Worker, WorkerConfig, WorkerStats};
 use crate::scanner::watch::{self, LibraryWatcher};
 use crate::scanner::{ScanError, Scanner};
@@ -28,12 +29,21 @@ const TICK: Duration = Duration::from_millis(250);
 /// The status of a running scan is published at most this often (and always when it ends).
 const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
-/// The recommendation worker, run by the recs lease's holder.
+/// The recommendation worker (and the trainer), run by the recs lease's holder.
 pub struct RecsWork {
     pub queue: Arc<dyn EventQueue>,
     pub params: Params,
     pub cfg: WorkerConfig,
     pub stats: Arc<WorkerStats>,
+    /// The batch-trained model's trainer (None: the neighbours alone).
+    pub trainer: Option<TrainerWork>,
+}
+
+/// What the trainer needs: it reads the store, and stores versions through the lease.
+pub struct TrainerWork {
+    pub store: Arc<dyn crate::storage::Store>,
+    pub model: Arc<TrainedModel>,
+    pub cfg: TrainerConfig,
 }
 
 pub struct LeaderConfig {
@@ -171,6 +181,16 @@ struct ScanLead {
 struct RecsLead {
     lease: Arc<dyn Lease>,
     worker: Worker,
+    trainer: Option<Trainer>,
+}
+
+impl RecsLead {
+    fn stop(self) {
+        if let Some(t) = self.trainer {
+            t.stop();
+        }
+        self.worker.stop();
+    }
 }
 
 struct Node {
@@ -217,7 +237,7 @@ impl Node {
         {
             tracing::warn!(node = %self.config.node, "lost the recs lease; stopping the worker");
             if let Some(lead) = self.recs.take() {
-                lead.worker.stop();
+                lead.stop();
             }
             self.held.set(Work::Recs, false);
         }
@@ -236,13 +256,21 @@ impl Node {
         {
             let writer: Arc<dyn FencedWriter> = lease.clone();
             let worker = Worker::spawn_through(
-                writer,
+                writer.clone(),
                 recs.queue.clone(),
                 recs.params,
                 recs.cfg.clone(),
                 recs.stats.clone(),
             );
-            self.recs = Some(RecsLead { lease, worker });
+            let trainer = recs
+                .trainer
+                .as_ref()
+                .map(|t| Trainer::spawn(t.store.clone(), writer, t.model.clone(), t.cfg.clone()));
+            self.recs = Some(RecsLead {
+                lease,
+                worker,
+                trainer,
+            });
             self.held.set(Work::Recs, true);
         }
     }
@@ -292,7 +320,7 @@ impl Node {
 
     fn shutdown(&mut self) {
         if let Some(lead) = self.recs.take() {
-            lead.worker.stop();
+            lead.stop();
             self.held.set(Work::Recs, false);
         }
         if self.scan.take().is_some() {
@@ -413,6 +441,7 @@ mod tests {
             params: Params::default(),
             cfg: WorkerConfig::default(),
             stats: Default::default(),
+            trainer: None,
         }
     }
 

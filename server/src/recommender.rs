@@ -50,6 +50,9 @@ pub struct Params {
     pub neighbours: usize,
     /// Co-occurrences stored per item as its candidate neighbours (the heaviest ones).
     pub candidates: usize,
+    /// The batch-trained model's share of a for-you or radio score (`crate::recs::als::blend`);
+    /// the co-listening neighbours have the rest.
+    pub trained_weight: f64,
 }
 
 impl Default for Params {
@@ -63,6 +66,7 @@ impl Default for Params {
             shrink: 0.0,
             neighbours: 100,
             candidates: 100,
+            trained_weight: 0.5,
         }
     }
 }

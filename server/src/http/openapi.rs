@@ -109,7 +109,7 @@ fn add_error(op: &mut Operation, status: &str, description: &str) {
         events::post_events, events::history,
         subsonic::set_subsonic_password, subsonic::clear_subsonic_password,
         recs::for_you, recs::similar, recs::radio, recs::queue_report, recs::requeue_dead_letters,
-        recs::recs_summary, recs::rebuild,
+        recs::recs_summary, recs::rebuild, recs::model_status, recs::train,
     ),
     components(schemas(ErrorBody, ErrorDetail, Change, crate::recs::Reason,
         subsonic::SubsonicPasswordRequest))

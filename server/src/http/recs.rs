@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/admin/recs", get(recs_summary))
         .route("/api/v1/admin/recs/rebuild", post(rebuild))
+        .route("/api/v1/admin/recs/model", get(model_status))
+        .route("/api/v1/admin/recs/train", post(train))
 }
 
 impl From<RecsError> for ApiError {
@@ -221,4 +223,63 @@ pub async fn rebuild(
     })
     .await?;
     Ok((StatusCode::OK, Json(out)))
+}
+
+/// The batch-trained model: the version this node serves, the newest stored, and the trainer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelStatus {
+    /// The version this node serves (null: none yet; the neighbours alone serve).
+    pub serving: Option<crate::storage::ModelInfo>,
+    /// The newest stored version (every node moves to it within seconds).
+    pub stored: Option<crate::storage::ModelInfo>,
+    /// Events taken in so far (a training is due after enough new ones).
+    pub events: u64,
+    /// Whether the trainer runs on this node (it holds the recs lease).
+    pub trainer_here: bool,
+    /// Whether it is training now.
+    pub training: bool,
+}
+
+fn model_status_of(s: &AppState) -> Result<ModelStatus, ApiError> {
+    let model = &s.recs.trained;
+    Ok(ModelStatus {
+        serving: model.current().map(|m| m.info.clone()),
+        stored: s.recs.store.recs_model_info()?,
+        events: s.recs.store.recs_events_taken_in()?,
+        trainer_here: model.trainer_here(),
+        training: model.training(),
+    })
+}
+
+/// The trained recommendation model's state (admin).
+#[utoipa::path(get, path = "/api/v1/admin/recs/model", tag = "recommendations",
+    responses((status = 200, body = ModelStatus), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn model_status(
+    State(s): State<AppState>,
+    _: AdminUser,
+) -> Result<Json<ModelStatus>, ApiError> {
+    Ok(Json(blocking(move || model_status_of(&s)).await?))
+}
+
+/// Asks the trainer to train now rather than when due (admin). Only the node holding the recs
+/// lease trains: elsewhere the answer is 409 `not_trainer`.
+#[utoipa::path(post, path = "/api/v1/admin/recs/train", tag = "recommendations",
+    responses((status = 202, body = ModelStatus), (status = 403, body = ErrorBody),
+        (status = 409, description = "The trainer runs on another node", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn train(
+    State(s): State<AppState>,
+    _: AdminUser,
+) -> Result<(StatusCode, Json<ModelStatus>), ApiError> {
+    if !s.recs.trained.request_training() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_trainer",
+            "the recommendation trainer runs on the node holding the recs lease, not this one",
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(blocking(move || model_status_of(&s)).await?),
+    ))
 }

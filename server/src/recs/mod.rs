@@ -5,12 +5,17 @@
 //! - [`queue`]: the queue trait (embedded impl in `storage::sqlite::queue`; broker mapping in
 //!   its docs).
 //! - [`worker`]: the in-process consumer.
+//! - [`als`]: the batch-trained model (matrix factorisation), pure; [`trainer`]: the background
+//!   job that fits and stores it on the recs lease's holder, and the loader every node serves
+//!   the stored version from.
 //!
 //! This module reads the model's rows through the `Store` and ranks; it knows no HTTP.
 
 /// The recommender itself is pure and lives in `crate::recommender`; storage backends run it.
 pub use crate::recommender as model;
+pub mod als;
 pub mod queue;
+pub mod trainer;
 pub mod worker;
 
 #[cfg(test)]
@@ -35,6 +40,27 @@ pub const RADIO_MEMORY: usize = 200;
 pub const PROFILE_ITEMS: usize = 50;
 /// For-you and radio give at most this many tracks of one artist a page.
 pub const MAX_PER_ARTIST: usize = 2;
+
+/// The served ranking of a profile `(item, plays)` (plays may be fractional: decayed counts):
+/// its [`PROFILE_ITEMS`] most played items' co-listening candidates (weighted by
+/// `ln(1 + plays)`), re-ranked with the trained model when one is loaded ([`als::blend`]). What
+/// for-you and radio serve, and what `tools/receval` evaluates.
+pub fn rank_profile(
+    profile: &[(Item, f64)],
+    source: &dyn model::Source,
+    trained: Option<&als::Factors>,
+    p: &Params,
+) -> Vec<(Item, f64)> {
+    let mut profile: Vec<(Item, f64)> = profile.iter().filter(|x| x.1 > 0.0).copied().collect();
+    profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    profile.truncate(PROFILE_ITEMS);
+    let weighted: Vec<(Item, f64)> = profile.iter().map(|&(i, n)| (i, n.ln_1p())).collect();
+    let ranked = model::score(&weighted, source, p);
+    match trained {
+        Some(f) => als::blend(ranked, f.fold_in(&profile).as_deref(), f, p.trained_weight),
+        None => ranked,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecsError {
@@ -76,12 +102,14 @@ pub struct Recommendations {
     pub next_cursor: Option<String>,
 }
 
-/// What the handlers need: the store, the queue and the model's parameters.
+/// What the handlers need: the store, the queue, the model's parameters and the trained model
+/// this node serves.
 pub struct Recs {
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn EventQueue>,
     pub params: Params,
     pub stats: Arc<WorkerStats>,
+    pub trained: Arc<trainer::TrainedModel>,
 }
 
 /// A radio seed: `track:ID` or `artist:ID`.
@@ -160,18 +188,28 @@ impl Pool {
 }
 
 impl Recs {
-    /// Candidates scored from the neighbour lists of `profile`'s items, minus `exclude`.
+    /// Candidates for `profile` (`(item, plays)`) by [`rank_profile`]: the neighbour lists of
+    /// its most played items, blended with the trained model this node serves; minus `exclude`.
     fn co_listened(
         &self,
         profile: &[(Item, f64)],
         exclude: &HashSet<Item>,
     ) -> Result<Pool, RecsError> {
+        let mut profile = profile.to_vec();
+        profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        profile.truncate(PROFILE_ITEMS);
         let rows = self
             .store
             .recs_rows(&profile.iter().map(|x| x.0).collect::<Vec<_>>())?;
+        let trained = self.trained.current();
         let mut pool = Pool::default();
         pool.extend(
-            model::score(profile, &rows, &self.params),
+            rank_profile(
+                &profile,
+                &rows,
+                trained.as_deref().map(|t| &t.factors),
+                &self.params,
+            ),
             Reason::CoListened,
             exclude,
         );
@@ -280,7 +318,6 @@ impl Recs {
             .collect();
         let mut profile = model::profile_from_recent(&recent);
         profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        profile.truncate(PROFILE_ITEMS);
         let mut pool = self.co_listened(&profile, &heard)?;
         if pool.len() < n * 3 {
             let seeds: Vec<Item> = profile.iter().take(5).map(|x| x.0).collect();

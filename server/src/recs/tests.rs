@@ -365,3 +365,65 @@ fn on_postgres_the_outbox_rows_leave_in_the_transaction_of_their_work() {
     drop(store);
     drop(db);
 }
+
+/// The trainer stores one version; another node (or this one after a restart) serves it from
+/// the store, and it is not due again until enough new events arrive.
+#[test]
+fn a_trained_model_is_stored_served_by_every_node_and_not_retrained_after_a_restart() {
+    use super::als::AlsParams;
+    use super::trainer::{TrainedModel, TrainerConfig, due, train_once};
+    use crate::storage::leases::Unfenced;
+    let (_d, store, user) = store();
+    let other = store.create_user("other", "x", false).unwrap();
+    let mine: Vec<PlayEvent> = (0..6)
+        .map(|i| play(1 + i % 3, i * 1000, PlayEventKind::Finish))
+        .collect();
+    let theirs: Vec<PlayEvent> = (0..6)
+        .map(|i| play(2 + i % 3, i * 1000, PlayEventKind::Finish))
+        .collect();
+    store.insert_play_events(user.id, &mine, 0).unwrap();
+    store.insert_play_events(other.id, &theirs, 0).unwrap();
+    drain(&store, &WorkerStats::default(), &cfg());
+    let cfg = TrainerConfig {
+        als: AlsParams {
+            factors: 4,
+            iterations: 3,
+            ..AlsParams::default()
+        },
+        min_events: 1,
+        ..TrainerConfig::default()
+    };
+    let events = store.recs_events_taken_in().unwrap();
+    assert_eq!(events, 12);
+    assert!(due(None, events, 0, &cfg));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (info, factors) = train_once(&store, &Unfenced(&store), &cfg, &stop).unwrap();
+    assert_eq!(
+        (info.version, info.events, info.items, info.rows, info.cells),
+        (1, 12, 4, 2, 6)
+    );
+    let node = TrainedModel::default();
+    assert!(node.current().is_none());
+    assert!(node.refresh(&store).unwrap());
+    let served = node.current().unwrap();
+    assert_eq!(served.info, info);
+    assert_eq!(served.factors, factors);
+    assert!(
+        !node.refresh(&store).unwrap(),
+        "the same version is not loaded again"
+    );
+    let stored = store.recs_model_info().unwrap();
+    assert!(
+        !due(
+            stored.as_ref(),
+            store.recs_events_taken_in().unwrap(),
+            info.trained_at_ms + 1,
+            &cfg
+        ),
+        "a restart finds the stored model current"
+    );
+    assert!(
+        !node.request_training(),
+        "no trainer runs here: a training request is refused"
+    );
+}

@@ -87,6 +87,8 @@ pub trait FencedWriter: Send + Sync {
             "this lease acknowledges queue messages apart from their work".into(),
         ))
     }
+    /// See [`super::RecsStore::recs_model_put`]: one trainer, the recs lease's holder.
+    fn recs_model_put(&self, info: &super::ModelInfo, data: &[u8]) -> StorageResult<i64>;
 }
 
 /// A held lease. Dropping it gives the lease up.
@@ -151,6 +153,9 @@ where
         queued: &[i64],
     ) -> StorageResult<u64> {
         self.0.recs_apply_acking(batch, params, now_ms, queued)
+    }
+    fn recs_model_put(&self, info: &super::ModelInfo, data: &[u8]) -> StorageResult<i64> {
+        self.0.recs_model_put(info, data)
     }
 }
 

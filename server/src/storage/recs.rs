@@ -14,6 +14,40 @@ pub struct RecsSummary {
     pub digest: String,
 }
 
+/// A stored trained model (`recs_models`): one row a version, the newest served by every node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModelInfo {
+    /// Increasing; assigned when stored.
+    pub version: i64,
+    /// Unix milliseconds.
+    pub trained_at_ms: i64,
+    /// Events the recommender had taken in when the training data was read.
+    pub events: u64,
+    pub items: u64,
+    /// Listeners and playlists.
+    pub rows: u64,
+    /// Distinct (row, track) cells.
+    pub cells: u64,
+    /// Reading the data and fitting, in milliseconds.
+    pub train_ms: u64,
+    /// Size of the stored factors.
+    pub bytes: u64,
+}
+
+/// What the trainer fits, read in one snapshot from what the recommender took in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainingData {
+    /// Events taken in (`recs_applied`) at the snapshot.
+    pub events: u64,
+    /// `(user, track, finished plays)`, one row per pair.
+    pub plays: Vec<(i64, i64, i64)>,
+    /// `(playlist, track)` memberships.
+    pub playlists: Vec<(String, i64)>,
+}
+
+/// Versions kept: the newest, and the one before it while nodes move over.
+pub const MODELS_KEPT: i64 = 2;
+
 pub trait RecsStore: Send + Sync + 'static {
     // Play events and playlist additions put their queue message in the transaction that stores
     // them (the outbox, `super::queue`).
@@ -57,4 +91,16 @@ pub trait RecsStore: Send + Sync + 'static {
     fn recs_artist_tracks(&self, artist: i64, limit: u32) -> StorageResult<Vec<i64>>;
     /// Counts and a digest of the recommender's state.
     fn recs_summary(&self) -> StorageResult<RecsSummary>;
+    /// The trainer's input, in one snapshot.
+    fn recs_training_data(&self) -> StorageResult<TrainingData>;
+    /// Events taken in so far (what the trainer compares with its model's `events`).
+    fn recs_events_taken_in(&self) -> StorageResult<u64>;
+    /// The newest stored model's description.
+    fn recs_model_info(&self) -> StorageResult<Option<ModelInfo>>;
+    /// A stored model's bytes (None once it was replaced and pruned).
+    fn recs_model(&self, version: i64) -> StorageResult<Option<Vec<u8>>>;
+    /// Stores a model as the next version (`info.version` is ignored) and prunes all but the
+    /// [`MODELS_KEPT`] newest; returns the version. The trainer writes through its lease
+    /// (`FencedWriter::recs_model_put`).
+    fn recs_model_put(&self, info: &ModelInfo, data: &[u8]) -> StorageResult<i64>;
 }

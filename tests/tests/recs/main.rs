@@ -349,3 +349,81 @@ async fn duplicate_submissions_count_once_and_the_admin_sees_the_queue() {
         );
     }
 }
+
+/// Waits until this node serves the trained model's version `version`.
+async fn serving(server: &TestServer, version: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = server.admin_get("/api/v1/admin/recs/model").await;
+        if m["serving"]["version"] == version {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "version {version} not served: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trained_model_is_served_blended_and_kept_across_a_restart() {
+    let server = TestServer::demo().await;
+    let t = server.track_ids().await;
+    let others = server.user("others").await;
+    listen(
+        &server,
+        &others,
+        &[&[t[0], t[1], t[2]], &[t[0], t[1], t[2]], &[t[3], t[4]]],
+    )
+    .await;
+    let token = server.user("listener").await;
+    listen(&server, &token, &[&[t[0]]]).await;
+    drained(&server).await;
+    let status = server.admin_get("/api/v1/admin/recs/model").await;
+    assert!(
+        status["serving"].is_null(),
+        "too few events to train on their own: {status}"
+    );
+    assert_eq!(status["trainer_here"], true, "{status}");
+    assert_eq!(status["events"], 9, "{status}");
+
+    let (code, body) = server
+        .send(
+            Method::POST,
+            "/api/v1/admin/recs/train",
+            &server.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let m = serving(&server, 1).await;
+    assert_eq!(m["stored"], m["serving"], "{m}");
+    assert_eq!(
+        (
+            &m["serving"]["events"],
+            &m["serving"]["items"],
+            &m["serving"]["rows"]
+        ),
+        (&json!(9), &json!(5), &json!(2)),
+        "{m}"
+    );
+    let page = server
+        .get_json("/api/v1/recommendations/for-you?limit=5", &token)
+        .await;
+    let co: HashSet<i64> = reasons(&page)
+        .iter()
+        .filter(|(_, r)| r == "co_listened")
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(co, HashSet::from([t[1], t[2]]), "{page}");
+    assert!(!ids(&page).contains(&t[0]), "{page}");
+
+    // A restart serves the stored version and does not train again (no new events).
+    let server = server.restart().await;
+    let m = serving(&server, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = server.admin_get("/api/v1/admin/recs/model").await;
+    assert_eq!(again["stored"]["version"], 1, "{again}");
+    assert_eq!(again["serving"], m["serving"], "{again}");
+}

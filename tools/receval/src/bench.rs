@@ -4,7 +4,9 @@
 //! 2. takes a stream paced at `--rate` events/s for `--paced-secs` while a browser pages
 //!    `GET /api/v1/albums`: browse p99 and event-to-model lag p99 (from `recs_applied`:
 //!    enqueued → applied, in the transaction that updates the model) under that load,
-//! 3. times for-you (rotating over the listeners), similar and radio.
+//! 3. asks the trainer for a training of the model on the whole history (`--train`): its time,
+//!    and browse p99 while it runs beside an idle baseline,
+//! 4. times for-you (rotating over the listeners), similar and radio.
 
 use mixtape_server::Config;
 use serde_json::{Value, json};
@@ -44,6 +46,9 @@ pub struct Args {
     /// Requests timed per recommendation endpoint.
     #[arg(long, default_value_t = 500)]
     requests: usize,
+    /// Train the recommendation model on the history (phase 3) before timing the endpoints.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    train: bool,
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -374,7 +379,68 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
 
-    // Phase 3: the recommendation endpoints, idle otherwise.
+    // Phase 3: a training of the recommendation model on the whole history, asked for now,
+    // with a browser paging albums meanwhile (and for as long before it, idle, to compare).
+    if args.train {
+        let stop = Arc::new(AtomicBool::new(false));
+        let browse = browser(&http, &base, &token, "/api/v1/albums?limit=50", &stop);
+        std::thread::sleep(Duration::from_secs(10));
+        stop.store(true, Ordering::Relaxed);
+        let mut idle = browse.join().expect("browser");
+        let model = |http: &reqwest::blocking::Client| -> anyhow::Result<Value> {
+            Ok(http
+                .get(format!("{base}/api/v1/admin/recs/model"))
+                .bearer_auth(&token)
+                .send()?
+                .json()?)
+        };
+        // A training the trainer started on its own first ends before this one is asked for.
+        while model(&http)?["training"] == true {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let before = model(&http)?["stored"]["version"].as_i64().unwrap_or(0);
+        let stop = Arc::new(AtomicBool::new(false));
+        let browse = browser(&http, &base, &token, "/api/v1/albums?limit=50", &stop);
+        let started = Instant::now();
+        let asked = http
+            .post(format!("{base}/api/v1/admin/recs/train"))
+            .bearer_auth(&token)
+            .send()?;
+        anyhow::ensure!(asked.status().as_u16() == 202, "train: {}", asked.status());
+        let info = loop {
+            let m = model(&http)?;
+            if m["serving"]["version"].as_i64().unwrap_or(0) > before {
+                break m["serving"].clone();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let secs = started.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        let mut during = browse.join().expect("browser");
+        println!(
+            "phase 3 (training): model v{} of {} items, {} rows, {} cells from {} events: read + fit {:.1} s, served after {secs:.1} s; {:.1} MB stored",
+            info["version"],
+            info["items"],
+            info["rows"],
+            info["cells"],
+            info["events"],
+            info["train_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            info["bytes"].as_f64().unwrap_or(0.0) / 1e6
+        );
+        println!(
+            "  browse GET /api/v1/albums?limit=50 while training: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests); idle before: p50 {:.1} ms, p99 {:.1} ms ({} requests)",
+            pct(&mut during, 0.5),
+            pct(&mut during, 0.99),
+            pct(&mut during, 1.0),
+            during.len(),
+            pct(&mut idle, 0.5),
+            pct(&mut idle, 0.99),
+            idle.len()
+        );
+    }
+
+    // Phase 4: the recommendation endpoints, idle otherwise (with the trained model served
+    // when phase 3 ran).
     for (name, path) in [
         (
             "for-you",

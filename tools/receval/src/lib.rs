@@ -4,7 +4,9 @@
 //! set's README describes it (Python `random.Random(seed).choice` per user with at least 5
 //! artists, users in sorted order, rows in file order), reproduced with the same Mersenne Twister.
 
-use mixtape_server::recs::model::{self, Event, Item, Model, Params, Play};
+use mixtape_server::recs::als::{self, AlsParams, Factors, Interactions};
+use mixtape_server::recs::model::{Event, Item, Model, Params, Play};
+use mixtape_server::recs::rank_profile;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -141,19 +143,26 @@ pub fn weight(plays: i64) -> i64 {
     ((1.0 + plays.max(0) as f64).ln() * 1000.0).round().max(1.0) as i64
 }
 
-/// The parameters the evaluation uses: every artist of a user is listened "together" (one
-/// window, no cap), the rest as tuned (see docs/recommendations.md).
-pub fn eval_params(alpha: f64, beta: f64, neighbours: usize, shrink: f64) -> Params {
+/// The server's parameters (`Params::default()`), except that every artist of a user is listened
+/// "together" (one window, no cap): the data has no times.
+pub fn served_params() -> Params {
     Params {
         window_ms: 1,
         max_window_plays: usize::MAX,
-        alpha,
-        beta,
-        neighbours,
-        candidates: neighbours,
-        shrink,
         ..Params::default()
     }
+}
+
+/// Fits the trained model on `train` as the server's trainer does: one row per user, a cell per
+/// artist with its play count (`mixtape_server::recs::trainer` gives finished plays per track).
+pub fn train_factors(train: &Data, p: &AlsParams) -> Factors {
+    let cells = train
+        .values()
+        .enumerate()
+        .flat_map(|(row, rows)| rows.iter().map(move |&(a, n)| (row as u32, a, n as f64)))
+        .collect();
+    let data = Interactions::new(cells, p);
+    als::train(&data, p, &std::sync::atomic::AtomicBool::new(false)).expect("not stopped")
 }
 
 /// Trains the model on `train` through `Model::apply`, as the worker takes in events.
@@ -198,17 +207,30 @@ fn evaluate(split: &Split, mut recommend: impl FnMut(i64, &HashSet<Item>) -> Vec
     }
 }
 
-/// The recommender: the user's training artists as the profile (weights `log(1 + plays)`),
-/// scored by `model::score`.
-pub fn eval_model(split: &Split, params: Params) -> Scores {
+/// The recommender as served: the user's training artists with their play counts as the
+/// profile, ranked by `recs::rank_profile` (the neighbours, blended with the trained model when
+/// `als` is given).
+pub fn eval_model(split: &Split, params: Params, als: Option<&AlsParams>) -> Scores {
     let m = train(&split.train, params);
+    let factors = als.map(|p| train_factors(&split.train, p));
+    eval_trained(split, &m, factors.as_ref(), &params)
+}
+
+/// [`eval_model`] with the neighbour model and the factors already trained (`params` may differ
+/// from the model's in how it ranks: alpha, beta, neighbours, the trained model's weight).
+pub fn eval_trained(
+    split: &Split,
+    m: &Model,
+    factors: Option<&Factors>,
+    params: &Params,
+) -> Scores {
     let popular: Vec<Item> = m.popular().into_iter().map(|x| x.0).collect();
     evaluate(split, |user, seen| {
         let profile: Vec<(Item, f64)> = split.train[&user]
             .iter()
-            .map(|&(a, p)| (a, weight(p) as f64 / 1000.0))
+            .map(|&(a, p)| (a, p as f64))
             .collect();
-        let mut out: Vec<Item> = model::score(&profile, &m, &m.params)
+        let mut out: Vec<Item> = rank_profile(&profile, m, factors, params)
             .into_iter()
             .map(|x| x.0)
             .filter(|i| !seen.contains(i))

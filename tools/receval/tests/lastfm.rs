@@ -1,7 +1,9 @@
 //! The evaluation on the Last.fm HetRec 2011 data, when it is there (`../shared/lastfm-hetrec2011`
-//! or `MIXTAPE_LASTFM_DIR`): the recommender beats popularity on the README's split.
+//! or `MIXTAPE_LASTFM_DIR`): the recommender as served beats popularity, and the neighbours
+//! alone, on the README's split.
 
 use mixtape_receval::*;
+use mixtape_server::recs::als::AlsParams;
 use std::path::PathBuf;
 
 #[test]
@@ -21,7 +23,12 @@ fn the_recommender_beats_popularity_on_the_lastfm_split() {
     let data = load(&dir).unwrap();
     let s = split(&data, 1);
     assert_eq!(s.test.len(), 1877);
-    let ours = eval_model(&s, eval_params(0.7, 0.1, 300, 0.0));
+    let neighbours = eval_model(&s, served_params(), None);
+    let ours = eval_model(&s, served_params(), Some(&AlsParams::default()));
+    assert!(
+        ours.hit_rate > neighbours.hit_rate,
+        "the trained model adds to the neighbours: {ours:?} vs {neighbours:?}"
+    );
     let pop = eval_popularity(&s);
     let random = eval_random(&s, 1);
     println!(

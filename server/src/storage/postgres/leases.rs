@@ -131,6 +131,9 @@ impl FencedWriter for PgLease {
     ) -> StorageResult<u64> {
         self.write(|tx, _| super::recs::apply_acking(tx, batch, params, now_ms, queued))
     }
+    fn recs_model_put(&self, info: &crate::storage::ModelInfo, data: &[u8]) -> StorageResult<i64> {
+        self.write(|tx, _| super::recs::models::put(tx, info, data))
+    }
 }
 
 impl Lease for PgLease {

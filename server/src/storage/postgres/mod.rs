@@ -73,6 +73,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[include_str!("schema/lyrics.sql")],
     // Bookmarks, and the index "now playing" reads play events by.
     &[include_str!("schema/bookmarks.sql")],
+    // The batch-trained recommender's stored versions (on the primary).
+    &[include_str!("schema/recs_models.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).

@@ -6,6 +6,7 @@
 //! candidate lists), and nodes may each run a worker: every apply and rebuild takes one
 //! transaction-scoped advisory lock first, and skips keys already in `recs_applied` under it.
 
+pub(super) mod models;
 mod reads;
 
 use super::PgStore;
@@ -445,5 +446,25 @@ impl RecsStore for PgStore {
             tx.commit()?;
             Ok(summary)
         })
+    }
+
+    fn recs_training_data(&self) -> StorageResult<crate::storage::TrainingData> {
+        self.read_primary(models::training_data)
+    }
+
+    fn recs_events_taken_in(&self) -> StorageResult<u64> {
+        self.read_primary(|c| models::events_taken_in(c))
+    }
+
+    fn recs_model_info(&self) -> StorageResult<Option<crate::storage::ModelInfo>> {
+        self.read_primary(models::info)
+    }
+
+    fn recs_model(&self, version: i64) -> StorageResult<Option<Vec<u8>>> {
+        self.read_primary(|c| models::model(c, version))
+    }
+
+    fn recs_model_put(&self, info: &crate::storage::ModelInfo, data: &[u8]) -> StorageResult<i64> {
+        self.write(None, |tx, _| models::put(tx, info, data))
     }
 }

@@ -28,6 +28,9 @@ impl FencedWriter for SqliteLease {
     ) -> StorageResult<u64> {
         self.writer.recs_apply(batch, params, now_ms)
     }
+    fn recs_model_put(&self, info: &crate::storage::ModelInfo, data: &[u8]) -> StorageResult<i64> {
+        self.writer.recs_model_put(info, data)
+    }
 }
 
 impl Lease for SqliteLease {

@@ -12,6 +12,7 @@ mod leases;
 mod playlists;
 mod queue;
 mod recs;
+mod recs_models;
 mod scan;
 mod subsonic;
 mod users;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v7.sql"),
     include_str!("schema_v8.sql"),
     include_str!("schema_v9.sql"),
+    include_str!("schema_v10.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
@@ -557,5 +559,20 @@ impl RecsStore for SqliteStore {
     }
     fn recs_summary(&self) -> StorageResult<RecsSummary> {
         self.read(recs::summary)
+    }
+    fn recs_training_data(&self) -> StorageResult<crate::storage::TrainingData> {
+        self.read(recs_models::training_data)
+    }
+    fn recs_events_taken_in(&self) -> StorageResult<u64> {
+        self.read(recs_models::events_taken_in)
+    }
+    fn recs_model_info(&self) -> StorageResult<Option<crate::storage::ModelInfo>> {
+        self.read(recs_models::info)
+    }
+    fn recs_model(&self, version: i64) -> StorageResult<Option<Vec<u8>>> {
+        self.read(|c| recs_models::model(c, version))
+    }
+    fn recs_model_put(&self, info: &crate::storage::ModelInfo, data: &[u8]) -> StorageResult<i64> {
+        self.write(|tx| recs_models::put(tx, info, data))
     }
 }

@@ -5,11 +5,11 @@
 
 use super::fixtures;
 use crate::recommender::{Event, Model, Params, Play, Source};
-use crate::storage::{RecsSummary, Store};
+use crate::storage::{ModelInfo, RecsSummary, Store, TrainingData};
 use mixtape_shared::api::{PlayEvent, PlayEventKind};
 use mixtape_shared::sync::{Anchor, NewEntry, OpKind, PlaylistOp};
 use mixtape_shared::{EntryId, EventId, OpId, TrackId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Small lists, a short window: truncation and window edges happen in a few events.
 fn params() -> Params {
@@ -421,7 +421,85 @@ fn content_reads_follow_the_catalog(store: &dyn Store) {
     );
 }
 
+/// The trainer's input is what was taken in: finished plays counted per (listener, track), each
+/// playlist's members once, and the number of events taken in, all of one snapshot.
+fn training_data_is_what_the_recommender_took_in(store: &dyn Store) {
+    let events = history();
+    let p = params();
+    assert_eq!(
+        store.recs_training_data().expect("empty"),
+        TrainingData::default()
+    );
+    store.recs_apply(&events, &p, 5).expect("apply");
+    store.recs_apply(&events[..10], &p, 6).expect("redelivery");
+    let (_, applied) = reference(&events, p);
+    let mut plays: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut members: BTreeSet<(String, i64)> = BTreeSet::new();
+    for (_, _, e) in &events {
+        match e {
+            Event::Play(pl) if pl.weight > 0 => *plays.entry((pl.user, pl.item)).or_default() += 1,
+            Event::Play(_) => {}
+            Event::PlaylistAdd { playlist, items } => {
+                members.extend(items.iter().map(|&i| (playlist.clone(), i)));
+            }
+        }
+    }
+    let mut data = store.recs_training_data().expect("training data");
+    data.plays.sort_unstable();
+    data.playlists.sort_unstable();
+    assert_eq!(data.events, applied);
+    assert_eq!(store.recs_events_taken_in().expect("count"), applied);
+    assert_eq!(
+        data.plays,
+        plays
+            .into_iter()
+            .map(|((u, t), n)| (u, t, n))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(data.playlists, members.into_iter().collect::<Vec<_>>());
+}
+
+/// Each stored model is the next version; the newest is what `recs_model_info` names, its bytes
+/// come back as stored, and only the two newest are kept.
+fn trained_models_are_versioned_and_the_old_ones_pruned(store: &dyn Store) {
+    assert_eq!(store.recs_model_info().expect("none"), None);
+    let info = |events: u64| ModelInfo {
+        version: 0,
+        trained_at_ms: 1_700_000_000_000 + events as i64,
+        events,
+        items: 3,
+        rows: 2,
+        cells: 4,
+        train_ms: 12,
+        bytes: 0,
+    };
+    let blob = |k: u8| {
+        (0..100_000u32)
+            .map(|i| (i % 251) as u8 ^ k)
+            .collect::<Vec<u8>>()
+    };
+    for k in 1..=3u8 {
+        let v = store
+            .recs_model_put(&info(k as u64 * 10), &blob(k))
+            .expect("put");
+        assert_eq!(v, k as i64, "versions count up from 1");
+    }
+    assert_eq!(
+        store.recs_model_info().expect("info"),
+        Some(ModelInfo {
+            version: 3,
+            bytes: 100_000,
+            ..info(30)
+        })
+    );
+    assert_eq!(store.recs_model(3).expect("v3"), Some(blob(3)));
+    assert_eq!(store.recs_model(2).expect("v2"), Some(blob(2)));
+    assert_eq!(store.recs_model(1).expect("v1"), None, "pruned");
+}
+
 stories!(
+    training_data_is_what_the_recommender_took_in,
+    trained_models_are_versioned_and_the_old_ones_pruned,
     applied_state_equals_the_reference_model,
     apply_is_idempotent_by_key,
     ignored_plays_and_the_window,
