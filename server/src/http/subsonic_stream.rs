@@ -18,7 +18,7 @@ pub enum Choice {
 
 /// The answer to `format` and `maxBitRate` (kb/s, 0 = none) for a source of `source_kbps`
 /// in `source_format` (our `format` field: `flac`, `mp3`, `opus`…):
-/// - `raw`: the original;
+/// - `raw`, or the source's own format within the cap: the original;
 /// - `opus`/`ogg`/`oga`: the largest Opus profile within the cap (the original when the source
 ///   is Opus already within it);
 /// - `mp3` and everything else (`aac`, `m4a`…, which Opus cannot stand in for on the devices
@@ -47,8 +47,16 @@ pub fn choose(
         }
         Profile::best_within(codec, max).map_or(Choice::Original, Choice::Rendition)
     };
+    let under_cap = match (max, source_kbps) {
+        (None, _) => true,
+        (Some(m), Some(b)) => b <= m,
+        (Some(_), None) => false,
+    };
     match format.map(str::to_ascii_lowercase).as_deref() {
         Some("raw") => Choice::Original,
+        // The song's own suffix asks for the song as it is (Aonsoku sends it on every stream,
+        // `format=ogg` for Ogg Vorbis too).
+        Some(f) if f.eq_ignore_ascii_case(source_format) && under_cap => Choice::Original,
         Some("opus" | "ogg" | "oga") => pick(Codec::Opus),
         Some(_) => pick(Codec::Mp3),
         None => match (max, source_kbps) {
@@ -151,6 +159,8 @@ mod tests {
             (Some("ogg"), Some(32), Some(900), "flac", "opus-64"),
             (Some("opus"), Some(160), Some(128), "opus", "original"),
             (Some("opus"), Some(96), Some(128), "opus", "opus-96"),
+            (Some("ogg"), None, Some(160), "ogg", "original"),
+            (Some("FLAC"), None, Some(900), "flac", "original"),
         ];
         for (format, max, src, src_format, expected) in cases {
             assert_eq!(
