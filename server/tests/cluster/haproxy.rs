@@ -29,7 +29,8 @@ pub struct ServerStat {
 }
 
 impl Haproxy {
-    /// Starts haproxy over `servers` (`name`, `127.0.0.1:PORT`) and waits until it listens.
+    /// Starts haproxy over `servers` (`name`, `127.0.0.1:PORT`) and waits until it listens and
+    /// answers on its admin socket.
     pub fn start(servers: &[(&str, &str)]) -> Self {
         let status = Command::new("haproxy").arg("-v").output();
         assert!(
@@ -72,7 +73,11 @@ impl Haproxy {
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Listening and the admin socket both: haproxy may bind one before making the other
+        // (seen on a loaded machine).
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || UnixStream::connect(&haproxy.socket).is_err()
+        {
             assert!(
                 Instant::now() < deadline,
                 "haproxy did not start: {}",
