@@ -207,6 +207,6 @@ async fn extensions_are_listed_without_authentication() {
     );
     let x = sub.xml_raw("getOpenSubsonicExtensions", &[]).await;
     let exts = xml_ok(&x).all("openSubsonicExtensions");
-    assert_eq!(exts.len(), 3);
+    assert_eq!(exts.len(), 4);
     assert_eq!(exts[0].child("versions").text, "1");
 }
