@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 
 use symphonia::core::audio::{Channels, SampleBuffer};
 use symphonia::core::codecs::{
-    CODEC_TYPE_AAC, CODEC_TYPE_FLAC, CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CodecRegistry, Decoder,
-    DecoderOptions,
+    CODEC_TYPE_AAC, CODEC_TYPE_FLAC, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
+    CODEC_TYPE_VORBIS, CodecRegistry, Decoder, DecoderOptions,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, SeekMode, SeekTo};
@@ -88,6 +88,12 @@ pub struct TrackDecoder {
 const OPUS_PREROLL: u64 = 3_840;
 /// An AAC frame overlaps the one before (MDCT): two frames back, the output is settled.
 const AAC_PREROLL: u64 = 2_048;
+/// An MP3 frame may take its data from the frames before (the bit reservoir, up to 511 bytes)
+/// and overlaps the one before: the first frames after a seek decode wrong or not at all.
+const MP3_PREROLL: u64 = 2 * 1_152;
+/// A Vorbis block overlaps the one before, and the first packet after a reset gives nothing:
+/// two long blocks back.
+const VORBIS_PREROLL: u64 = 2 * 2_048;
 
 impl TrackDecoder {
     /// Probes `source` (`ext` is a hint such as `flac` or `opus`) with gapless trimming on.
@@ -145,6 +151,8 @@ impl TrackDecoder {
         let preroll = match params.codec {
             CODEC_TYPE_OPUS => OPUS_PREROLL,
             CODEC_TYPE_AAC => AAC_PREROLL,
+            CODEC_TYPE_MP3 => MP3_PREROLL,
+            CODEC_TYPE_VORBIS => VORBIS_PREROLL,
             _ => 0,
         };
         // Only lossless containers state a length that every decoder agrees with to the frame

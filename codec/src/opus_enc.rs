@@ -2,7 +2,7 @@
 //!
 //! libopus in hard CBR makes every 20 ms packet exactly `bitrate / 400` bytes, and our pages
 //! hold 50 packets (one second) each, so the file's size follows from the frame count alone.
-//! A chunk is 10 pages, encoded by a fresh encoder started 4 packets (80 ms) early whose
+//! A chunk is 2 pages, encoded by a fresh encoder started 4 packets (80 ms) early whose
 //! first packets are dropped: its bytes depend only on the source, the profile and the chunk
 //! number, so any chunk (the last one first, as an Ogg demuxer reads it) can be made alone.
 
@@ -14,8 +14,10 @@ use crate::ogg;
 pub const FRAME: u64 = 960;
 /// Packets per Ogg page (one second).
 pub const PAGE_PACKETS: u64 = 50;
-/// Packets per chunk (ten seconds, ten pages).
-pub const CHUNK_PACKETS: u64 = 500;
+/// Packets per chunk (two seconds, two pages): a response waits for one chunk's encode before
+/// its first byte (about 30 ms of a core at ×70 realtime), and each chunk pays 4 packets of
+/// pre-roll (4 %).
+pub const CHUNK_PACKETS: u64 = 100;
 /// The encoder's lookahead at 48 kHz in the Audio application: the stream's pre-skip.
 pub const PRE_SKIP: u64 = 312;
 /// Packets a chunk's encoder runs before its first kept packet, for its state to converge.

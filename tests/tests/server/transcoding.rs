@@ -437,7 +437,43 @@ async fn a_closed_connection_stops_the_encoder_within_a_chunk() {
     assert_eq!(stats(&s).done, idle, "encoding went on after the close");
     assert!(
         idle < 10,
-        "{idle} of 20 chunks encoded for one closed response"
+        "{idle} of 100 chunks encoded for one closed response"
+    );
+
+    // Twelve seeks at once, all given up while the first chunk encodes: the queued ones are
+    // dropped, not encoded.
+    let path = format!("/api/v1/media/{hash}/opus-160");
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..12u64 {
+        let req = s
+            .req(Method::GET, &path, &s.admin_token)
+            .header("range", format!("bytes={}-", 100_000 + k * 300_000));
+        tasks.spawn(async move { req.send().await.map(|r| r.status()) });
+    }
+    // Until every one is queued or running on the single thread.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stats(&s).queued + stats(&s).running < 12 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", stats(&s));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    loop {
+        let st = stats(&s);
+        if st.running == 0 && st.queued == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still encoding: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = stats(&s);
+    assert!(
+        st.done - idle <= 3,
+        "{} chunks encoded for 12 abandoned requests ({st:?})",
+        st.done - idle
     );
 }
 
