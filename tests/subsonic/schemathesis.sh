@@ -19,7 +19,7 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
 # The operations we implement (see docs/subsonic.md). stream, download and getCoverArt answer
 # binary bodies and are checked separately below.
-json_ops="ping|getLicense|getUser|getMusicFolders|getIndexes|getMusicDirectory|getArtists|getArtist|getAlbum|getSong|getAlbumList|getAlbumList2|getGenres|getSongsByGenre|getRandomSongs|search2|search3|getPlaylists|getPlaylist|createPlaylist|updatePlaylist|deletePlaylist|scrobble|star|unstar|getStarred|getStarred2|setRating|getPlayQueue|savePlayQueue|getScanStatus|startScan|getSimilarSongs|getSimilarSongs2|getTopSongs|getArtistInfo|getArtistInfo2|getAlbumInfo|getAlbumInfo2|getShares|getPodcasts|getNewestPodcasts|getInternetRadioStations|getLyrics|getLyricsBySongId|getNowPlaying|getBookmarks|createBookmark|deleteBookmark"
+json_ops="ping|getLicense|getUser|getMusicFolders|getIndexes|getMusicDirectory|getArtists|getArtist|getAlbum|getSong|getAlbumList|getAlbumList2|getGenres|getSongsByGenre|getRandomSongs|search2|search3|getPlaylists|getPlaylist|createPlaylist|updatePlaylist|deletePlaylist|scrobble|star|unstar|getStarred|getStarred2|setRating|getPlayQueue|savePlayQueue|getScanStatus|startScan|getSimilarSongs|getSimilarSongs2|getTopSongs|getArtistInfo|getArtistInfo2|getAlbumInfo|getAlbumInfo2|getShares|getPodcasts|getNewestPodcasts|getInternetRadioStations|getLyrics|getLyricsBySongId|getNowPlaying|getBookmarks|createBookmark|deleteBookmark|getTranscodeDecision"
 binary_ops="stream|download|getCoverArt"
 
 # Python and schemathesis from PyPI, in a venv of our own.

@@ -159,6 +159,14 @@ async fn handle(
             Ok(r) => r,
             Err(e) => reply(&format, &Err(e)),
         },
+        "getTranscodeDecision" => reply(
+            &format,
+            &super::subsonic_stream::transcode_decision(&s, &params, &body).await,
+        ),
+        "getTranscodeStream" => {
+            super::subsonic_stream::transcode_stream(&s, user.id.0, &params, &method, &headers)
+                .await
+        }
         "getCoverArt" => match cover_art(&s, &params).await {
             Ok(r) => r,
             Err(e) => reply(&format, &Err(e)),

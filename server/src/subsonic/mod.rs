@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod decision;
 pub mod error;
 pub mod ids;
 pub mod info;

@@ -198,7 +198,8 @@ async fn extensions_are_listed_without_authentication() {
             "apiKeyAuthentication",
             "formPost",
             "songLyrics",
-            "transcodeOffset"
+            "transcodeOffset",
+            "transcoding"
         ]
     );
     assert_eq!(

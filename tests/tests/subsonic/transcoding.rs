@@ -125,3 +125,144 @@ async fn max_bit_rate_gives_an_exact_length_rendition_and_time_offset_starts_the
         track["size_bytes"].as_u64().unwrap()
     );
 }
+
+/// The `transcoding` extension: a client that plays MP3 and takes Opus transcodes gets a FLAC
+/// song as Opus within its cap, and the stream `getTranscodeStream` gives for the decision's
+/// token is that rendition with its exact length; an MP3 song plays as it is. A token this
+/// server did not make is 400, one for a file since changed 410.
+#[tokio::test(flavor = "multi_thread")]
+async fn transcode_decision_and_stream_follow_the_clients_profiles() {
+    let sub = Sub::new().await;
+    let tracks = sub.s.all_tracks().await;
+    let flac = tracks.iter().find(|t| t["format"] == "flac").unwrap();
+    let mp3 = tracks.iter().find(|t| t["format"] == "mp3").unwrap();
+    let client = serde_json::json!({
+        "name": "Symfonium", "platform": "Sonos",
+        "maxAudioBitrate": 320_000, "maxTranscodingAudioBitrate": 100_000,
+        "directPlayProfiles": [{"containers": ["mp3"], "audioCodecs": ["mp3"], "protocols": ["http"]}],
+        "transcodingProfiles": [
+            {"container": "mp4", "audioCodec": "aac", "protocol": "http"},
+            {"container": "ogg", "audioCodec": "opus", "protocol": "http", "maxAudioChannels": 2}
+        ]
+    });
+    let decide = |t: &serde_json::Value| {
+        let id = format!("tr-{}", t["id"]);
+        let (sub, client) = (&sub, client.clone());
+        async move {
+            let r = sub
+                .s
+                .http
+                .post(sub.url("getTranscodeDecision"))
+                .query(&[
+                    ("apiKey", sub.key.as_str()),
+                    ("f", "json"),
+                    ("mediaId", &id),
+                    ("mediaType", "song"),
+                ])
+                .json(&client)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let v: serde_json::Value = r.json().await.unwrap();
+            ok(&v["subsonic-response"])["transcodeDecision"].clone()
+        }
+    };
+    let d = decide(flac).await;
+    assert_eq!(d["canDirectPlay"], false, "{d}");
+    assert_eq!(d["canTranscode"], true, "{d}");
+    assert_eq!(d["transcodeStream"]["codec"], "opus");
+    assert_eq!(d["transcodeStream"]["audioBitrate"], 96_000);
+    assert_eq!(d["sourceStream"]["codec"], "flac");
+    let params = d["transcodeParams"].as_str().unwrap().to_string();
+    let flac_id = format!("tr-{}", flac["id"]);
+    let stream = |id: String, params: String| {
+        let sub = &sub;
+        async move {
+            sub.get(
+                "getTranscodeStream",
+                &[
+                    ("apiKey", sub.key.as_str()),
+                    ("mediaId", &id),
+                    ("mediaType", "song"),
+                    ("transcodeParams", &params),
+                ],
+            )
+            .await
+        }
+    };
+    let r = stream(flac_id.clone(), params.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/ogg");
+    assert!(
+        r.headers()["etag"]
+            .to_str()
+            .unwrap()
+            .ends_with(".opus-96\"")
+    );
+    let len: u64 = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(r.bytes().await.unwrap().len() as u64, len);
+
+    let d = decide(mp3).await;
+    assert_eq!(d["canDirectPlay"], true, "{d}");
+    let r = stream(
+        format!("tr-{}", mp3["id"]),
+        d["transcodeParams"].as_str().unwrap().to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.bytes().await.unwrap().len() as u64,
+        mp3["size_bytes"].as_u64().unwrap()
+    );
+
+    let (profile, _) = params.rsplit_once('.').unwrap();
+    let stale = format!("{profile}.ffffffffffffffff");
+    assert_eq!(stream(flac_id.clone(), stale).await.status(), 410);
+    assert_eq!(
+        stream(flac_id.clone(), "opus-96".into()).await.status(),
+        400
+    );
+    assert_eq!(stream("tr-999999".into(), params).await.status(), 404);
+
+    // XML: the decision's lists and streams as elements.
+    let r = sub
+        .s
+        .http
+        .post(sub.url("getTranscodeDecision"))
+        .query(&[
+            ("apiKey", sub.key.as_str()),
+            ("mediaId", flac_id.as_str()),
+            ("mediaType", "song"),
+        ])
+        .json(&client)
+        .send()
+        .await
+        .unwrap();
+    let x = parse_xml(&r.text().await.unwrap());
+    let d = xml_ok(&x).child("transcodeDecision");
+    assert_eq!(d.attr("canTranscode"), "true");
+    assert_eq!(d.child("transcodeStream").attr("codec"), "opus");
+    assert_eq!(d.all("transcodeReason").len(), 1);
+    // A body that is not a ClientInfo is error 10.
+    let r = sub
+        .s
+        .http
+        .post(sub.url("getTranscodeDecision"))
+        .query(&[
+            ("apiKey", sub.key.as_str()),
+            ("f", "json"),
+            ("mediaId", flac_id.as_str()),
+            ("mediaType", "song"),
+        ])
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    failed(&v["subsonic-response"], 10);
+}

@@ -114,6 +114,8 @@ pub const ENDPOINTS: &[&str] = &[
     "getLyrics",
     "getLyricsBySongId",
     "getNowPlaying",
+    "getTranscodeDecision",
+    "getTranscodeStream",
     "createBookmark",
     "getBookmarks",
     "deleteBookmark",
@@ -137,6 +139,11 @@ pub fn extensions() -> Vec<Extension> {
         // `stream?timeOffset=` starts a rendition there (`http::subsonic_stream`).
         Extension {
             name: "transcodeOffset",
+            versions: vec![1],
+        },
+        // `getTranscodeDecision` and `getTranscodeStream` (`http::subsonic_stream`).
+        Extension {
+            name: "transcoding",
             versions: vec![1],
         },
     ]
