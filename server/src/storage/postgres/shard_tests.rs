@@ -5,8 +5,8 @@ use super::scratch::ScratchDatabase;
 use super::{LocalWriteMarks, PgOptions, PgStore};
 use crate::storage::stories::fixtures::Device;
 use crate::storage::{
-    AccountStore, ActivityStore, ItemRef, PlayQueueRecord, PlaylistStore, SealedSecret,
-    StorageError, Store,
+    AccountStore, ActivityStore, BookmarkRecord, ItemRef, PlayQueueRecord, PlaylistStore,
+    SealedSecret, StorageError, Store,
 };
 use mixtape_shared::api::{Change, PlayEvent, PlayEventKind};
 use mixtape_shared::sync::OpKind;
@@ -177,6 +177,14 @@ fn moving_a_user_loses_nothing_and_their_device_sees_each_change_once() {
         ciphertext: vec![4, 5, 6],
     };
     node.set_subsonic_app_password(u, Some(&secret), 8).unwrap();
+    let bookmark = BookmarkRecord {
+        track: TrackId(2),
+        position_ms: 61_000,
+        comment: "chapter 4".into(),
+        created_at: 9,
+        changed_at: 9,
+    };
+    node.save_bookmark(u, &bookmark).unwrap();
 
     // The device is in sync, then changes p1 and p2 and pulls nothing yet.
     let mut since = "0".to_string();
@@ -228,6 +236,11 @@ fn moving_a_user_loses_nothing_and_their_device_sees_each_change_once() {
     let renamed: Vec<String> = after.3.iter().map(|p| p.name.clone()).collect();
     assert_eq!(renamed, ["p0.0", "p1.1", "p2.1", "p3.1"]);
     assert_eq!(node.subsonic_app_password(u).unwrap(), Some(secret));
+    assert_eq!(
+        node.bookmarks(u).unwrap(),
+        vec![bookmark],
+        "bookmarks moved"
+    );
     let annotations = node.annotations(u, &[ItemRef::Track(TrackId(2))]).unwrap();
     assert_eq!(annotations[&ItemRef::Track(TrackId(2))].rating, Some(4));
     // The old home holds nothing of the user's any more.
@@ -236,6 +249,7 @@ fn moving_a_user_loses_nothing_and_their_device_sees_each_change_once() {
         ("playlists", "owner_id"),
         ("playlist_ops", "user_id"),
         ("play_events", "user_id"),
+        ("subsonic_bookmarks", "user_id"),
         ("changes", "user_id"),
         ("residents", "user_id"),
         ("users", "id"),
