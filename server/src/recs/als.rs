@@ -173,7 +173,7 @@ fn init(n: usize, dim: usize, seed: u64) -> Vec<f32> {
 fn gram(y: &[f32], dim: usize, reg: f32) -> DMatrix<f32> {
     let n = y.len() / dim.max(1);
     let view = nalgebra::DMatrixView::<f32>::from_slice(y, dim, n);
-    let mut g = &view * view.transpose();
+    let mut g = view * view.transpose();
     for k in 0..dim {
         g[(k, k)] += reg;
     }
