@@ -42,9 +42,10 @@ pub const PROFILE_ITEMS: usize = 50;
 pub const MAX_PER_ARTIST: usize = 2;
 
 /// The served ranking of a profile `(item, plays)` (plays may be fractional: decayed counts):
-/// its [`PROFILE_ITEMS`] most played items' co-listening candidates (weighted by
-/// `ln(1 + plays)`), re-ranked with the trained model when one is loaded ([`als::blend`]). What
-/// for-you and radio serve, and what `tools/receval` evaluates.
+/// the co-listening candidates of its [`PROFILE_ITEMS`] most played items (weighted by
+/// `ln(1 + plays)`: a bounded read of neighbour rows), re-ranked with the trained model when one
+/// is loaded ([`als::blend`]; the listener's vector is folded in from the whole profile, which
+/// costs no read). What for-you and radio serve, and what `tools/receval` evaluates.
 pub fn rank_profile(
     profile: &[(Item, f64)],
     source: &dyn model::Source,
@@ -53,8 +54,11 @@ pub fn rank_profile(
 ) -> Vec<(Item, f64)> {
     let mut profile: Vec<(Item, f64)> = profile.iter().filter(|x| x.1 > 0.0).copied().collect();
     profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    profile.truncate(PROFILE_ITEMS);
-    let weighted: Vec<(Item, f64)> = profile.iter().map(|&(i, n)| (i, n.ln_1p())).collect();
+    let weighted: Vec<(Item, f64)> = profile
+        .iter()
+        .take(PROFILE_ITEMS)
+        .map(|&(i, n)| (i, n.ln_1p()))
+        .collect();
     let ranked = model::score(&weighted, source, p);
     match trained {
         Some(f) => als::blend(ranked, f.fold_in(&profile).as_deref(), f, p.trained_weight),
@@ -197,10 +201,14 @@ impl Recs {
     ) -> Result<Pool, RecsError> {
         let mut profile = profile.to_vec();
         profile.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        profile.truncate(PROFILE_ITEMS);
-        let rows = self
-            .store
-            .recs_rows(&profile.iter().map(|x| x.0).collect::<Vec<_>>())?;
+        // Only the items `rank_profile` scores neighbours of (the fold-in reads nothing).
+        let rows = self.store.recs_rows(
+            &profile
+                .iter()
+                .take(PROFILE_ITEMS)
+                .map(|x| x.0)
+                .collect::<Vec<_>>(),
+        )?;
         let trained = self.trained.current();
         let mut pool = Pool::default();
         pool.extend(

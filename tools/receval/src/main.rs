@@ -172,33 +172,25 @@ fn grid(dir: PathBuf, seeds: Vec<u32>) -> anyhow::Result<()> {
                 eval_trained(&s, &m, None, &params),
             );
         }
-        for factors in [64, 128] {
-            for scale in [1.0f32, 4.0] {
-                for reg in [0.05f32, 2.0] {
-                    let als = AlsParams {
-                        factors,
-                        confidence_scale: scale,
-                        regularization: reg,
-                        threads: 2,
-                        ..AlsParams::default()
+        for scale in [1.0f32, 2.0, 4.0] {
+            let als = AlsParams {
+                confidence_scale: scale,
+                threads: 2,
+                ..AlsParams::default()
+            };
+            let f = train_factors(&s.train, &als);
+            for (alpha, beta) in [(0.5, 0.0), (0.7, 0.1)] {
+                for weight in [0.5, 0.6, 0.7] {
+                    let p = Params {
+                        alpha,
+                        beta,
+                        trained_weight: weight,
+                        ..served_params()
                     };
-                    let f = train_factors(&s.train, &als);
-                    for (alpha, beta) in [(0.5, 0.0), (0.7, 0.1)] {
-                        for weight in [0.4, 0.6, 0.8, 1.0] {
-                            let p = Params {
-                                alpha,
-                                beta,
-                                trained_weight: weight,
-                                ..served_params()
-                            };
-                            add(
-                                format!(
-                                    "alpha={alpha} beta={beta} factors={factors} scale={scale} reg={reg} weight={weight}"
-                                ),
-                                eval_trained(&s, &m, Some(&f), &p),
-                            );
-                        }
-                    }
+                    add(
+                        format!("alpha={alpha} beta={beta} scale={scale} weight={weight}"),
+                        eval_trained(&s, &m, Some(&f), &p),
+                    );
                 }
             }
         }

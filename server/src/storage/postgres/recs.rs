@@ -453,7 +453,7 @@ impl RecsStore for PgStore {
     }
 
     fn recs_events_taken_in(&self) -> StorageResult<u64> {
-        self.read_primary(|c| models::events_taken_in(c))
+        self.read_primary(models::events_taken_in)
     }
 
     fn recs_model_info(&self) -> StorageResult<Option<crate::storage::ModelInfo>> {
