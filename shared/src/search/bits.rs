@@ -45,6 +45,10 @@ impl Bits {
         }
     }
 
+    pub(crate) fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.words.iter().all(|w| *w == 0)
     }
@@ -84,6 +88,7 @@ mod tests {
         a.remove_all(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), [0, 64]);
         assert!(a.contains(64) && !a.contains(3));
+        assert_eq!(a.count(), 2);
         assert!(Bits::new(10).is_empty() && !a.is_empty());
     }
 }

@@ -346,15 +346,34 @@ impl SearchIndex {
 
     /// Documents found only with typos: each query word within its budget of a word of the
     /// document (or of its start), fewest edits in all first, then document order.
+    ///
+    /// Only the words that look misspelt are corrected: those found nowhere as typed or, if
+    /// every word was found, the one found in the fewest documents (a misspelling that
+    /// happens to sit inside other words). Correcting every word of a long title against the
+    /// whole vocabulary cost more than the rest of the search and found nothing more.
     fn typos(&self, terms: &[&str], exact: &[Bits], taken: &[u32], limit: usize) -> Vec<u32> {
-        if terms.iter().all(|t| typo_budget(t.chars().count()) == 0) {
+        let budgets: Vec<usize> = terms
+            .iter()
+            .map(|t| typo_budget(t.chars().count()))
+            .collect();
+        let sizes: Vec<usize> = exact.iter().map(Bits::count).collect();
+        let mut correct: Vec<bool> = sizes.iter().map(|&n| n == 0).collect();
+        if !correct.iter().any(|&c| c) {
+            let rarest = (0..terms.len())
+                .filter(|&i| budgets[i] > 0)
+                .min_by_key(|&i| sizes[i]);
+            if let Some(i) = rarest {
+                correct[i] = true;
+            }
+        }
+        if !(0..terms.len()).any(|i| correct[i] && budgets[i] > 0) {
             return Vec::new();
         }
         // levels[t][k]: documents with a word k edits from term t (level 0: as typed).
         let mut levels: Vec<Vec<Bits>> = Vec::with_capacity(terms.len());
-        for (term, set) in terms.iter().zip(exact) {
+        for (i, (term, set)) in terms.iter().zip(exact).enumerate() {
             let mut osa = Osa::new(term);
-            let budget = typo_budget(osa.len());
+            let budget = if correct[i] { budgets[i] } else { 0 };
             let mut by_edits = vec![set.clone()];
             by_edits.resize(budget + 1, Bits::new(self.len()));
             if budget > 0 {
