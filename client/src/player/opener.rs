@@ -7,7 +7,8 @@ use std::io::{Read, Seek, SeekFrom};
 use symphonia::core::io::MediaSource;
 
 use super::QueueItem;
-use crate::cache::{AudioCache, Fetcher, ProgressiveReader};
+use crate::cache::{AudioCache, Fetcher, ProgressiveReader, RemoteRendition};
+use crate::quality::ORIGINAL;
 
 /// Why a track could not be opened, in the opener's own words.
 pub type OpenError = Box<dyn std::error::Error + Send + Sync>;
@@ -33,12 +34,24 @@ where
 pub struct CacheOpener {
     cache: AudioCache,
     fetcher: Option<Fetcher>,
+    /// The profile streamed when online and nothing is cached (`original` by default).
+    stream_quality: String,
 }
 
 impl CacheOpener {
     /// `fetcher: None` plays only what is cached (offline).
     pub fn new(cache: AudioCache, fetcher: Option<Fetcher>) -> Self {
-        Self { cache, fetcher }
+        Self {
+            cache,
+            fetcher,
+            stream_quality: ORIGINAL.to_owned(),
+        }
+    }
+
+    /// Streams tracks that are not cached as renditions in `quality` (a profile id).
+    pub fn with_stream_quality(mut self, quality: &str) -> Self {
+        self.stream_quality = quality.to_owned();
+        self
     }
 }
 
@@ -46,6 +59,27 @@ impl TrackOpener for CacheOpener {
     fn open(&self, item: &QueueItem) -> Result<Box<dyn MediaSource>, OpenError> {
         if let Some(path) = self.cache.path_of(&item.content_hash) {
             return Ok(Box::new(File::open(&path)?));
+        }
+        // An offline playlist kept at a lower quality holds the track as a rendition.
+        if let Some((path, profile)) = self.cache.any_rendition_path(&item.content_hash) {
+            tracing::debug!(
+                track = item.track_id.0,
+                profile,
+                "playing a cached rendition"
+            );
+            return Ok(Box::new(File::open(&path)?));
+        }
+        if let (Some(f), false) = (&self.fetcher, self.stream_quality == ORIGINAL) {
+            match RemoteRendition::open(f, &item.content_hash, &self.stream_quality) {
+                Ok(remote) => return Ok(Box::new(Remote(remote))),
+                // An unknown profile (the server changed) or a busy transcoder: the original
+                // still plays.
+                Err(e) => tracing::warn!(
+                    track = item.track_id.0,
+                    quality = self.stream_quality,
+                    "streaming the original: the rendition failed: {e}"
+                ),
+            }
         }
         match &self.fetcher {
             Some(f) => {
@@ -79,6 +113,31 @@ impl Seek for Progressive {
 }
 
 impl MediaSource for Progressive {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.0.len())
+    }
+}
+
+/// A [`RemoteRendition`] as symphonia's `MediaSource`.
+struct Remote(RemoteRendition);
+
+impl Read for Remote {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Seek for Remote {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl MediaSource for Remote {
     fn is_seekable(&self) -> bool {
         true
     }

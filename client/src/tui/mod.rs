@@ -104,6 +104,10 @@ pub fn run(device: Device) -> Result<(), TuiError> {
         .map(|s| s.server.clone())
         .unwrap_or_else(|| "(not logged in)".into());
     let mut state = AppState::new(keymap, server);
+    state.qualities = (
+        device.settings.stream_quality.clone(),
+        device.settings.download_quality.clone(),
+    );
     state.link = device.mirror.connectivity().unwrap_or_default().link;
 
     let mut terminal = ratatui::init();
@@ -429,10 +433,12 @@ impl Runtime {
             Effect::SetOffline(id, on) => {
                 let p = self.device.mirror.find_playlist(&id.to_string())?;
                 if on {
-                    match offline::mark(&self.device.mirror, &self.device.cache, &p) {
+                    let quality = self.device.settings.download_quality.clone();
+                    match offline::mark(&self.device.mirror, &self.device.cache, &p, &quality) {
                         Ok(()) => {
                             spawn_download(&self.device, self.tx.clone());
-                            state.message = Some(format!("{} will be kept offline", p.name));
+                            state.message =
+                                Some(format!("{} will be kept offline at {quality}", p.name));
                         }
                         Err(e) => state.message = Some(e.to_string()),
                     }

@@ -94,7 +94,8 @@ impl Bridge {
             replay_gain,
             ..PlayerConfig::default()
         };
-        let opener = CacheOpener::new(device.cache.clone(), device.fetcher().ok());
+        let opener = CacheOpener::new(device.cache.clone(), device.fetcher().ok())
+            .with_stream_quality(&device.settings.stream_quality);
         let (handle, events) =
             Player::spawn(config, Box::new(opener)).map_err(|e| TuiError::Audio(e.to_string()))?;
         let formats = Arc::new(Mutex::new(HashMap::new()));

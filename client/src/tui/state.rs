@@ -222,6 +222,8 @@ pub struct AppState {
     /// "synced", "syncing…", or what went wrong.
     pub sync_status: String,
     pub server: String,
+    /// The `stream_quality` and `download_quality` settings, shown in Downloads.
+    pub qualities: (String, String),
     pub prompt: Option<Prompt>,
     pub show_help: bool,
     /// A one-line message in the status bar (last action's outcome).
@@ -408,6 +410,10 @@ impl AppState {
             link: Link::Online,
             sync_status: String::new(),
             server,
+            qualities: (
+                crate::quality::ORIGINAL.to_owned(),
+                crate::quality::ORIGINAL.to_owned(),
+            ),
             prompt: None,
             show_help: false,
             message: None,
