@@ -64,6 +64,8 @@ impl RemoteRendition {
     fn request_at(&mut self, pos: u64) -> io::Result<Response> {
         match self.fetcher.rendition(&self.hash, &self.profile, pos) {
             Ok(MediaBody::Rest(r)) => Ok(r),
+            // From byte 0 no Range is sent: the whole file is the answer.
+            Ok(MediaBody::Whole(r)) if pos == 0 => Ok(r),
             Ok(MediaBody::Whole(_)) | Ok(MediaBody::Unsatisfiable) => {
                 Err(io::Error::other(format!(
                     "the server did not answer a range of {}/{}",

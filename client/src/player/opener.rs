@@ -34,8 +34,30 @@ where
 pub struct CacheOpener {
     cache: AudioCache,
     fetcher: Option<Fetcher>,
-    /// The profile streamed when online and nothing is cached (`original` by default).
-    stream_quality: String,
+    /// The profile streamed when online and nothing is cached (`original` by default); shared
+    /// with whoever may change it while playing (the TUI's key), read at each track's open.
+    stream_quality: StreamQuality,
+}
+
+/// A stream quality that can be changed while the player runs.
+#[derive(Debug, Clone)]
+pub struct StreamQuality(std::sync::Arc<std::sync::RwLock<String>>);
+
+impl StreamQuality {
+    pub fn new(quality: &str) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(
+            quality.to_owned(),
+        )))
+    }
+
+    pub fn get(&self) -> String {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Applies from the next track opened.
+    pub fn set(&self, quality: &str) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = quality.to_owned();
+    }
 }
 
 impl CacheOpener {
@@ -44,13 +66,13 @@ impl CacheOpener {
         Self {
             cache,
             fetcher,
-            stream_quality: ORIGINAL.to_owned(),
+            stream_quality: StreamQuality::new(ORIGINAL),
         }
     }
 
     /// Streams tracks that are not cached as renditions in `quality` (a profile id).
-    pub fn with_stream_quality(mut self, quality: &str) -> Self {
-        self.stream_quality = quality.to_owned();
+    pub fn with_stream_quality(mut self, quality: StreamQuality) -> Self {
+        self.stream_quality = quality;
         self
     }
 }
@@ -69,14 +91,15 @@ impl TrackOpener for CacheOpener {
             );
             return Ok(Box::new(File::open(&path)?));
         }
-        if let (Some(f), false) = (&self.fetcher, self.stream_quality == ORIGINAL) {
-            match RemoteRendition::open(f, &item.content_hash, &self.stream_quality) {
+        let quality = self.stream_quality.get();
+        if let (Some(f), false) = (&self.fetcher, quality == ORIGINAL) {
+            match RemoteRendition::open(f, &item.content_hash, &quality) {
                 Ok(remote) => return Ok(Box::new(Remote(remote))),
                 // An unknown profile (the server changed) or a busy transcoder: the original
                 // still plays.
                 Err(e) => tracing::warn!(
                     track = item.track_id.0,
-                    quality = self.stream_quality,
+                    quality,
                     "streaming the original: the rendition failed: {e}"
                 ),
             }

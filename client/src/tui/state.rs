@@ -387,6 +387,8 @@ pub enum Effect {
     LoadRecommendations,
     RefreshDownloads,
     Sync,
+    /// Stream at the server's next profile after the current one.
+    CycleStreamQuality,
     Quit,
 }
 
@@ -825,6 +827,7 @@ fn on_command(state: &mut AppState, command: Command) -> Vec<Effect> {
                 .map(|p| vec![Effect::SetOffline(p.id, !p.offline)])
                 .unwrap_or_default()
         }
+        Command::CycleStreamQuality => vec![Effect::CycleStreamQuality],
         Command::Sync => {
             state.sync_status = "syncing…".into();
             vec![Effect::Sync]
