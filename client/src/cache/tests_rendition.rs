@@ -70,7 +70,7 @@ fn a_rendition_is_cached_under_its_own_blake3_resumed_after_a_cut_and_verified()
     // Pinned by key it stays; released unpinned it goes.
     let key = rendition_key(&source, "opus-96").unwrap();
     cache.pin("p", &[(key.clone(), 200_000)]).unwrap();
-    assert_eq!(cache.release(&[key.clone()]).unwrap(), 0);
+    assert_eq!(cache.release(std::slice::from_ref(&key)).unwrap(), 0);
     assert!(path.exists());
     cache.unpin("p").unwrap();
     assert_eq!(cache.release(&[key]).unwrap(), 200_000);
