@@ -169,3 +169,77 @@ impl MediaSource for Remote {
         Some(self.0.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CacheConfig;
+    use crate::cache::test_server::{TOKEN, TestServer};
+    use crate::player::ReplayGain;
+    use mixtape_shared::TrackId;
+
+    fn item(hash: &str) -> QueueItem {
+        QueueItem {
+            track_id: TrackId(7),
+            content_hash: hash.to_owned(),
+            size: 1_000,
+            duration_ms: 1_000,
+            format: "flac".into(),
+            replay_gain: ReplayGain::default(),
+        }
+    }
+
+    fn read_all(mut source: Box<dyn MediaSource>) -> Vec<u8> {
+        let mut out = Vec::new();
+        source.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn offline_a_cached_rendition_plays_and_online_the_stream_quality_is_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, _) = AudioCache::open(dir.path(), CacheConfig::default()).unwrap();
+        let server = TestServer::start();
+        let fetcher = Fetcher::new(&server.base_url, TOKEN).unwrap();
+        let source = "ef".repeat(32);
+        let at96: Vec<u8> = (0..5_000u32).map(|i| (i * 7) as u8).collect();
+        let at64: Vec<u8> = (0..3_000u32).map(|i| (i * 11) as u8).collect();
+        server.add_rendition(&source, "opus-96", at96.clone());
+        server.add_rendition(&source, "opus-64", at64.clone());
+
+        // Offline with nothing cached: a clear error.
+        let offline = CacheOpener::new(cache.clone(), None);
+        assert!(offline.open(&item(&source)).is_err());
+        // An offline playlist at opus-96 left its rendition in the cache: that plays.
+        cache
+            .fetch_rendition(&fetcher, &source, "opus-96", 5_000, |_| {})
+            .unwrap();
+        assert_eq!(read_all(offline.open(&item(&source)).unwrap()), at96);
+
+        // Online, a track cached in no form streams at the stream quality, changed live.
+        let other = "01".repeat(32);
+        server.add_rendition(&other, "opus-64", at64.clone());
+        let quality = StreamQuality::new("opus-64");
+        let online =
+            CacheOpener::new(cache.clone(), Some(fetcher)).with_stream_quality(quality.clone());
+        let streamed = online.open(&item(&other)).unwrap();
+        assert_eq!(streamed.byte_len(), Some(3_000));
+        assert_eq!(read_all(streamed), at64);
+        assert!(
+            !cache.contains_rendition(&other, "opus-64"),
+            "a stream is not kept"
+        );
+        // A profile the server does not have falls back to the original's download.
+        quality.set("opus-160");
+        let _fallback = online.open(&item(&other)).unwrap();
+        assert_eq!(server.served(&format!("{other}/opus-160")).len(), 1);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while server.served(&other).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the original was not asked for"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
