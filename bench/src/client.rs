@@ -241,7 +241,7 @@ pub fn offline(base: &str, parallel: usize) -> Result<()> {
 
     let fetcher = device.fetcher()?;
     let started = Instant::now();
-    offline::mark(&device.mirror, &device.cache, &view)?;
+    offline::mark(&device.mirror, &device.cache, &view, "original")?;
     let report = offline::download(
         &device.mirror,
         &device.cache,

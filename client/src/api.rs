@@ -326,6 +326,22 @@ impl ApiClient {
             .collect()
     }
 
+    /// The server's transcoding profiles (`original` first).
+    pub fn profiles(&self) -> ApiResult<Vec<mixtape_shared::api::TranscodeProfile>> {
+        self.get_json("/api/v1/profiles", JSON_LIMIT)
+    }
+
+    /// The exact size of a track in every profile (computed by the server, nothing encoded).
+    pub fn renditions(
+        &self,
+        track: mixtape_shared::TrackId,
+    ) -> ApiResult<mixtape_shared::api::Renditions> {
+        self.get_json(
+            &format!("/api/v1/tracks/{}/renditions", track.0),
+            JSON_LIMIT,
+        )
+    }
+
     /// A track's lyrics; `None` when the server has none for it (404 `no_lyrics`).
     pub fn lyrics(
         &self,

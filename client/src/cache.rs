@@ -18,10 +18,14 @@ mod index;
 mod layout;
 mod progressive;
 mod reconcile;
+mod remote;
+mod rendition;
 #[cfg(test)]
 pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rendition;
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -35,6 +39,8 @@ pub use error::CacheError;
 pub use fetcher::{Fetcher, MediaUrls};
 pub use progressive::ProgressiveReader;
 pub use reconcile::{RepairReport, VerifyReport};
+pub use remote::RemoteRendition;
+pub use rendition::rendition_key;
 
 use download::Download;
 use error::map_write_error;
@@ -268,7 +274,7 @@ impl AudioCache {
     ) -> Result<(), CacheError> {
         let items = tracks
             .iter()
-            .map(|(h, size)| Ok((normalize_hash(h.as_ref())?, *size)))
+            .map(|(h, size)| Ok((rendition::normalize_pin(h.as_ref())?, *size)))
             .collect::<Result<Vec<_>, CacheError>>()?;
         let cap = self.inner.config.cap_bytes;
         if let Err(short) = self.inner.index.pin(owner, &items, replace, cap)? {

@@ -18,6 +18,7 @@ pub mod disk;
 pub mod mirror;
 pub mod offline;
 pub mod player;
+pub mod quality;
 pub mod settings;
 pub mod sync;
 pub mod tui;

@@ -51,6 +51,10 @@ pub struct FileConfig {
     pub cover_art: Option<String>,
     /// Desktop notifications on track change (default on, when there is a session bus).
     pub notifications: Option<bool>,
+    /// The profile tracks are streamed in (`original`, `opus-96`, ...; see `/api/v1/profiles`).
+    pub stream_quality: Option<String>,
+    /// The profile offline playlists are downloaded in unless `--quality` says otherwise.
+    pub download_quality: Option<String>,
 }
 
 /// The settings in force: defaults, then `config.toml`, then `MIXTAPE_*` variables.
@@ -66,6 +70,11 @@ pub struct Settings {
     pub cover_art: String,
     /// `notifications` (`MIXTAPE_NOTIFICATIONS=off` turns them off too).
     pub notifications: bool,
+    /// `stream_quality` (`MIXTAPE_STREAM_QUALITY` first): a profile id, checked against the
+    /// server's profiles when it is used.
+    pub stream_quality: String,
+    /// `download_quality` (`MIXTAPE_DOWNLOAD_QUALITY` first).
+    pub download_quality: String,
 }
 
 impl Settings {
@@ -106,8 +115,36 @@ impl Settings {
                 Some("1" | "on" | "true" | "yes") => true,
                 _ => file.notifications.unwrap_or(true),
             },
+            stream_quality: quality_setting(
+                &path,
+                "stream_quality",
+                std::env::var("MIXTAPE_STREAM_QUALITY")
+                    .ok()
+                    .or(file.stream_quality),
+            )?,
+            download_quality: quality_setting(
+                &path,
+                "download_quality",
+                std::env::var("MIXTAPE_DOWNLOAD_QUALITY")
+                    .ok()
+                    .or(file.download_quality),
+            )?,
         })
     }
+}
+
+/// A quality setting: `original` when unset; a malformed id is refused here (whether the server
+/// offers it is checked when it is used, see `quality`).
+fn quality_setting(path: &Path, key: &str, value: Option<String>) -> Result<String, SettingsError> {
+    let value = value.map_or_else(
+        || crate::quality::ORIGINAL.to_owned(),
+        |v| v.trim().to_owned(),
+    );
+    crate::quality::check_syntax(&value).map_err(|e| SettingsError::Invalid {
+        path: path.to_owned(),
+        message: format!("{key}: {e}"),
+    })?;
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -133,5 +170,32 @@ mod tests {
         ));
         let missing = Settings::load(&tmp.path().join("nowhere")).unwrap();
         assert_eq!(missing.parallel_downloads, 4);
+    }
+
+    #[test]
+    fn qualities_default_to_the_original_and_a_malformed_one_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Settings::load(tmp.path()).unwrap();
+        assert_eq!(
+            (s.stream_quality.as_str(), s.download_quality.as_str()),
+            ("original", "original")
+        );
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "stream_quality = \"opus-96\"\ndownload_quality = \"opus-64\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(tmp.path()).unwrap();
+        assert_eq!(
+            (s.stream_quality.as_str(), s.download_quality.as_str()),
+            ("opus-96", "opus-64")
+        );
+        std::fs::write(
+            tmp.path().join("config.toml"),
+            "stream_quality = \"../x\"\n",
+        )
+        .unwrap();
+        let err = Settings::load(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("stream_quality"), "{err}");
     }
 }

@@ -178,7 +178,7 @@ impl Fetcher {
     ) -> Result<MediaBody, CacheError> {
         let mut refreshed = false;
         while let Some(url) = self.signed_url(hash) {
-            match self.media_from(&url, None, hash, from, end) {
+            match self.media_from(&url, None, hash, hash, from, end) {
                 Err(CacheError::Unauthorized { status }) | Err(CacheError::Http { status, .. })
                     if status == 403 || status == 410 =>
                 {
@@ -207,15 +207,32 @@ impl Fetcher {
             }
         }
         let url = format!("{}/api/v1/media/{hash}", self.base_url);
-        self.media_from(&url, Some(&self.token), hash, from, end)
+        self.media_from(&url, Some(&self.token), hash, hash, from, end)
     }
 
-    /// One media request to `url` (with the token when it is the authenticated route).
+    /// Requests the rendition of `hash` in `profile` from byte `from` on, by token. `If-Match`
+    /// names the rendition's ETag (`{hash}.{profile}`): a changed encoder is a new profile id,
+    /// so the bytes resumed are the ones held.
+    pub(crate) fn rendition(
+        &self,
+        hash: &str,
+        profile: &str,
+        from: u64,
+    ) -> Result<MediaBody, CacheError> {
+        let url = format!("{}/api/v1/media/{hash}/{profile}", self.base_url);
+        let what = format!("{hash}/{profile}");
+        let etag = format!("{hash}.{profile}");
+        self.media_from(&url, Some(&self.token), &what, &etag, from, None)
+    }
+
+    /// One media request to `url` (with the token when it is the authenticated route); `hash`
+    /// names the file in errors, `etag` is what a range request must still match.
     fn media_from(
         &self,
         url: &str,
         token: Option<&str>,
         hash: &str,
+        etag: &str,
         from: u64,
         end: Option<u64>,
     ) -> Result<MediaBody, CacheError> {
@@ -232,7 +249,7 @@ impl Fetcher {
         if let Some(range) = range {
             request = request
                 .header(RANGE, range)
-                .header(IF_MATCH, format!("\"{hash}\""));
+                .header(IF_MATCH, format!("\"{etag}\""));
         }
         let response = request.send().map_err(|e| CacheError::Network {
             what: hash.to_owned(),

@@ -30,6 +30,19 @@ CREATE INDEX IF NOT EXISTS pins_by_hash ON pins (hash);
 PRAGMA user_version = 1;
 ";
 
+/// Renditions (a track transcoded by the server) are files like originals, named by their own
+/// blake3; `rendition` says which: `{source hash}/{profile}`. Pins of a rendition use that key,
+/// since its blake3 is only known once it is downloaded.
+const SCHEMA_V2: &str = "
+ALTER TABLE files ADD COLUMN rendition TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS files_by_rendition ON files (rendition);
+PRAGMA user_version = 2;
+";
+
+/// Whether a file is pinned: by its hash, or (a rendition) by its rendition key.
+const PINNED: &str =
+    "(hash IN (SELECT hash FROM pins) OR COALESCE(rendition IN (SELECT hash FROM pins), 0))";
+
 /// Why a pin was refused, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PinShortfall {
@@ -92,6 +105,9 @@ impl Index {
         if version < 1 {
             conn.execute_batch(SCHEMA_V1)?;
         }
+        if version < 2 {
+            conn.execute_batch(&format!("BEGIN; {SCHEMA_V2} COMMIT;"))?;
+        }
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),
@@ -147,6 +163,59 @@ impl Index {
             .map_err(|e| self.err(e))
     }
 
+    /// Records a verified rendition: `key` is `{source hash}/{profile}`. A file already known
+    /// under another key keeps its row and gains this key only if it had none.
+    pub fn insert_rendition(
+        &self,
+        hash: &str,
+        key: &str,
+        size: u64,
+        tick: i64,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        // A key names one file: an older file under it (a re-download) loses the key.
+        tx.execute(
+            "UPDATE files SET rendition = NULL WHERE rendition = ?1 AND hash != ?2",
+            params![key, hash],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO files (hash, size, last_used, rendition) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (hash) DO UPDATE SET size = excluded.size, last_used = excluded.last_used,
+                 rendition = COALESCE(files.rendition, excluded.rendition)",
+            params![hash, to_i64(size), tick, key],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// The (hash, size) of the cached rendition `key`.
+    pub fn rendition(&self, key: &str) -> Result<Option<(String, u64)>, CacheError> {
+        self.conn()
+            .query_row(
+                "SELECT hash, size FROM files WHERE rendition = ?1",
+                [key],
+                |r| Ok((r.get(0)?, to_u64(r.get(1)?))),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The most recently used cached rendition of `source` in any profile: (hash, key).
+    pub fn any_rendition(&self, source: &str) -> Result<Option<(String, String)>, CacheError> {
+        self.conn()
+            .query_row(
+                "SELECT hash, rendition FROM files
+                 WHERE rendition >= ?1 || '/' AND rendition < ?1 || '0'
+                 ORDER BY last_used DESC LIMIT 1",
+                [source],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     pub fn remove(&self, hash: &str) -> Result<(), CacheError> {
         self.conn()
             .execute("DELETE FROM files WHERE hash = ?1", [hash])
@@ -165,11 +234,16 @@ impl Index {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether `hash` (a file's hash, or a rendition key) is pinned, or is the file of a pinned
+    /// rendition.
     pub fn is_pinned(&self, hash: &str) -> Result<bool, CacheError> {
         self.conn()
-            .query_row("SELECT 1 FROM pins WHERE hash = ?1 LIMIT 1", [hash], |_| {
-                Ok(())
-            })
+            .query_row(
+                "SELECT 1 FROM pins WHERE hash = ?1
+                    OR hash = (SELECT rendition FROM files WHERE hash = ?1) LIMIT 1",
+                [hash],
+                |_| Ok(()),
+            )
             .optional()
             .map(|o| o.is_some())
             .map_err(|e| self.err(e))
@@ -262,6 +336,17 @@ impl Index {
         Ok(Ok(()))
     }
 
+    /// What `owner` pins: (hash or rendition key, size).
+    pub fn pins_of(&self, owner: &str) -> Result<Vec<(String, u64)>, CacheError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT hash, size FROM pins WHERE owner = ?1 ORDER BY hash")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([owner], |r| Ok((r.get(0)?, to_u64(r.get(1)?))))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))
+    }
+
     /// Releases everything `owner` pinned; returns how many pins were removed.
     pub fn unpin(&self, owner: &str) -> Result<usize, CacheError> {
         self.conn()
@@ -288,7 +373,10 @@ impl Index {
                 "SELECT (SELECT COALESCE(SUM(size), 0) FROM files),
                         (SELECT COALESCE(SUM(s), 0) FROM
                             (SELECT MAX(size) AS s FROM pins
-                             WHERE hash NOT IN (SELECT hash FROM files) GROUP BY hash))",
+                             WHERE hash NOT IN (SELECT hash FROM files)
+                               AND hash NOT IN
+                                   (SELECT rendition FROM files WHERE rendition IS NOT NULL)
+                             GROUP BY hash))",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -299,11 +387,11 @@ impl Index {
         }
         let candidates: Vec<(String, u64)> = {
             let mut stmt = conn
-                .prepare(
+                .prepare(&format!(
                     "SELECT hash, size FROM files
-                     WHERE hash NOT IN (SELECT hash FROM pins) AND hash != ?1
-                     ORDER BY last_used, hash",
-                )
+                     WHERE NOT {PINNED} AND hash != ?1
+                     ORDER BY last_used, hash"
+                ))
                 .map_err(|e| self.err(e))?;
             stmt.query_map([keep.unwrap_or("")], |r| Ok((r.get(0)?, to_u64(r.get(1)?))))
                 .and_then(|rows| rows.collect::<rusqlite::Result<_>>())
@@ -386,6 +474,37 @@ mod tests {
         );
         index.pin("a", &[(h('2'), 90)], true, 100).unwrap().unwrap();
         assert_eq!(index.pinned().unwrap(), (90, 1));
+    }
+
+    #[test]
+    fn a_rendition_pinned_by_its_key_is_never_evicted_and_reserves_room_until_cached() {
+        let (_d, index) = open();
+        let key = format!("{}/opus-96", h('a'));
+        index
+            .pin("p", &[(key.clone(), 30)], false, 100)
+            .unwrap()
+            .unwrap();
+        index.insert(&h('1'), 40, 1).unwrap();
+        index.insert(&h('2'), 40, 2).unwrap();
+        // 80 in files + 30 reserved for the missing rendition: the oldest original goes.
+        assert_eq!(
+            index.evict(100, None, |_| true).unwrap(),
+            vec![(h('1'), 40)]
+        );
+        index.insert_rendition(&h('3'), &key, 30, 0).unwrap();
+        assert_eq!(index.rendition(&key).unwrap(), Some((h('3'), 30)));
+        assert_eq!(
+            index.any_rendition(&h('a')).unwrap(),
+            Some((h('3'), key.clone()))
+        );
+        assert_eq!(index.any_rendition(&h('b')).unwrap(), None);
+        assert!(index.is_pinned(&h('3')).unwrap());
+        // The rendition is the least recently used but pinned: the other file goes.
+        assert_eq!(index.evict(30, None, |_| true).unwrap(), vec![(h('2'), 40)]);
+        index.unpin("p").unwrap();
+        assert!(!index.is_pinned(&h('3')).unwrap());
+        assert_eq!(index.evict(0, None, |_| true).unwrap(), vec![(h('3'), 30)]);
+        assert_eq!(index.rendition(&key).unwrap(), None);
     }
 
     #[test]

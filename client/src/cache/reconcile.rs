@@ -94,8 +94,8 @@ pub(crate) fn reconcile(inner: &Inner) -> Result<RepairReport, CacheError> {
                 .unwrap_or_default()
                 .to_owned();
             let in_place = |h: &str| is_hash(h) && h.starts_with(prefix.as_str());
-            if let Some(hash) = name.strip_suffix(PART_SUFFIX)
-                && in_place(hash)
+            if let Some(stem) = name.strip_suffix(PART_SUFFIX)
+                && (in_place(stem) || super::rendition::is_rendition_part(stem, &prefix))
             {
                 if is_stale(&path, inner.config.part_max_age) && !locked_elsewhere(&path) {
                     remove(inner, &path, &mut report.removed_parts);

@@ -81,6 +81,15 @@ impl TestServer {
             .insert(format!("/api/v1/media/{hash}"), bytes);
     }
 
+    /// Serves `bytes` as the rendition of `source` in `profile` (ETag `"{source}.{profile}"`).
+    pub fn add_rendition(&self, source: &str, profile: &str, bytes: Vec<u8>) {
+        self.state
+            .files
+            .lock()
+            .unwrap()
+            .insert(format!("/api/v1/media/{source}/{profile}"), bytes);
+    }
+
     pub fn add_art(&self, hash: &str, bytes: Vec<u8>) {
         self.state
             .files
@@ -158,7 +167,14 @@ fn serve(state: &State, mut stream: TcpStream) {
     let range_last = range.and_then(|(_, m)| m.parse::<u64>().ok());
     let file = state.files.lock().unwrap().get(&path).cloned();
     let hash = path.rsplit('/').next().unwrap_or_default().to_owned();
-    let etag = format!("\"{hash}\"");
+    // A rendition (`/media/{hash}/{profile}`) has the server's `"{hash}.{profile}"`.
+    let etag = match path
+        .strip_prefix("/api/v1/media/")
+        .and_then(|r| r.split_once('/'))
+    {
+        Some((source, profile)) => format!("\"{source}.{profile}\""),
+        None => format!("\"{hash}\""),
+    };
 
     let (status, reason, body, extra): (u16, &str, &[u8], String) =
         if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}")) {

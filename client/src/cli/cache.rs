@@ -4,14 +4,24 @@ use super::output::{Bar, note, print_json, report_downloads, say, stats_json};
 use super::{CacheCommand, JsonFlag, OfflineCommand, Result};
 use crate::device::Device;
 use crate::offline::{self, OfflineError};
+use crate::quality::{self, ORIGINAL};
 use mixtape_shared::TrackId;
 use serde_json::json;
 
 pub(super) fn offline_cmd(device: &mut Device, cmd: OfflineCommand) -> Result<()> {
     match cmd {
-        OfflineCommand::Add { name } => {
+        OfflineCommand::Add { name, quality } => {
+            let quality = quality.unwrap_or_else(|| device.settings.download_quality.clone());
             let p = device.mirror.find_playlist(&name)?;
-            offline::mark(&device.mirror, &device.cache, &p)?;
+            let api = device.api()?;
+            quality::check_syntax(&quality)?;
+            if quality != ORIGINAL {
+                quality::check_offered(&api, &quality)?;
+            }
+            let items = offline::plan(&device.mirror, &device.cache, Some(&api), &p, &quality)?;
+            let total: u64 = items.iter().map(|i| i.size).sum();
+            say!("{} at {quality}: {}", p.name, megabytes(total));
+            offline::mark_at(&device.mirror, &device.cache, &p, &quality, &items)?;
             let fetcher = device.fetcher()?;
             let bar = Bar::new(true);
             let result = offline::download(
@@ -26,6 +36,12 @@ pub(super) fn offline_cmd(device: &mut Device, cmd: OfflineCommand) -> Result<()
             match result {
                 Ok(report) => {
                     report_downloads(&report, true);
+                    if report.freed_bytes > 0 {
+                        say!(
+                            "freed {} of files at the former quality",
+                            megabytes(report.freed_bytes)
+                        );
+                    }
                     let cached = report.already_cached + report.downloaded;
                     say!(
                         "{} is offline: {cached} of {} tracks cached",
@@ -54,15 +70,29 @@ pub(super) fn offline_cmd(device: &mut Device, cmd: OfflineCommand) -> Result<()
             let all = device.mirror.playlists()?;
             let mut rows = Vec::new();
             for p in all.iter().filter(|p| p.offline) {
+                let quality = offline::quality_of(&device.mirror, p)?;
+                // Sizes from the mirror and the cache only: `ls` works offline. A rendition
+                // not cached yet counts what the cache will pin for it once it is known.
+                let (mut tracks, mut cached, mut bytes) = (0, 0, 0);
                 let ids: Vec<TrackId> = p.entries.iter().map(|e| e.track_id).collect();
-                let tracks = device.mirror.tracks_of(&ids)?;
-                let cached = tracks
-                    .iter()
-                    .filter(|(_, h, _)| device.cache.contains(h))
-                    .count();
-                let bytes: u64 = tracks.iter().map(|(_, _, s)| s).sum();
-                rows.push(json!({"id": p.id, "name": p.name, "tracks": tracks.len(),
-                    "cached": cached, "bytes": bytes}));
+                let mut seen = std::collections::HashSet::new();
+                for (_, hash, size) in device.mirror.tracks_of(&ids)? {
+                    if !seen.insert(hash.clone()) {
+                        continue;
+                    }
+                    tracks += 1;
+                    if quality == ORIGINAL {
+                        bytes += size;
+                        cached += usize::from(device.cache.contains(&hash));
+                    } else if let Some(size) = device.cache.rendition_size(&hash, &quality) {
+                        bytes += size;
+                        cached += 1;
+                    }
+                }
+                rows.push(
+                    json!({"id": p.id, "name": p.name, "quality": quality, "tracks": tracks,
+                    "cached": cached, "bytes": bytes}),
+                );
             }
             if json {
                 print_json(&json!(rows))?;
@@ -71,8 +101,9 @@ pub(super) fn offline_cmd(device: &mut Device, cmd: OfflineCommand) -> Result<()
             } else {
                 for r in rows {
                     say!(
-                        "{:<30} {}/{} tracks cached  {:.1} MB",
+                        "{:<30} {:<9} {}/{} tracks cached  {:.1} MB",
                         r["name"].as_str().unwrap_or_default(),
+                        r["quality"].as_str().unwrap_or_default(),
                         r["cached"],
                         r["tracks"],
                         r["bytes"].as_u64().unwrap_or(0) as f64 / 1e6
@@ -164,5 +195,17 @@ pub(super) fn cache_cmd(device: &mut Device, cmd: CacheCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Sizes as people read them: `212 MB`, `1.4 GB`, `640 kB` (decimal, like the other output).
+pub(super) fn megabytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", (b / 1e3).ceil())
     }
 }

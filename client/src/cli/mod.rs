@@ -14,6 +14,7 @@ use crate::connectivity::Connectivity;
 use crate::device::{Device, DeviceError, Dirs, Session};
 use crate::mirror::MirrorError;
 use crate::offline::{self, OfflineError};
+use crate::quality::QualityError;
 use crate::sync::{self, SyncError, SyncReport};
 use cache::{cache_cmd, offline_cmd};
 use clap::{Args, Parser, Subcommand};
@@ -167,8 +168,14 @@ pub enum PlaylistCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum OfflineCommand {
-    /// Pin a playlist's tracks and download them.
-    Add { name: String },
+    /// Pin a playlist's tracks and download them (its size is shown first).
+    Add {
+        name: String,
+        /// `original` or a server profile such as `opus-96` (default: the `download_quality`
+        /// setting). Changing it downloads the new files before freeing the old ones.
+        #[arg(long)]
+        quality: Option<String>,
+    },
     /// Unpin a playlist (its tracks may be evicted).
     Rm { name: String },
     /// Offline playlists and how much of each is cached.
@@ -213,6 +220,8 @@ pub enum CliError {
     Sync(#[from] SyncError),
     #[error(transparent)]
     Offline(#[from] OfflineError),
+    #[error(transparent)]
+    Quality(#[from] crate::quality::QualityError),
     #[error(transparent)]
     Cache(#[from] CacheError),
     #[error("{0}")]
@@ -272,6 +281,10 @@ impl CliError {
             | CliError::Sync(SyncError::Mirror(e))
             | CliError::Offline(OfflineError::Mirror(e)) => of_mirror(e),
             CliError::Usage(_) => ExitStatus::Usage,
+            CliError::Quality(QualityError::Api(e))
+            | CliError::Offline(OfflineError::Sizes { source: e, .. }) => of_api(e),
+            CliError::Quality(_) => ExitStatus::Usage,
+            CliError::Offline(OfflineError::NoRendition { .. }) => ExitStatus::NotFound,
             _ => ExitStatus::Failed,
         }
     }

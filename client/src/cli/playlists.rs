@@ -68,6 +68,17 @@ fn sync_after_edit(device: &mut Device, json: bool) -> Result<()> {
 fn playlist_json(device: &Device, p: &PlaylistView) -> Result<serde_json::Value> {
     let ids: Vec<TrackId> = p.entries.iter().map(|e| e.track_id).collect();
     let tracks = device.mirror.tracks(&ids)?;
+    // An offline playlist kept at a quality counts its renditions as its cached copies.
+    let quality = if p.offline {
+        offline::quality_of(&device.mirror, p)?
+    } else {
+        crate::quality::ORIGINAL.to_owned()
+    };
+    let is_cached = |hash: &str| {
+        device.cache.contains(hash)
+            || (quality != crate::quality::ORIGINAL
+                && device.cache.contains_rendition(hash, &quality))
+    };
     let entries: Vec<serde_json::Value> = p
         .entries
         .iter()
@@ -79,7 +90,7 @@ fn playlist_json(device: &Device, p: &PlaylistView) -> Result<serde_json::Value>
                 "title": t.map(|t| t.title.clone()),
                 "artists": t.map(|t| t.artists.iter().map(|a| a.name.clone()).collect::<Vec<_>>()),
                 "duration_ms": t.map(|t| t.duration_ms),
-                "cached": t.is_some_and(|t| device.cache.contains(&t.content_hash)),
+                "cached": t.is_some_and(|t| is_cached(&t.content_hash)),
             })
         })
         .collect();

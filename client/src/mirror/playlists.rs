@@ -107,8 +107,21 @@ impl Mirror {
                 "DELETE FROM offline_playlists WHERE playlist_id = ?1",
                 [id.to_string()],
             )?;
+            self.conn
+                .execute("DELETE FROM meta WHERE key = ?1", [offline_quality_key(id)])?;
         }
         Ok(())
+    }
+
+    /// The quality an offline playlist is kept in; `None` when it was marked before qualities
+    /// existed or never given one (the caller's default applies).
+    pub fn offline_quality(&self, id: PlaylistId) -> MirrorResult<Option<String>> {
+        super::meta(&self.conn, &offline_quality_key(id))
+    }
+
+    /// Records the quality an offline playlist is kept in.
+    pub fn set_offline_quality(&self, id: PlaylistId, quality: &str) -> MirrorResult<()> {
+        super::set_meta(&self.conn, &offline_quality_key(id), quality)
     }
 
     pub fn offline_playlists(&self) -> MirrorResult<Vec<PlaylistId>> {
@@ -121,6 +134,11 @@ impl Mirror {
             })
             .collect()
     }
+}
+
+/// Kept in `meta` (a device-local fact like the offline mark; no schema change needed).
+fn offline_quality_key(id: PlaylistId) -> String {
+    format!("offline_quality:{id}")
 }
 
 fn view(

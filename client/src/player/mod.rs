@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::shared::api::{ReplayGain, Track};
 use crate::shared::ids::TrackId;
 
-pub use opener::{CacheOpener, OpenError, TrackOpener};
+pub use opener::{CacheOpener, OpenError, StreamQuality, TrackOpener};
 pub use output::{AudioOutput, OutputKind, PcmSpec};
 pub use queue::{Advance, Queue, Repeat};
 pub use symphonia::core::io::MediaSource;

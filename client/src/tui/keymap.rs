@@ -67,6 +67,7 @@ commands! {
     NewPlaylist => "new_playlist", "new playlist", ["N"];
     ToggleOffline => "toggle_offline", "keep playlist offline", ["o"];
     Sync => "sync", "sync now", ["S"];
+    CycleStreamQuality => "cycle_stream_quality", "next stream quality", ["Q"];
     Help => "help", "show every binding", ["?"];
     Quit => "quit", "quit", ["q", "ctrl-c"];
 }

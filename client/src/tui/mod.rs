@@ -104,6 +104,10 @@ pub fn run(device: Device) -> Result<(), TuiError> {
         .map(|s| s.server.clone())
         .unwrap_or_else(|| "(not logged in)".into());
     let mut state = AppState::new(keymap, server);
+    state.qualities = (
+        device.settings.stream_quality.clone(),
+        device.settings.download_quality.clone(),
+    );
     state.link = device.mirror.connectivity().unwrap_or_default().link;
 
     let mut terminal = ratatui::init();
@@ -429,10 +433,12 @@ impl Runtime {
             Effect::SetOffline(id, on) => {
                 let p = self.device.mirror.find_playlist(&id.to_string())?;
                 if on {
-                    match offline::mark(&self.device.mirror, &self.device.cache, &p) {
+                    let quality = self.device.settings.download_quality.clone();
+                    match offline::mark(&self.device.mirror, &self.device.cache, &p, &quality) {
                         Ok(()) => {
                             spawn_download(&self.device, self.tx.clone());
-                            state.message = Some(format!("{} will be kept offline", p.name));
+                            state.message =
+                                Some(format!("{} will be kept offline at {quality}", p.name));
                         }
                         Err(e) => state.message = Some(e.to_string()),
                     }
@@ -455,6 +461,30 @@ impl Runtime {
             }
             Effect::Sync => {
                 spawn_sync_once(&self.device, self.tx.clone());
+                vec![]
+            }
+            Effect::CycleStreamQuality => {
+                // The server's profiles, asked each time (one small GET): they are the server's.
+                let profiles = self
+                    .device
+                    .api()
+                    .map_err(|e| e.to_string())
+                    .and_then(|api| {
+                        api.profiles()
+                            .map(|p| p.into_iter().map(|p| p.id).collect::<Vec<_>>())
+                            .map_err(|e| e.to_string())
+                    });
+                match profiles {
+                    Ok(ids) => {
+                        let next = next_quality(&state.qualities.0, &ids);
+                        self.player.stream_quality.set(&next);
+                        state.message = Some(format!("streaming at {next} from the next track"));
+                        state.qualities.0 = next;
+                    }
+                    Err(e) => {
+                        state.message = Some(format!("stream quality unchanged: {e}"));
+                    }
+                }
                 vec![]
             }
             Effect::Quit => vec![],
@@ -498,6 +528,29 @@ fn load_playlists(mirror: &Mirror) -> Result<Vec<PlaylistRow>, TuiError> {
             mine: p.owner.is_none() || p.local_only || p.pending_ops > 0 || !p.public,
         })
         .collect())
+}
+
+/// The profile after `current` in the server's list (`original` first), wrapping around; the
+/// first when `current` is not offered.
+fn next_quality(current: &str, offered: &[String]) -> String {
+    let at = offered.iter().position(|p| p == current);
+    let next = at.map_or(0, |i| (i + 1) % offered.len().max(1));
+    offered
+        .get(next)
+        .cloned()
+        .unwrap_or_else(|| crate::quality::ORIGINAL.to_owned())
+}
+
+#[cfg(test)]
+#[test]
+fn stream_quality_cycles_through_the_servers_profiles() {
+    let ids: Vec<String> = ["original", "opus-64", "opus-96"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(next_quality("original", &ids), "opus-64");
+    assert_eq!(next_quality("opus-96", &ids), "original");
+    assert_eq!(next_quality("mp3-128", &ids), "original");
+    assert_eq!(next_quality("opus-64", &[]), "original");
 }
 
 fn downloads_info(device: &Device) -> Result<DownloadsInfo, TuiError> {

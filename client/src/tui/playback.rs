@@ -19,6 +19,8 @@ pub(crate) struct Bridge {
     handle: Option<PlayerHandle>,
     /// "FLAC · 44.1 kHz · 2 ch · 905 kbit/s" by track, for Now Playing.
     formats: Arc<Mutex<HashMap<TrackId, String>>>,
+    /// What the opener streams uncached tracks in; the cycle key changes it.
+    pub stream_quality: player::StreamQuality,
 }
 
 fn describe(t: &Track) -> String {
@@ -94,7 +96,9 @@ impl Bridge {
             replay_gain,
             ..PlayerConfig::default()
         };
-        let opener = CacheOpener::new(device.cache.clone(), device.fetcher().ok());
+        let stream_quality = player::StreamQuality::new(&device.settings.stream_quality);
+        let opener = CacheOpener::new(device.cache.clone(), device.fetcher().ok())
+            .with_stream_quality(stream_quality.clone());
         let (handle, events) =
             Player::spawn(config, Box::new(opener)).map_err(|e| TuiError::Audio(e.to_string()))?;
         let formats = Arc::new(Mutex::new(HashMap::new()));
@@ -138,6 +142,7 @@ impl Bridge {
         Ok(Self {
             handle: Some(handle),
             formats,
+            stream_quality,
         })
     }
 

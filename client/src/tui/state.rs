@@ -222,6 +222,8 @@ pub struct AppState {
     /// "synced", "syncing…", or what went wrong.
     pub sync_status: String,
     pub server: String,
+    /// The `stream_quality` and `download_quality` settings, shown in Downloads.
+    pub qualities: (String, String),
     pub prompt: Option<Prompt>,
     pub show_help: bool,
     /// A one-line message in the status bar (last action's outcome).
@@ -385,6 +387,8 @@ pub enum Effect {
     LoadRecommendations,
     RefreshDownloads,
     Sync,
+    /// Stream at the server's next profile after the current one.
+    CycleStreamQuality,
     Quit,
 }
 
@@ -408,6 +412,10 @@ impl AppState {
             link: Link::Online,
             sync_status: String::new(),
             server,
+            qualities: (
+                crate::quality::ORIGINAL.to_owned(),
+                crate::quality::ORIGINAL.to_owned(),
+            ),
             prompt: None,
             show_help: false,
             message: None,
@@ -819,6 +827,7 @@ fn on_command(state: &mut AppState, command: Command) -> Vec<Effect> {
                 .map(|p| vec![Effect::SetOffline(p.id, !p.offline)])
                 .unwrap_or_default()
         }
+        Command::CycleStreamQuality => vec![Effect::CycleStreamQuality],
         Command::Sync => {
             state.sync_status = "syncing…".into();
             vec![Effect::Sync]

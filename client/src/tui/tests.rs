@@ -139,6 +139,7 @@ pub(crate) fn sample_state() -> AppState {
         progress: Some(("Road trip".into(), 500_000, 1_000_000)),
     };
     s.sync_status = "synced".into();
+    s.qualities = ("opus-96".into(), "original".into());
     s
 }
 

@@ -14,3 +14,4 @@ mod events;
 mod hostile;
 mod offline;
 mod online;
+mod quality;

@@ -435,7 +435,7 @@ fn draw_downloads(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
     let d = &state.downloads;
     let [cache, text, progress, _] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(6),
+        Constraint::Length(7),
         Constraint::Length(1),
         Constraint::Min(0),
     ])
@@ -470,6 +470,10 @@ fn draw_downloads(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme
                 Link::Online => "online",
                 Link::Offline => "offline",
             }
+        )),
+        Line::from(format!(
+            "quality: stream {} · offline playlists {}",
+            state.qualities.0, state.qualities.1
         )),
         Line::from(Span::styled(
             "o on a playlist keeps it offline · S syncs now",
