@@ -7,7 +7,7 @@ use super::catalog::IMMUTABLE;
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, AuthUser};
 use super::media_url::{SIGNED_CACHE_CONTROL, SignedQuery};
-use super::stream::{RangeAnswer, etag_matches, requested_range};
+use super::stream::{Preconditions, preconditions};
 use super::{AppState, blocking};
 use crate::media_url::{MediaSigner, unix_now};
 use crate::stream::{self, StreamError};
@@ -231,36 +231,15 @@ async fn respond(
                 format!("{:.3}", r.plan.frames() as f64 / 48_000.0),
             )
     };
-    if etag_matches(headers.get(header::IF_MATCH), &etag) == Some(false) {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            "the rendition is not the one asked for: If-Match does not hold",
-        ));
-    }
-    if etag_matches(headers.get(header::IF_NONE_MATCH), &etag) == Some(true) {
-        return base(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .map_err(ApiError::internal);
-    }
-    let range_applies = etag_matches(headers.get(header::IF_RANGE), &etag).unwrap_or(true);
-    let range = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| range_applies)
-        .map(|value| requested_range(value, len))
-    {
-        None | Some(RangeAnswer::Whole) => None,
-        Some(RangeAnswer::Part(range)) => Some(range),
-        Some(RangeAnswer::Unsatisfiable) => {
-            return base(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(
-                    r#"{"error":{"code":"range_not_satisfiable","message":"the requested range lies outside the file"}}"#,
-                ))
-                .map_err(ApiError::internal);
-        }
+    let range = match preconditions(
+        headers,
+        &etag,
+        len,
+        "the rendition is not the one asked for",
+        &base,
+    )? {
+        Preconditions::Answered(response) => return Ok(response),
+        Preconditions::Send(range) => range,
     };
     let (status, start, end) = match &range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, *r.start(), *r.end()),

@@ -96,6 +96,58 @@ pub(super) fn etag_matches(header_value: Option<&HeaderValue>, etag: &str) -> Op
     )
 }
 
+/// What validators and Range make of a GET or HEAD of `len` bytes tagged `etag`.
+pub(super) enum Preconditions {
+    /// 304 or 416, finished.
+    Answered(Response),
+    /// The range to send; None for all of it.
+    Send(Option<RangeInclusive<u64>>),
+}
+
+/// If-Match (a mismatch is 412, `changed` saying what changed), If-None-Match (304), If-Range
+/// and Range (416 outside the bytes), for the file route and the rendition route alike; `base`
+/// starts an answer with the representation's headers.
+pub(super) fn preconditions(
+    headers: &HeaderMap,
+    etag: &str,
+    len: u64,
+    changed: &str,
+    base: &dyn Fn(StatusCode) -> axum::http::response::Builder,
+) -> Result<Preconditions, ApiError> {
+    if etag_matches(headers.get(header::IF_MATCH), etag) == Some(false) {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!("{changed}: If-Match does not hold"),
+        ));
+    }
+    if etag_matches(headers.get(header::IF_NONE_MATCH), etag) == Some(true) {
+        return base(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map(Preconditions::Answered)
+            .map_err(ApiError::internal);
+    }
+    // If-Range with another validator means "send it all".
+    let range_applies = etag_matches(headers.get(header::IF_RANGE), etag).unwrap_or(true);
+    match headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| range_applies)
+        .map(|value| requested_range(value, len))
+    {
+        None | Some(RangeAnswer::Whole) => Ok(Preconditions::Send(None)),
+        Some(RangeAnswer::Part(range)) => Ok(Preconditions::Send(Some(range))),
+        Some(RangeAnswer::Unsatisfiable) => base(StatusCode::RANGE_NOT_SATISFIABLE)
+            .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"error":{"code":"range_not_satisfiable","message":"the requested range lies outside the file"}}"#,
+            ))
+            .map(Preconditions::Answered)
+            .map_err(ApiError::internal),
+    }
+}
+
 pub(super) async fn respond(
     open: OpenTrack,
     method: &Method,
@@ -111,37 +163,9 @@ pub(super) async fn respond(
             .header(header::ACCEPT_RANGES, "bytes")
             .header(header::CACHE_CONTROL, cache)
     };
-    if etag_matches(headers.get(header::IF_MATCH), &etag) == Some(false) {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            "the file changed: If-Match does not hold",
-        ));
-    }
-    if etag_matches(headers.get(header::IF_NONE_MATCH), &etag) == Some(true) {
-        return base(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .map_err(ApiError::internal);
-    }
-    // If-Range with another validator means "send it all".
-    let range_applies = etag_matches(headers.get(header::IF_RANGE), &etag).unwrap_or(true);
-    let range = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| range_applies)
-        .map(|value| requested_range(value, len))
-    {
-        None | Some(RangeAnswer::Whole) => None,
-        Some(RangeAnswer::Part(range)) => Some(range),
-        Some(RangeAnswer::Unsatisfiable) => {
-            return base(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(
-                    r#"{"error":{"code":"range_not_satisfiable","message":"the requested range lies outside the file"}}"#,
-                ))
-                .map_err(ApiError::internal);
-        }
+    let range = match preconditions(headers, &etag, len, "the file changed", &base)? {
+        Preconditions::Answered(response) => return Ok(response),
+        Preconditions::Send(range) => range,
     };
     let (status, start, count) = match &range {
         Some(r) => (

@@ -46,12 +46,7 @@ pub(super) fn scrobble(ctx: &Ctx, p: &Params) -> Answer {
     } else {
         PlayEventKind::Start
     };
-    let known: HashMap<TrackId, Track> = ctx
-        .store
-        .tracks_by_ids(&tracks)?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let known = tracks_by_id(ctx, &tracks)?;
     // Milliseconds, so a start and its end scrobbled without `time` (Tempus) keep their order.
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

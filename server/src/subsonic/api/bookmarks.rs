@@ -45,12 +45,7 @@ pub(super) fn create_bookmark(ctx: &Ctx, p: &Params) -> Answer {
 pub(super) fn get_bookmarks(ctx: &Ctx) -> Answer {
     let marks = ctx.store.bookmarks(ctx.user.id)?;
     let ids: Vec<TrackId> = marks.iter().map(|b| b.track).collect();
-    let tracks: HashMap<TrackId, Track> = ctx
-        .store
-        .tracks_by_ids(&ids)?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let tracks = tracks_by_id(ctx, &ids)?;
     let a = annotate(ctx, ids.iter().map(|t| ItemRef::Track(*t)))?;
     // A bookmark on a track a rescan removed is kept (the file may come back) but not shown.
     let bookmark = marks

@@ -104,12 +104,7 @@ pub(super) fn get_now_playing(ctx: &Ctx) -> Answer {
         .filter(|p| p.event.kind == PlayEventKind::Start)
         .collect();
     let ids: Vec<TrackId> = starts.iter().map(|p| p.event.track_id).collect();
-    let tracks: HashMap<TrackId, Track> = ctx
-        .store
-        .tracks_by_ids(&ids)?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let tracks = tracks_by_id(ctx, &ids)?;
     let a = annotate(ctx, ids.iter().map(|t| ItemRef::Track(*t)))?;
     let mut entry = Vec::new();
     for play in starts {

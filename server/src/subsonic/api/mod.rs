@@ -236,6 +236,16 @@ pub(super) fn annotate(
     Ok(Annotated(ctx.store.annotations(ctx.user.id, &items)?))
 }
 
+/// The tracks of `ids` that exist, by id.
+fn tracks_by_id(ctx: &Ctx, ids: &[TrackId]) -> Result<HashMap<TrackId, Track>, SubsonicError> {
+    Ok(ctx
+        .store
+        .tracks_by_ids(ids)?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}
+
 fn songs(ctx: &Ctx, tracks: &[Track]) -> Result<Vec<Child>, SubsonicError> {
     let a = annotate(ctx, tracks.iter().map(|t| ItemRef::Track(t.id)))?;
     Ok(tracks.iter().map(|t| a.child(t)).collect())

@@ -12,12 +12,7 @@ pub(super) fn playlist_id(p: &Params, name: &str) -> Result<PlaylistId, Subsonic
 
 pub(super) fn playlist_answer(ctx: &Ctx, detail: &PlaylistDetail) -> Answer {
     let ids: Vec<TrackId> = detail.entries.iter().map(|e| e.track_id).collect();
-    let tracks: HashMap<TrackId, Track> = ctx
-        .store
-        .tracks_by_ids(&ids)?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let tracks = tracks_by_id(ctx, &ids)?;
     let in_order: Vec<Track> = ids
         .iter()
         .filter_map(|id| tracks.get(id).cloned())

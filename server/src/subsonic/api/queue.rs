@@ -14,12 +14,7 @@ pub(super) fn get_play_queue(ctx: &Ctx) -> Answer {
             entry: Vec::new(),
         },
         Some(q) => {
-            let found: HashMap<TrackId, Track> = ctx
-                .store
-                .tracks_by_ids(&q.track_ids)?
-                .into_iter()
-                .map(|t| (t.id, t))
-                .collect();
+            let found = tracks_by_id(ctx, &q.track_ids)?;
             let in_order: Vec<Track> = q
                 .track_ids
                 .iter()
