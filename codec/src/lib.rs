@@ -19,8 +19,9 @@ mod opus_enc;
 mod profile;
 mod rendition;
 mod resample;
-#[cfg(test)]
-mod test_support;
+/// The demo library's files, for this crate's tests and the player's (feature `test-support`).
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 #[cfg(test)]
 mod tests;
 

@@ -8,7 +8,7 @@ fn demo_dir() -> PathBuf {
 }
 
 /// Every demo file with this extension, sorted.
-pub(crate) fn demo_files(ext: &str) -> Vec<PathBuf> {
+pub fn demo_files(ext: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).expect("demo dir").flatten() {
             let p = e.path();
@@ -27,7 +27,7 @@ pub(crate) fn demo_files(ext: &str) -> Vec<PathBuf> {
 }
 
 /// ffprobe's `duration_ts` of the first audio stream, asserting its time base is 1/rate.
-pub(crate) fn ffprobe_duration_ts(path: &Path) -> u64 {
+pub fn ffprobe_duration_ts(path: &Path) -> u64 {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "a:0", "-show_entries"])
         .args(["stream=sample_rate,time_base,duration_ts", "-of", "csv=p=0"])

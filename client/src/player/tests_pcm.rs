@@ -18,28 +18,7 @@ use crate::shared::ids::TrackId;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo")
-}
-
-/// Every demo file with this extension, sorted.
-pub(super) fn demo_files(ext: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).expect("demo dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, ext, out);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&demo_dir(), ext, &mut out);
-    out.sort();
-    assert!(!out.is_empty(), "no .{ext} in the demo library");
-    out
-}
+pub(super) use mixtape_codec::test_support::demo_files;
 
 /// A queue entry whose content hash is the file's path (see [`path_opener`]).
 fn file_item(n: i64, path: &Path) -> QueueItem {
