@@ -766,6 +766,8 @@ impl Engine {
     fn set_state(&mut self, s: PlayState) {
         if self.state != s {
             self.state = s;
+            // Whoever reacts to the event reads a status that already agrees with it.
+            self.publish();
             self.emit(PlayerEvent::State(s));
         }
     }

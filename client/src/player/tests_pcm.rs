@@ -603,7 +603,9 @@ fn pause_holds_the_position_and_resume_goes_on() {
     wait_for(&rx, "paused", |e| {
         matches!(e, PlayerEvent::State(PlayState::Paused))
     });
-    let held = player.status().position_ms;
+    let paused = player.status();
+    assert_eq!(paused.state, PlayState::Paused, "the status lags the event");
+    let held = paused.position_ms;
     assert!((400..=1200).contains(&held), "paused at {held} ms");
     std::thread::sleep(Duration::from_millis(700));
     let status = player.status();
