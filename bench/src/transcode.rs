@@ -196,7 +196,18 @@ pub async fn run(seconds: u32, runs: usize) -> Result<()> {
     // Latency with nothing cached: each request at a different chunk, so none is a hit.
     let cold = server(&library, &tmp.path().join("cold"), 0).await?;
     let hash = cold.hash().await?;
-    let path = format!("/api/v1/media/{hash}/opus-128");
+    for profile in ["opus-128", "mp3-128"] {
+        latency(&cold, &hash, profile, runs).await?;
+    }
+    listeners(&cold, &hash, seconds).await?;
+    cold.running.shutdown().await?;
+    warm_path(&library, tmp.path(), runs).await
+}
+
+/// Time to first byte, from the start, at a seek and at the tail, of `profile` with nothing
+/// cached.
+async fn latency(cold: &Server, hash: &str, profile: &str, runs: usize) -> Result<()> {
+    let path = format!("/api/v1/media/{hash}/{profile}");
     let head = cold
         .http
         .head(format!("{}{path}", cold.base))
@@ -204,6 +215,7 @@ pub async fn run(seconds: u32, runs: usize) -> Result<()> {
         .send()
         .await?;
     let len: u64 = head.headers()["content-length"].to_str()?.parse()?;
+    let before = cold.running.state.transcoder.pool_stats().done;
     let mut first = Vec::new();
     let mut seeks = Vec::new();
     let mut tails = Vec::new();
@@ -213,9 +225,9 @@ pub async fn run(seconds: u32, runs: usize) -> Result<()> {
         seeks.push(cold.first_byte(&path, &format!("bytes={at}-")).await?);
         tails.push(cold.first_byte(&path, "bytes=-65536").await?);
     }
-    let stats = cold.running.state.transcoder.pool_stats();
+    let done = cold.running.state.transcoder.pool_stats().done - before;
     println!();
-    println!("| opus-128, nothing cached ({runs} runs each) | median |");
+    println!("| {profile}, nothing cached ({runs} runs each) | median |");
     println!("|---|---|");
     println!(
         "| time to first byte, from the start | {:.1} ms |",
@@ -229,11 +241,68 @@ pub async fn run(seconds: u32, runs: usize) -> Result<()> {
         "| time to first byte, the last 64 KiB (what a demuxer reads first) | {:.1} ms |",
         ms(median(tails))
     );
-    println!("| chunks encoded for these requests | {} |", stats.done);
-    cold.running.shutdown().await?;
+    println!("| chunks encoded for these requests | {done} |");
+    Ok(())
+}
 
-    // The cache hit path against the original, on one server.
-    let warm = server(&library, &tmp.path().join("warm"), 1024).await?;
+/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
+fn cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = stat.rsplit_once(')').context("/proc/self/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> { Ok(fields.get(i).context("a field")?.parse::<f64>()?) };
+    // utime and stime are fields 14 and 15 (11 and 12 after the state), in USER_HZ (100).
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// Concurrent listeners one node sustains while transcoding: many renditions of the source
+/// (every profile, nothing cached) fetched at once, as fast as the pool makes them. Their
+/// audio seconds per wall second is how many real-time listeners the pool keeps up with; the
+/// CPU time per audio second is a listener's share of a core (HTTP and all included).
+async fn listeners(server: &Server, hash: &str, seconds: u32) -> Result<()> {
+    let started = Instant::now();
+    let cpu = cpu_seconds()?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for profile in PROFILES {
+        let url = format!("{}/api/v1/media/{hash}/{}", server.base, profile.id);
+        let req = server.http.get(url).bearer_auth(&server.token);
+        tasks.spawn(async move {
+            let r = req.send().await?;
+            if !r.status().is_success() {
+                bail!("{}", r.status());
+            }
+            Ok(r.bytes().await?.len())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - cpu;
+    let audio = f64::from(seconds) * PROFILES.len() as f64;
+    let threads = server.running.state.transcoder.threads();
+    println!();
+    println!(
+        "| {} renditions of {seconds} s at once, nothing cached, {threads} encoder thread(s) | figure |",
+        PROFILES.len()
+    );
+    println!("|---|---|");
+    println!("| wall time | {wall:.1} s |");
+    println!(
+        "| real-time listeners sustained (audio seconds per wall second) | {:.0} |",
+        audio / wall
+    );
+    println!(
+        "| CPU per listener (CPU seconds per audio second) | {:.2} % of a core |",
+        cpu / audio * 100.0
+    );
+    Ok(())
+}
+
+/// The cache hit path against the original, on one server.
+async fn warm_path(library: &Path, tmp: &Path, runs: usize) -> Result<()> {
+    let warm = server(library, &tmp.join("warm"), 1024).await?;
     let hash = warm.hash().await?;
     let rendition = format!("/api/v1/media/{hash}/opus-192");
     let (fill, size) = warm.whole(&rendition).await?;

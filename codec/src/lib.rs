@@ -5,13 +5,15 @@
 //!   (`opus_dec`), and the MP4 edit list that symphonia ignores (`mp4_edit`).
 //! - `resample`: polyphase sinc to 48 kHz and the downmix to stereo, position-exact.
 //! - `profile`: the rendition profiles and their immutable ids.
-//! - `rendition`, `opus_enc`, `ogg`: renditions of exact, precomputed length, made chunk by
+//! - `rendition`, `opus_enc` with `ogg`, `mp3_enc` (LAME, feature `mp3`): renditions of exact, precomputed length, made chunk by
 //!   chunk in any order, each chunk's bytes a pure function of (source, profile, chunk).
 //!
 //! **Invariant:** this crate does no network IO and keeps no state between calls except the
 //! shared resampler tables.
 
 mod decode;
+#[cfg(feature = "mp3")]
+mod mp3_enc;
 mod mp4_edit;
 mod ogg;
 mod opus_dec;
@@ -26,6 +28,8 @@ pub mod test_support;
 mod tests;
 
 pub use decode::{DecodeError, PcmSpec, TrackDecoder};
+#[cfg(feature = "mp3")]
+pub use mp3_enc::Mp3Error;
 pub use opus_enc::EncodeError;
 pub use profile::{Codec, ORIGINAL, PROFILES, Profile};
 pub use rendition::{Plan, RenditionError, SourceInfo};

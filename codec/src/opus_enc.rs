@@ -139,6 +139,11 @@ impl OpusLayout {
         ((p0 - pre) * FRAME) as i64..(p1 * FRAME) as i64
     }
 
+    /// The output frame where chunk `c`'s audio starts (for measuring its join).
+    pub fn chunk_start_frame(&self, c: u64) -> u64 {
+        (c * CHUNK_PACKETS * FRAME).saturating_sub(PRE_SKIP)
+    }
+
     /// Encodes chunk `c` from `input`: the frames of [`chunk_input`](Self::chunk_input),
     /// interleaved, `channels` per frame (silence past the end of the audio).
     pub fn encode_chunk(&self, c: u64, input: &[f32]) -> Result<Vec<u8>, EncodeError> {

@@ -7,7 +7,7 @@
 pub enum Codec {
     /// libopus, hard CBR, 20 ms packets, in Ogg with one-second pages.
     Opus,
-    /// LAME, CBR, in an MP3 stream headed by an Info frame.
+    /// LAME, CBR at 48 kHz without the bit reservoir, headed by an Info frame.
     Mp3,
 }
 
@@ -50,7 +50,8 @@ pub struct Profile {
     pub bitrate_kbps: u32,
 }
 
-/// Every profile this build can encode, lowest bitrate first within a codec.
+/// Every profile this build can encode, lowest bitrate first within a codec (MP3 with the
+/// `mp3` feature).
 pub const PROFILES: &[Profile] = &[
     Profile {
         id: "opus-64",
@@ -76,6 +77,24 @@ pub const PROFILES: &[Profile] = &[
         id: "opus-192",
         codec: Codec::Opus,
         bitrate_kbps: 192,
+    },
+    #[cfg(feature = "mp3")]
+    Profile {
+        id: "mp3-128",
+        codec: Codec::Mp3,
+        bitrate_kbps: 128,
+    },
+    #[cfg(feature = "mp3")]
+    Profile {
+        id: "mp3-192",
+        codec: Codec::Mp3,
+        bitrate_kbps: 192,
+    },
+    #[cfg(feature = "mp3")]
+    Profile {
+        id: "mp3-320",
+        codec: Codec::Mp3,
+        bitrate_kbps: 320,
     },
 ];
 

@@ -6,6 +6,8 @@ use std::ops::Range;
 use symphonia::core::audio::Channels;
 
 use crate::decode::{DecodeError, TrackDecoder};
+#[cfg(feature = "mp3")]
+use crate::mp3_enc::{Mp3Error, Mp3Layout};
 use crate::opus_enc::{EncodeError, OpusLayout};
 use crate::profile::{Codec, Profile};
 use crate::resample::{self, OUT_RATE, Resampler};
@@ -16,7 +18,10 @@ pub enum RenditionError {
     Decode(#[from] DecodeError),
     #[error("cannot encode: {0}")]
     Encode(#[from] EncodeError),
-    #[error("this build cannot encode {0}")]
+    #[cfg(feature = "mp3")]
+    #[error("cannot encode: {0}")]
+    Mp3(#[from] Mp3Error),
+    #[error("this build cannot encode {0} (the `mp3` feature is off)")]
     Unsupported(&'static str),
     #[error("no chunk {0} in this rendition")]
     NoSuchChunk(u64),
@@ -87,7 +92,15 @@ impl SourceInfo {
 pub struct Plan {
     pub profile: &'static Profile,
     pub source: SourceInfo,
-    layout: OpusLayout,
+    layout: Layout,
+}
+
+/// The byte layout of a rendition, by codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Opus(OpusLayout),
+    #[cfg(feature = "mp3")]
+    Mp3(Mp3Layout),
 }
 
 impl Plan {
@@ -97,25 +110,37 @@ impl Plan {
         source: SourceInfo,
         serial: u32,
     ) -> Result<Self, RenditionError> {
-        match profile.codec {
-            Codec::Opus => Ok(Self {
-                profile,
-                source,
-                layout: OpusLayout {
-                    bitrate_kbps: profile.bitrate_kbps,
-                    frames: source.out_frames(),
-                    channels: source.out_channels() as u8,
-                    input_rate: source.rate,
-                    serial,
-                },
+        let layout = match profile.codec {
+            Codec::Opus => Layout::Opus(OpusLayout {
+                bitrate_kbps: profile.bitrate_kbps,
+                frames: source.out_frames(),
+                channels: source.out_channels() as u8,
+                input_rate: source.rate,
+                serial,
             }),
-            Codec::Mp3 => Err(RenditionError::Unsupported("mp3")),
-        }
+            #[cfg(feature = "mp3")]
+            Codec::Mp3 => Layout::Mp3(Mp3Layout {
+                bitrate_kbps: profile.bitrate_kbps,
+                frames: source.out_frames(),
+                channels: source.out_channels() as u8,
+            }),
+            #[cfg(not(feature = "mp3"))]
+            Codec::Mp3 => return Err(RenditionError::Unsupported("mp3")),
+        };
+        Ok(Self {
+            profile,
+            source,
+            layout,
+        })
     }
 
     /// The exact size in bytes.
     pub fn len(&self) -> u64 {
-        self.layout.len()
+        match &self.layout {
+            Layout::Opus(l) => l.len(),
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,7 +149,7 @@ impl Plan {
 
     /// Decoded frames at 48 kHz (what a gapless decoder gives).
     pub fn frames(&self) -> u64 {
-        self.layout.frames
+        self.source.out_frames()
     }
 
     pub fn duration_ms(&self) -> u64 {
@@ -132,12 +157,29 @@ impl Plan {
     }
 
     pub fn chunks(&self) -> u64 {
-        self.layout.chunks()
+        match &self.layout {
+            Layout::Opus(l) => l.chunks(),
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.chunks(),
+        }
     }
 
     /// The bytes chunk `c` occupies.
     pub fn chunk_span(&self, c: u64) -> Range<u64> {
-        self.layout.chunk_span(c)
+        match &self.layout {
+            Layout::Opus(l) => l.chunk_span(c),
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.chunk_span(c),
+        }
+    }
+
+    /// The decoded frame (48 kHz) where chunk `c`'s audio starts, about: where its join is.
+    pub fn chunk_start_frame(&self, c: u64) -> u64 {
+        match &self.layout {
+            Layout::Opus(l) => l.chunk_start_frame(c),
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.chunk_start_frame(c),
+        }
     }
 
     /// The chunk holding byte `offset` (the last one for offsets past the end).
@@ -151,6 +193,14 @@ impl Plan {
         (1 + (offset - first.end) / size).min(self.chunks() - 1)
     }
 
+    fn chunk_input(&self, c: u64) -> Range<i64> {
+        match &self.layout {
+            Layout::Opus(l) => l.chunk_input(c),
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.chunk_input(c),
+        }
+    }
+
     /// Encodes chunk `c`, decoding what it needs from a decoder `open` makes.
     pub fn encode_chunk(
         &self,
@@ -160,22 +210,27 @@ impl Plan {
         if c >= self.chunks() {
             return Err(RenditionError::NoSuchChunk(c));
         }
-        let span = self.layout.chunk_input(c);
-        let pcm = read_pcm(&self.source, open, span)?;
-        Ok(self.layout.encode_chunk(c, &pcm)?)
+        let pcm = read_pcm(&self.source, open, self.chunk_input(c))?;
+        Ok(match &self.layout {
+            Layout::Opus(l) => l.encode_chunk(c, &pcm)?,
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.encode_chunk(c, &pcm)?,
+        })
     }
-}
 
-impl Plan {
     /// The whole rendition from one continuous encoder (no chunk grid, same header and pages):
     /// the reference the chunk joins are measured against, never served.
     pub fn encode_continuous(
         &self,
         open: &dyn Fn() -> Result<TrackDecoder, DecodeError>,
     ) -> Result<Vec<u8>, RenditionError> {
-        let end = self.layout.chunk_input(self.chunks() - 1).end;
+        let end = self.chunk_input(self.chunks() - 1).end;
         let pcm = read_pcm(&self.source, open, 0..end)?;
-        Ok(self.layout.encode_continuous(&pcm)?)
+        Ok(match &self.layout {
+            Layout::Opus(l) => l.encode_continuous(&pcm)?,
+            #[cfg(feature = "mp3")]
+            Layout::Mp3(l) => l.encode_continuous(&pcm)?,
+        })
     }
 }
 

@@ -372,18 +372,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         config.art_cache_dir(),
         config.art_cache_max_mb.saturating_mul(1 << 20),
     ));
-    let transcoder = Arc::new(
-        crate::transcode::Transcoder::new(
-            &config.library,
-            &config.data_dir,
-            crate::transcode::TranscodeConfig {
-                cache_bytes: config.transcode_cache_max_mb.saturating_mul(1 << 20),
-                threads: config.transcode_threads,
-                ..Default::default()
-            },
-        )
-        .map_err(StartError::Transcode)?,
-    );
+    let transcoder = crate::transcode::Transcoder::start(
+        &config.library,
+        &config.data_dir,
+        crate::transcode::TranscodeConfig {
+            cache_bytes: config.transcode_cache_max_mb.saturating_mul(1 << 20),
+            threads: config.transcode_threads,
+            ..Default::default()
+        },
+    )
+    .map_err(StartError::Transcode)?;
     let recs = Arc::new(crate::recs::Recs {
         store: store.clone(),
         queue: queue.clone(),

@@ -194,6 +194,17 @@ pub struct User {
     pub id: UserId,
     pub username: String,
     pub is_admin: bool,
+    /// The most any stream of theirs may take, in kb/s, set by an admin: a track above it is
+    /// streamed as a rendition within it. Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bitrate_kbps: Option<u32>,
+}
+
+/// An admin's limit on a user's streams (`PUT /api/v1/users/{id}/max-bitrate`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MaxBitrateRequest {
+    /// kb/s; null or 0 lifts the limit.
+    pub max_bitrate_kbps: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -99,7 +99,7 @@ fn add_error(op: &mut Operation, status: &str, description: &str) {
     paths(
         ops::healthz, ops::readyz, ops::scan_status, ops::start_scan, ops::changes,
         users::login, users::logout, users::me, users::list_users, users::create_user, users::delete_user,
-        users::set_password, users::list_keys, users::create_key, users::delete_key,
+        users::set_password, users::set_max_bitrate, users::list_keys, users::create_key, users::delete_key,
         catalog::list_tracks, catalog::get_track, catalog::track_lyrics, catalog::list_albums, catalog::get_album, catalog::list_artists,
         catalog::get_artist, catalog::list_genres, catalog::search, catalog::cover_art, catalog::signed_cover_art,
         stream::stream_track, stream::media, media_url::signed_media, media_url::fresh_media_url,

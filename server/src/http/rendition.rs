@@ -258,6 +258,8 @@ async fn respond(
     // The first chunk before the headers go: a busy pool is a 503, not a broken body.
     let first = r.plan.chunk_at(start);
     let first_bytes = transcoder.chunk(&r, first, Priority::Wait, user).await?;
+    // The rest is made when the pool has nothing more urgent, whatever this response reads.
+    transcoder.complete_in_background(Arc::clone(&r), user);
     metrics::counter!("mixtape_transcode_bytes_total").increment(end - start + 1);
     let body = Body::from_stream(body_stream(
         Arc::clone(transcoder),

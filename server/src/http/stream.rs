@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, AuthUser};
 use super::{AppState, blocking};
 use crate::stream::{self, OpenTrack};
+use crate::transcode::choice;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -13,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use http_range_header::StartPosition;
+use mixtape_codec::Profile;
 use mixtape_shared::TrackId;
 use mixtape_shared::api::ErrorBody;
 use std::io::SeekFrom;
@@ -48,10 +50,24 @@ pub async fn stream_track(
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let profile = match q.profile.as_deref() {
+    let mut profile = match q.profile.as_deref() {
         Some(p) => super::rendition::parse_profile(p)?,
         None => None,
     };
+    if let Some(limit) = user.max_bitrate_kbps {
+        // Within the user's limit: a profile above it becomes its codec's best within it, the
+        // original one of Opus when the file is over it.
+        profile = match profile {
+            Some(p) if p.bitrate_kbps > limit => Profile::best_within(p.codec, Some(limit)),
+            Some(p) => Some(p),
+            None => {
+                let store = s.store.clone();
+                let track = blocking(move || store.track(TrackId(id))).await?;
+                let track = track.ok_or_else(|| ApiError::not_found("track"))?;
+                choice::default_rendition(Some(limit), &track)
+            }
+        };
+    }
     if let Some(profile) = profile {
         return super::rendition::by_track(
             &s,

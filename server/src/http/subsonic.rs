@@ -148,7 +148,7 @@ async fn handle(
     match name.as_str() {
         "stream" | "download" => match super::subsonic_stream::stream(
             &s,
-            user.id.0,
+            &user,
             &params,
             &method,
             &headers,
@@ -161,7 +161,7 @@ async fn handle(
         },
         "getTranscodeDecision" => reply(
             &format,
-            &super::subsonic_stream::transcode_decision(&s, &params, &body).await,
+            &super::subsonic_stream::transcode_decision(&s, &user, &params, &body).await,
         ),
         "getTranscodeStream" => {
             super::subsonic_stream::transcode_stream(&s, user.id.0, &params, &method, &headers)

@@ -9,69 +9,11 @@ use super::error::ApiError;
 use crate::stream::StreamError;
 use crate::subsonic::decision::{self, ClientInfo, StreamParams};
 use crate::subsonic::{Code, Params, Payload, SubsonicError, ids};
+use crate::transcode::choice::{Choice, choose, effective_max};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mixtape_codec::{Codec, Profile};
 use mixtape_shared::TrackId;
-use mixtape_shared::api::Track;
-
-/// What a `stream` request gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
-    Original,
-    Rendition(&'static Profile),
-}
-
-/// The answer to `format` and `maxBitRate` (kb/s, 0 = none) for a source of `source_kbps`
-/// in `source_format` (our `format` field: `flac`, `mp3`, `opus`…):
-/// - `raw`, or the source's own format within the cap: the original;
-/// - `opus`/`ogg`/`oga`: the largest Opus profile within the cap (the original when the source
-///   is Opus already within it);
-/// - `mp3` and everything else (`aac`, `m4a`…, which Opus cannot stand in for on the devices
-///   that ask): the largest MP3 profile within the cap, when this build has MP3; the original
-///   otherwise;
-/// - no format: the original unless a cap is set and the source exceeds it (or its bitrate is
-///   unknown), then Opus within the cap.
-pub fn choose(
-    format: Option<&str>,
-    max_kbps: Option<u32>,
-    source_kbps: Option<u32>,
-    source_format: &str,
-) -> Choice {
-    let max = max_kbps.filter(|&m| m > 0);
-    let within = |codec: Codec| {
-        source_format == codec.suffix()
-            && match (max, source_kbps) {
-                (None, _) => true,
-                (Some(m), Some(b)) => b <= m,
-                (Some(_), None) => false,
-            }
-    };
-    let pick = |codec: Codec| {
-        if within(codec) {
-            return Choice::Original;
-        }
-        Profile::best_within(codec, max).map_or(Choice::Original, Choice::Rendition)
-    };
-    let under_cap = match (max, source_kbps) {
-        (None, _) => true,
-        (Some(m), Some(b)) => b <= m,
-        (Some(_), None) => false,
-    };
-    match format.map(str::to_ascii_lowercase).as_deref() {
-        Some("raw") => Choice::Original,
-        // The song's own suffix asks for the song as it is (Aonsoku sends it on every stream,
-        // `format=ogg` for Ogg Vorbis too).
-        Some(f) if f.eq_ignore_ascii_case(source_format) && under_cap => Choice::Original,
-        Some("opus" | "ogg" | "oga") => pick(Codec::Opus),
-        Some(_) => pick(Codec::Mp3),
-        None => match (max, source_kbps) {
-            (None, _) => Choice::Original,
-            (Some(m), Some(b)) if b <= m => Choice::Original,
-            _ => Profile::best_within(Codec::Opus, max).map_or(Choice::Original, Choice::Rendition),
-        },
-    }
-}
+use mixtape_shared::api::{Track, User};
 
 fn stream_error(e: StreamError) -> SubsonicError {
     match e {
@@ -83,10 +25,10 @@ fn stream_error(e: StreamError) -> SubsonicError {
     }
 }
 
-/// `stream` (`download`: always the original).
+/// `stream` (`download`: always the original), within the user's own limit.
 pub(super) async fn stream(
     s: &AppState,
-    user: i64,
+    user: &User,
     params: &Params,
     method: &Method,
     headers: &HeaderMap,
@@ -98,8 +40,8 @@ pub(super) async fn stream(
         Choice::Original
     } else {
         let format = params.get("format").filter(|f| !f.is_empty());
-        let max = params.number::<u32>("maxBitRate")?;
-        if format.is_none() && max.unwrap_or(0) == 0 {
+        let max = effective_max(params.number::<u32>("maxBitRate")?, user.max_bitrate_kbps);
+        if format.is_none() && max.is_none() {
             Choice::Original
         } else {
             let store = s.store.clone();
@@ -118,7 +60,7 @@ pub(super) async fn stream(
         .saturating_mul(1000);
     match choice {
         Choice::Rendition(profile) => Ok(super::rendition::by_track(
-            s, user, id, profile, offset_ms, method, headers,
+            s, user.id.0, id, profile, offset_ms, method, headers,
         )
         .await
         .unwrap_or_else(IntoResponse::into_response)),
@@ -167,13 +109,15 @@ async fn track_of(s: &AppState, id: TrackId) -> Result<Track, SubsonicError> {
 /// `getTranscodeDecision`: the client's `ClientInfo` (the JSON body) against the song.
 pub(super) async fn transcode_decision(
     s: &AppState,
+    user: &User,
     params: &Params,
     body: &[u8],
 ) -> Result<Payload, SubsonicError> {
     let id = media_song(params)?;
-    let client: ClientInfo = serde_json::from_slice(body).map_err(|e| {
+    let mut client: ClientInfo = serde_json::from_slice(body).map_err(|e| {
         SubsonicError::invalid("the body", &format!("a ClientInfo JSON object ({e})"))
     })?;
+    client.limit_to(user.max_bitrate_kbps);
     let track = track_of(s, id).await?;
     Payload::one("transcodeDecision", &decision::decide(&client, &track))
 }
@@ -235,44 +179,5 @@ pub(super) async fn transcode_stream(
         None => original(s, id, method, headers)
             .await
             .unwrap_or_else(http_error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(c: Choice) -> &'static str {
-        match c {
-            Choice::Original => "original",
-            Choice::Rendition(p) => p.id,
-        }
-    }
-
-    #[test]
-    fn format_and_max_bit_rate_pick_a_profile_as_the_spec_reads() {
-        let cases = [
-            // (format, maxBitRate, source kb/s, source format, expected)
-            (Some("raw"), Some(64), Some(900), "flac", "original"),
-            (None, None, Some(900), "flac", "original"),
-            (None, Some(0), Some(900), "flac", "original"),
-            (None, Some(320), Some(256), "mp3", "original"),
-            (None, Some(128), Some(900), "flac", "opus-128"),
-            (None, Some(100), None, "flac", "opus-96"),
-            (Some("opus"), None, Some(900), "flac", "opus-192"),
-            (Some("opus"), Some(150), Some(900), "flac", "opus-128"),
-            (Some("ogg"), Some(32), Some(900), "flac", "opus-64"),
-            (Some("opus"), Some(160), Some(128), "opus", "original"),
-            (Some("opus"), Some(96), Some(128), "opus", "opus-96"),
-            (Some("ogg"), None, Some(160), "ogg", "original"),
-            (Some("FLAC"), None, Some(900), "flac", "original"),
-        ];
-        for (format, max, src, src_format, expected) in cases {
-            assert_eq!(
-                id(choose(format, max, src, src_format)),
-                expected,
-                "{format:?} {max:?} {src:?} {src_format}"
-            );
-        }
     }
 }

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use mixtape_shared::UserId;
 use mixtape_shared::api::{
     ApiKey, ChangePasswordRequest, CreateApiKeyRequest, CreateUserRequest, CreatedApiKey,
-    ErrorBody, LoginRequest, LoginResponse, User,
+    ErrorBody, LoginRequest, LoginResponse, MaxBitrateRequest, User,
 };
 use std::net::SocketAddr;
 
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/users/{id}", delete(delete_user))
         .route("/api/v1/users/{id}/password", put(set_password))
+        .route("/api/v1/users/{id}/max-bitrate", put(set_max_bitrate))
         .route("/api/v1/api-keys", get(list_keys).post(create_key))
         .route("/api/v1/api-keys/{id}", delete(delete_key))
 }
@@ -156,6 +157,39 @@ pub async fn set_password(
         Err(ApiError::not_found("user"))
     }
 }
+
+/// Sets or lifts a user's stream limit (admins only). Their Subsonic streams above it become
+/// renditions within it; the answer is the user as now stored.
+#[utoipa::path(put, path = "/api/v1/users/{id}/max-bitrate", params(("id" = i64, Path)), tag = "users", request_body = MaxBitrateRequest,
+    responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn set_max_bitrate(
+    State(s): State<AppState>,
+    _: AdminUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<MaxBitrateRequest>,
+) -> Result<Json<User>, ApiError> {
+    let kbps = req.max_bitrate_kbps.filter(|&k| k > 0);
+    if kbps.is_some_and(|k| k > MAX_BITRATE_LIMIT_KBPS) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!(
+                "max_bitrate_kbps must be at most {MAX_BITRATE_LIMIT_KBPS} (or 0/null for none)"
+            ),
+        ));
+    }
+    let user = blocking(move || -> crate::storage::StorageResult<Option<User>> {
+        if !s.store.set_max_bitrate(UserId(id), kbps)? {
+            return Ok(None);
+        }
+        Ok(s.store.user_by_id(UserId(id))?.map(|u| u.user))
+    })
+    .await?;
+    user.map(Json).ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Beyond any audio bitrate (lossless 24-bit/192 kHz stereo is 9,216 kb/s): a typo, not a limit.
+const MAX_BITRATE_LIMIT_KBPS: u32 = 100_000;
 
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "auth", responses((status = 200, body = Vec<ApiKey>)), security(("bearer" = [])))]
 pub async fn list_keys(

@@ -39,6 +39,8 @@ pub trait AccountStore: Send + Sync + 'static {
     fn list_users(&self) -> StorageResult<Vec<User>>;
     fn delete_user(&self, id: UserId) -> StorageResult<bool>;
     fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool>;
+    /// Sets (Some, kb/s above 0) or lifts (None) the user's stream limit. False: no such user.
+    fn set_max_bitrate(&self, id: UserId, kbps: Option<u32>) -> StorageResult<bool>;
     fn insert_token(
         &self,
         user: UserId,

@@ -6,7 +6,7 @@
 //! Bitrates in `ClientInfo` and `StreamDetails` are bits per second (`0` = no limit), as the
 //! extension has them; our profiles are kb/s.
 
-use mixtape_codec::{Codec, PROFILES, Profile};
+use mixtape_codec::{PROFILES, Profile};
 use mixtape_shared::api::Track;
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +133,24 @@ impl<'a> StreamParams<'a> {
     }
 }
 
+impl ClientInfo {
+    /// Folds a user's own stream limit (kb/s) into what the client says it takes.
+    pub fn limit_to(&mut self, user_limit_kbps: Option<u32>) {
+        let Some(limit) = user_limit_kbps
+            .filter(|&k| k > 0)
+            .map(|k| u64::from(k) * 1000)
+        else {
+            return;
+        };
+        for cap in [
+            &mut self.max_audio_bitrate,
+            &mut self.max_transcoding_audio_bitrate,
+        ] {
+            *cap = if *cap == 0 { limit } else { (*cap).min(limit) };
+        }
+    }
+}
+
 /// The song as stored: its container (our `format`) and codec.
 fn source_of(track: &Track) -> StreamDetails {
     let (container, codec) = match track.format.to_ascii_lowercase().as_str() {
@@ -231,7 +249,7 @@ fn direct_play_refusal(
 }
 
 /// The rendition `wanted` asks for, within the client's caps; None when we make no such format
-/// (this build: Opus in Ogg only) or nothing fits its limits.
+/// (Opus in Ogg, MP3) or nothing fits its limits.
 fn rendition_for(
     client: &ClientInfo,
     wanted: &TranscodingProfile,
@@ -280,10 +298,8 @@ fn output_of(profile: &Profile, source_channels: Option<u32>) -> StreamDetails {
         codec: codec.name().into(),
         audio_channels: Some(source_channels.unwrap_or(2).clamp(1, 2)),
         audio_bitrate: Some(u64::from(profile.bitrate_kbps) * 1000),
-        audio_samplerate: Some(match codec {
-            Codec::Opus => 48_000,
-            Codec::Mp3 => 44_100,
-        }),
+        // Every rendition is at 48 kHz (MP3 too: its frames have no padding bit there).
+        audio_samplerate: Some(48_000),
     }
 }
 
@@ -330,7 +346,7 @@ pub fn decide(client: &ClientInfo, track: &Track) -> TranscodeDecision {
         can_direct_play: false,
         can_transcode: false,
         transcode_reason: reasons,
-        error_reason: "none of the client's transcoding profiles is one this server makes (it makes Opus in Ogg over http)".into(),
+        error_reason: "none of the client's transcoding profiles is one this server makes (it makes Opus in Ogg and MP3, over http)".into(),
         transcode_params: None,
         source_stream: source,
         transcode_stream: None,

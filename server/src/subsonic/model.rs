@@ -90,6 +90,8 @@ pub struct SubsonicUser {
     pub jukebox_role: bool,
     pub share_role: bool,
     pub video_conversion_role: bool,
+    /// The admin-set stream limit in kb/s (0: none), as Subsonic has it.
+    pub max_bit_rate: u32,
     pub folder: Vec<i64>,
 }
 
@@ -111,6 +113,7 @@ impl SubsonicUser {
             jukebox_role: false,
             share_role: false,
             video_conversion_role: false,
+            max_bit_rate: u.max_bitrate_kbps.unwrap_or(0),
             folder: vec![MUSIC_FOLDER_ID],
         }
     }
@@ -190,6 +193,12 @@ pub struct Child {
     pub content_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suffix: Option<String>,
+    /// What a plain `stream` of the song gives when the user's stream limit makes it a
+    /// rendition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcoded_content_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcoded_suffix: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -467,9 +476,13 @@ pub struct ScanStatusOut {
     pub count: u64,
 }
 
-/// Annotations (stars, ratings, plays, added dates) of the items in one answer, by item.
+/// Annotations (stars, ratings, plays, added dates) of the items in one answer, by item, and
+/// the asking user's stream limit (what their songs will stream as).
 #[derive(Debug, Default)]
-pub struct Annotated(pub HashMap<ItemRef, Annotation>);
+pub struct Annotated {
+    pub by_item: HashMap<ItemRef, Annotation>,
+    pub max_bitrate_kbps: Option<u32>,
+}
 
 fn names(refs: &[mixtape_shared::api::ArtistRef]) -> String {
     refs.iter()
@@ -480,7 +493,7 @@ fn names(refs: &[mixtape_shared::api::ArtistRef]) -> String {
 
 impl Annotated {
     fn get(&self, item: ItemRef) -> Annotation {
-        self.0.get(&item).cloned().unwrap_or_default()
+        self.by_item.get(&item).cloned().unwrap_or_default()
     }
 
     pub fn child(&self, t: &Track) -> Child {
@@ -513,6 +526,7 @@ impl Annotated {
             album_peak: rg.album_peak.filter(|p| *p >= 0.0),
         });
         let display_artist = (!t.artists.is_empty()).then(|| names(&t.artists));
+        let transcoded = crate::transcode::choice::default_rendition(self.max_bitrate_kbps, t);
         Child {
             id: ids::track(t.id),
             parent: t.album.as_ref().map(|al| ids::album(al.id)),
@@ -529,6 +543,8 @@ impl Annotated {
             size: Some(t.size_bytes),
             content_type: Some(t.content_type.clone()),
             suffix: Some(t.format.to_lowercase()),
+            transcoded_content_type: transcoded.map(|p| p.codec.content_type()),
+            transcoded_suffix: transcoded.map(|p| p.codec.suffix()),
             duration: Some(t.duration_ms.div_ceil(1000)),
             bit_rate: t.bitrate_kbps,
             sampling_rate: t.sample_rate,

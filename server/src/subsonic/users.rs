@@ -10,6 +10,7 @@ use super::params::Params;
 use super::response::Payload;
 use crate::auth::Auth;
 use crate::storage::Store;
+use mixtape_shared::UserId;
 use mixtape_shared::api::User;
 use serde::Serialize;
 use std::sync::Arc;
@@ -67,6 +68,20 @@ fn new_password(sent: &str) -> Result<String, SubsonicError> {
         .map_err(|_| SubsonicError::invalid("password", "plain text, or enc: followed by hex"))
 }
 
+/// `maxBitRate` when sent: kb/s, 0 for none.
+async fn set_limit(
+    store: &Arc<dyn Store>,
+    user: UserId,
+    kbps: Option<u32>,
+) -> Result<(), SubsonicError> {
+    let Some(kbps) = kbps else {
+        return Ok(());
+    };
+    let store = store.clone();
+    blocking(move || Ok(store.set_max_bitrate(user, Some(kbps).filter(|&k| k > 0))?)).await?;
+    Ok(())
+}
+
 fn is_true(p: &Params, name: &str) -> bool {
     p.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
@@ -94,7 +109,9 @@ pub async fn call(
         "createUser" => {
             let username = p.required("username")?;
             let password = new_password(p.required("password")?)?;
-            auth.create_user(actor, username, &password, is_true(p, "adminRole"))
+            let limit = p.number::<u32>("maxBitRate")?;
+            let created = auth
+                .create_user(actor, username, &password, is_true(p, "adminRole"))
                 .await
                 .map_err(|e| match e {
                     crate::auth::AuthError::Storage(crate::storage::StorageError::Conflict(_)) => {
@@ -102,9 +119,11 @@ pub async fn call(
                     }
                     e => e.into(),
                 })?;
+            set_limit(store, created.id, limit).await?;
             Ok(Payload::empty())
         }
-        // Only the password changes here: roles are fixed (admin or not, every other one on).
+        // The password and the stream limit change here: roles are fixed (admin or not, every
+        // other one on).
         "updateUser" | "changePassword" => {
             let target = named(store, p).await?;
             if name == "updateUser" {
@@ -113,6 +132,9 @@ pub async fn call(
             if let Some(password) = p.get("password") {
                 let password = new_password(password)?;
                 auth.set_password(actor, target.id, &password, None).await?;
+            }
+            if name == "updateUser" {
+                set_limit(store, target.id, p.number::<u32>("maxBitRate")?).await?;
             }
             Ok(Payload::empty())
         }

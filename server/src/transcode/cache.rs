@@ -106,6 +106,14 @@ impl RenditionCache {
             .is_some_and(|e| e.done_count == e.done.len())
     }
 
+    /// Whether chunk `c` of the rendition is held (its use is not recorded).
+    pub fn has_chunk(&self, key: &RenditionKey, c: u64) -> bool {
+        self.lock()
+            .entries
+            .peek(key)
+            .is_some_and(|e| e.done.get(c as usize).copied().unwrap_or(false))
+    }
+
     /// Chunk `c` (at `offset`, `len` bytes) if held; marks the rendition used.
     pub fn read_chunk(&self, key: &RenditionKey, c: u64, offset: u64, len: u64) -> Option<Vec<u8>> {
         let path = {

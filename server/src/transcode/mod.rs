@@ -1,11 +1,14 @@
 //! Transcoding: renditions of library files in the profiles of `mixtape_codec`, planned
 //! (exact size) without encoding, and produced chunk by chunk on the encoder pool (`pool`)
-//! when a response needs them, kept in the rendition cache (`cache`) under a byte cap.
+//! when a response needs them, kept in the rendition cache (`cache`) under a byte cap. `choice`
+//! picks the profile a request gets (Subsonic's parameters, a user's stream limit).
 //!
 //! **Invariant:** no HTTP here, and no encoding on tokio's threads: chunks are encoded on the
 //! pool's own threads, sources probed on the blocking pool by the caller.
 
 mod cache;
+pub mod choice;
+mod completion;
 mod pool;
 
 pub use cache::{DEFAULT_CAP_BYTES, ReaderGuard, RenditionKey};
@@ -77,6 +80,9 @@ pub struct Transcoder {
     pool: Pool,
     cache: Arc<RenditionCache>,
     sources: Mutex<LruCache<Arc<str>, SourceInfo>>,
+    /// Renditions to finish in the background (none when the cache keeps nothing).
+    completion: completion::Completion,
+    keeps_renditions: bool,
 }
 
 fn opener(library: &Path, path: &str) -> impl Fn() -> Result<TrackDecoder, DecodeError> + use<> {
@@ -95,19 +101,38 @@ fn opener(library: &Path, path: &str) -> impl Fn() -> Result<TrackDecoder, Decod
 }
 
 impl Transcoder {
-    /// The cache lives in `data_dir/renditions` (emptied now).
-    pub fn new(library: &Path, data_dir: &Path, config: TranscodeConfig) -> std::io::Result<Self> {
-        Ok(Self {
+    /// The cache lives in `data_dir/renditions` (emptied now). With a cache, a thread completes
+    /// started renditions in the background; it ends when the transcoder is dropped.
+    pub fn start(
+        library: &Path,
+        data_dir: &Path,
+        config: TranscodeConfig,
+    ) -> std::io::Result<Arc<Self>> {
+        let cache = RenditionCache::open(&data_dir.join("renditions"), config.cache_bytes)?;
+        let transcoder = Arc::new(Self {
             library: library.to_owned(),
             pool: Pool::new(config.threads, config.per_user, config.max_queue),
-            cache: Arc::new(RenditionCache::open(
-                &data_dir.join("renditions"),
-                config.cache_bytes,
-            )?),
+            cache: Arc::new(cache),
             sources: Mutex::new(LruCache::new(
                 std::num::NonZeroUsize::new(SOURCES_KEPT).expect("non-zero"),
             )),
-        })
+            completion: completion::Completion::default(),
+            keeps_renditions: config.cache_bytes > 0,
+        });
+        if transcoder.keeps_renditions {
+            let weak = Arc::downgrade(&transcoder);
+            std::thread::Builder::new()
+                .name("transcode-completion".into())
+                .spawn(move || completion::Completion::run(weak))?;
+        }
+        Ok(transcoder)
+    }
+
+    /// Finishes `r` in the cache at background priority, after what readers wait for.
+    pub fn complete_in_background(&self, r: Arc<Rendition>, user: i64) {
+        if self.keeps_renditions && !self.cache.is_complete(&r.key) {
+            self.completion.request(r, user);
+        }
     }
 
     /// Plans `file` in `profile`: reads the source's format and length (decoding a lossy one
@@ -248,6 +273,11 @@ impl Transcoder {
 
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()
+    }
+
+    /// Encoder threads in the pool.
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     pub fn cache_used(&self) -> u64 {

@@ -85,6 +85,10 @@ pub struct Pool {
 
 impl Pool {
     /// `threads` encoders; `per_user` jobs of one user at a time; `max_queue` queued jobs.
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
     pub fn new(threads: usize, per_user: usize, max_queue: usize) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
@@ -114,8 +118,8 @@ impl Pool {
     }
 
     /// Asks for a chunk. Joins the job already queued or running for it (raising its
-    /// priority); otherwise queues `work`, unless the queue is full. Background work returns
-    /// no receiver worth awaiting (nobody waits).
+    /// priority); otherwise queues `work`, unless the queue is full (background work is
+    /// refused at half of it).
     pub fn submit(
         &self,
         key: ChunkKey,
@@ -147,11 +151,8 @@ impl Pool {
         }
         st.seq += 1;
         let seq = st.seq;
-        let waiters = if priority == Priority::Background {
-            Vec::new()
-        } else {
-            vec![tx]
-        };
+        // A background job's waiter (the completer) never cancels it: see `abandoned`.
+        let waiters = vec![tx];
         st.queued.insert(
             key,
             Job {

@@ -104,7 +104,8 @@ async fn profiles_are_listed_with_codec_container_bitrate_and_content_type() {
         .map(|p| p["id"].as_str().unwrap())
         .collect();
     for id in [
-        "original", "opus-64", "opus-96", "opus-128", "opus-160", "opus-192",
+        "original", "opus-64", "opus-96", "opus-128", "opus-160", "opus-192", "mp3-128", "mp3-192",
+        "mp3-320",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
@@ -118,6 +119,16 @@ async fn profiles_are_listed_with_codec_container_bitrate_and_content_type() {
     assert_eq!(p96["container"], "ogg");
     assert_eq!(p96["bitrate_kbps"], 96);
     assert_eq!(p96["content_type"], "audio/ogg");
+    let mp3 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "mp3-192")
+        .unwrap();
+    assert_eq!(
+        (&mp3["codec"], &mp3["container"], &mp3["content_type"]),
+        (&"mp3".into(), &"mp3".into(), &"audio/mpeg".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -201,6 +212,61 @@ async fn a_rendition_has_its_exact_length_before_encoding_and_decodes_to_every_f
     assert_eq!(error_code(r).await, "unknown_profile");
 }
 
+/// MP3 renditions as files too: HEAD's length without encoding, the tail and shuffled ranges
+/// before the rest, the same bytes as a sequential read, and every frame of the source once
+/// decoded (the Info frame's delay and padding trimmed).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mp3_rendition_is_exact_and_fills_in_any_order() {
+    let s = TestServer::demo().await;
+    let track = add_wavs(&s, &[13]).await.remove(0);
+    let hash = track["content_hash"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/media/{hash}/mp3-192");
+    let head = s
+        .req(Method::HEAD, &path, &s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "audio/mpeg");
+    let len: u64 = head.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(len % 576, 0, "whole 576-byte frames at 192 kb/s");
+    assert_eq!(stats(&s).done, 0, "HEAD encodes nothing");
+    let (status, _, tail) = get_bytes(&s, &path, Some("bytes=-1000")).await;
+    assert_eq!(status, 206);
+    let piece = 40_000u64;
+    let mut starts: Vec<u64> = (0..len).step_by(piece as usize).collect();
+    starts.shuffle(&mut rand::rng());
+    let mut tasks = tokio::task::JoinSet::new();
+    for start in starts {
+        let req = s.req(Method::GET, &path, &s.admin_token).header(
+            "range",
+            format!("bytes={start}-{}", (start + piece).min(len) - 1),
+        );
+        tasks.spawn(async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 206);
+            (start, r.bytes().await.unwrap())
+        });
+    }
+    let mut shuffled = vec![0u8; len as usize];
+    while let Some(done) = tasks.join_next().await {
+        let (start, bytes) = done.unwrap();
+        shuffled[start as usize..start as usize + bytes.len()].copy_from_slice(&bytes);
+    }
+    let (status, _, sequential) = get_bytes(&s, &path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(sequential.len() as u64, len);
+    assert!(sequential[(len - 1000) as usize..] == tail[..]);
+    assert_eq!(blake3::hash(&shuffled), blake3::hash(&sequential));
+    let (frames, rate) = decoded_frames(sequential, "mp3");
+    assert_eq!(rate, 48_000);
+    assert_eq!(frames, out_frames(13 * 44_100, 44_100));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ranges_come_before_completion_and_every_fill_order_gives_the_same_bytes() {
     // A 1 MiB cache: one 65 s rendition at opus-64 (~0.5 MB) fits, a second one evicts it.
@@ -233,9 +299,18 @@ async fn ranges_come_before_completion_and_every_fill_order_gives_the_same_bytes
         get_bytes(&s, &path, Some(&format!("bytes={mid}-{}", mid + 9_999))).await;
     assert_eq!(status, 206);
     assert_eq!(middle.len(), 10_000);
-    assert!(
-        stats(&s).done <= 4,
-        "only the chunks asked for (and read-ahead) were encoded"
+    let sizes = s
+        .admin_get(&format!("/api/v1/tracks/{id}/renditions"))
+        .await;
+    let opus64 = sizes["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["profile"] == "opus-64")
+        .unwrap();
+    assert_eq!(
+        opus64["cached"], false,
+        "both ranges came before the rendition was complete"
     );
 
     let (_, _, sequential) = get_bytes(&s, &path, None).await;
@@ -284,6 +359,48 @@ async fn ranges_come_before_completion_and_every_fill_order_gives_the_same_bytes
         refilled[start as usize..start as usize + bytes.len()].copy_from_slice(&bytes);
     }
     assert_eq!(blake3::hash(&refilled), blake3::hash(&sequential));
+}
+
+/// One small range is enough for the whole rendition to be made in the background, each
+/// chunk once: then a full read encodes nothing more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_started_rendition_is_completed_in_the_background() {
+    let s = TestServer::demo_with(|c| c.transcode_threads = 1).await;
+    let track = add_wavs(&s, &[30]).await.remove(0);
+    let (id, hash) = (
+        track["id"].as_i64().unwrap(),
+        track["content_hash"].as_str().unwrap().to_owned(),
+    );
+    let path = format!("/api/v1/media/{hash}/opus-96");
+    let (status, _, _) = get_bytes(&s, &path, Some("bytes=0-999")).await;
+    assert_eq!(status, 206);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let sizes = s
+            .admin_get(&format!("/api/v1/tracks/{id}/renditions"))
+            .await;
+        let done = sizes["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["profile"] == "opus-96" && r["cached"] == true);
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not completed: {:?}",
+            stats(&s)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // 30 s in 2 s chunks: 16 chunks (the pre-skip spills into a sixteenth), each encoded once.
+    let encoded = stats(&s).done;
+    assert_eq!(encoded, 16, "{:?}", stats(&s));
+    let (status, _, whole) = get_bytes(&s, &path, None).await;
+    assert_eq!(status, 200);
+    assert!(!whole.is_empty());
+    assert_eq!(stats(&s).done, encoded, "the full read was all cache hits");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -126,6 +126,81 @@ async fn max_bit_rate_gives_an_exact_length_rendition_and_time_offset_starts_the
     );
 }
 
+/// `format=mp3&maxBitRate=128`, what iOS and car apps send: audio/mpeg of the length sent
+/// first, the whole track gapless (the Info frame's delay and padding trimmed), and a Range
+/// into its middle served before the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn mp3_at_128_is_audio_mpeg_of_exact_length_and_gapless() {
+    let sub = Sub::new().await;
+    let track = sub
+        .s
+        .all_tracks()
+        .await
+        .into_iter()
+        .find(|t| t["format"] == "flac")
+        .unwrap();
+    let id = format!("tr-{}", track["id"]);
+    let query = [
+        ("apiKey", sub.key.as_str()),
+        ("id", id.as_str()),
+        ("format", "mp3"),
+        ("maxBitRate", "128"),
+    ];
+    let mid = sub
+        .s
+        .http
+        .get(sub.url("stream"))
+        .query(&query)
+        .header("range", "bytes=100000-100999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mid.status(), 206);
+    assert_eq!(mid.headers()["content-type"], "audio/mpeg");
+    let total: u64 = mid.headers()["content-range"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mid = mid.bytes().await.unwrap().to_vec();
+    let r = sub.get("stream", &query).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/mpeg");
+    let len: u64 = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(len, total);
+    assert!(
+        r.headers()["etag"]
+            .to_str()
+            .unwrap()
+            .ends_with(".mp3-128\"")
+    );
+    let whole = r.bytes().await.unwrap().to_vec();
+    assert_eq!(whole.len() as u64, len, "the length sent first is exact");
+    assert_eq!(&whole[100_000..101_000], mid.as_slice());
+    // Every frame 384 bytes (128 kb/s at 48 kHz), the first one the Info frame.
+    assert_eq!(len % 384, 0);
+    // After the header and the side information (17 bytes for mono, 32 for stereo).
+    assert!(
+        &whole[21..25] == b"Info" || &whole[36..40] == b"Info",
+        "no Info frame first"
+    );
+    let (pcm, rate) = decode(whole);
+    assert_eq!(rate, 48_000);
+    let duration_frames = track["duration_ms"].as_u64().unwrap() * 48;
+    assert!(
+        (pcm.len() as u64).abs_diff(duration_frames) < 48,
+        "{} vs {duration_frames}",
+        pcm.len()
+    );
+}
+
 /// The `transcoding` extension: a client that plays MP3 and takes Opus transcodes gets a FLAC
 /// song as Opus within its cap, and the stream `getTranscodeStream` gives for the decision's
 /// token is that rendition with its exact length; an MP3 song plays as it is. A token this
@@ -265,4 +340,81 @@ async fn transcode_decision_and_stream_follow_the_clients_profiles() {
         .unwrap();
     let v: serde_json::Value = r.json().await.unwrap();
     failed(&v["subsonic-response"], 10);
+}
+
+/// An admin's stream limit: set over `/api/v1/users/{id}/max-bitrate` (and Subsonic
+/// `updateUser`), it caps every `stream` of that user, whatever `maxBitRate` the app asks for,
+/// songs say what they will stream as, `getUsers` shows it, and lifting it gives the originals
+/// back. Other users are not limited.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admins_stream_limit_caps_the_users_streams() {
+    let sub = Sub::new().await;
+    let phone_token = sub.s.user("phone").await;
+    let phone_key = api_key(&sub.s, &phone_token).await;
+    let me = sub.s.get_json("/api/v1/me", &phone_token).await;
+    let id = me["id"].as_i64().unwrap();
+    assert!(me.get("max_bitrate_kbps").is_none(), "{me}");
+    let track = sub
+        .s
+        .all_tracks()
+        .await
+        .into_iter()
+        .find(|t| t["format"] == "flac")
+        .unwrap();
+    let song = format!("tr-{}", track["id"]);
+    let set = |kbps: serde_json::Value, token: &str| {
+        sub.s
+            .http
+            .put(sub.s.url(&format!("/api/v1/users/{id}/max-bitrate")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "max_bitrate_kbps": kbps }))
+            .send()
+    };
+    // Only an admin sets it; a limit past any audio is refused.
+    assert_eq!(set(96.into(), &phone_token).await.unwrap().status(), 403);
+    let admin = sub.s.admin_token.as_str();
+    assert_eq!(set(1_000_000.into(), admin).await.unwrap().status(), 422);
+    let r = set(96.into(), admin).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let user: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(user["max_bitrate_kbps"], 96);
+
+    let etag_of = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_owned();
+    for asked in [None, Some("320")] {
+        let mut q = vec![("apiKey", phone_key.as_str()), ("id", song.as_str())];
+        q.extend(asked.map(|m| ("maxBitRate", m)));
+        let r = sub.get("stream", &q).await;
+        assert_eq!(r.status(), 200);
+        assert!(etag_of(&r).ends_with(".opus-96\""), "asked {asked:?}");
+    }
+    // The admin streams the original.
+    let r = sub
+        .get("stream", &[("apiKey", &sub.key), ("id", &song)])
+        .await;
+    assert_eq!(r.headers()["content-type"], "audio/flac");
+    // Songs say what they will stream as; getUsers shows the limit.
+    let got = sub
+        .json_raw(
+            "getSong",
+            &[("apiKey", &phone_key), ("id", &song), ("f", "json")],
+        )
+        .await;
+    assert_eq!(got["song"]["transcodedSuffix"], "opus", "{got}");
+    assert_eq!(got["song"]["transcodedContentType"], "audio/ogg");
+    let got = sub.json("getSong", &[("id", &song)]).await;
+    assert!(got["song"].get("transcodedSuffix").is_none());
+    let users = sub.json("getUsers", &[]).await;
+    let listed = arr(&users["users"]["user"]);
+    let phone_row = listed.iter().find(|u| u["username"] == "phone").unwrap();
+    assert_eq!(phone_row["maxBitRate"], 96);
+
+    // Subsonic updateUser lifts it (0 = none): the original again.
+    let r = sub
+        .json("updateUser", &[("username", "phone"), ("maxBitRate", "0")])
+        .await;
+    assert_eq!(r["status"], "ok", "{r}");
+    let r = sub
+        .get("stream", &[("apiKey", &phone_key), ("id", &song)])
+        .await;
+    assert_eq!(r.headers()["content-type"], "audio/flac");
 }

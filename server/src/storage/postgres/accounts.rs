@@ -11,7 +11,7 @@ use postgres::Row;
 use postgres::error::SqlState;
 use postgres::types::Type;
 
-const USER_COLUMNS: &str = "id, username, is_admin, password_hash";
+const USER_COLUMNS: &str = "id, username, is_admin, password_hash, max_bitrate_kbps";
 
 fn user_from_row(r: &Row) -> StoredUser {
     StoredUser {
@@ -19,6 +19,7 @@ fn user_from_row(r: &Row) -> StoredUser {
             id: UserId(r.get(0)),
             username: r.get(1),
             is_admin: r.get(2),
+            max_bitrate_kbps: kbps(r.get(4)),
         },
         password_hash: r.get(3),
     }
@@ -33,12 +34,19 @@ fn api_key_from_row(r: &Row) -> ApiKey {
     }
 }
 
+/// The stored limit (a positive `integer`, by the column's check).
+fn kbps(stored: Option<i32>) -> Option<u32> {
+    stored.and_then(|k| u32::try_from(k).ok())
+}
+
+/// A credential from `u.id, u.username, u.is_admin, u.max_bitrate_kbps`.
 fn credential(r: &Row, expires_at: Option<i64>) -> Credential {
     Credential {
         user: User {
             id: UserId(r.get(0)),
             username: r.get(1),
             is_admin: r.get(2),
+            max_bitrate_kbps: kbps(r.get(3)),
         },
         expires_at,
     }
@@ -103,6 +111,7 @@ impl AccountStore for PgStore {
                 id: UserId(id),
                 username: username.to_string(),
                 is_admin,
+                max_bitrate_kbps: None,
             })
         });
         // Two nodes creating the same name at once: the unique index decides.
@@ -158,6 +167,16 @@ impl AccountStore for PgStore {
         })
     }
 
+    fn set_max_bitrate(&self, id: UserId, kbps: Option<u32>) -> StorageResult<bool> {
+        let stored = kbps.map(|k| i32::try_from(k).unwrap_or(i32::MAX));
+        self.write(None, |tx, _| {
+            Ok(tx.execute(
+                "UPDATE users SET max_bitrate_kbps = $2 WHERE id = $1",
+                &[&id.0, &stored],
+            )? > 0)
+        })
+    }
+
     fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool> {
         self.write(None, |tx, _| {
             Ok(tx.execute(
@@ -189,11 +208,12 @@ impl AccountStore for PgStore {
         // Every request makes this check, on the primary: with the parameter types given, it is
         // one round trip instead of three (prepare, execute, close).
         self.read_primary(|c| {
-            let sql = "SELECT u.id, u.username, u.is_admin, t.expires_at FROM tokens t
-                 JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.expires_at > $2";
+            let sql = "SELECT u.id, u.username, u.is_admin, u.max_bitrate_kbps, t.expires_at
+                 FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = $1 AND t.expires_at > $2";
             Ok(
                 c.query_typed_opt(sql, &[(&token_hash, Type::TEXT), (&now, Type::INT8)])?
-                    .map(|r| credential(&r, Some(r.get(3)))),
+                    .map(|r| credential(&r, Some(r.get(4)))),
             )
         })
     }
@@ -254,7 +274,7 @@ impl AccountStore for PgStore {
 
     fn api_key(&self, key_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
         self.read_primary(|c| {
-            let sql = "SELECT u.id, u.username, u.is_admin FROM api_keys k
+            let sql = "SELECT u.id, u.username, u.is_admin, u.max_bitrate_kbps FROM api_keys k
                  JOIN users u ON u.id = k.user_id WHERE k.hash = $1";
             let found = c
                 .query_opt(sql, &[&key_hash])?

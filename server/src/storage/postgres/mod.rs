@@ -75,6 +75,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[include_str!("schema/bookmarks.sql")],
     // The batch-trained recommender's stored versions (on the primary).
     &[include_str!("schema/recs_models.sql")],
+    // Per-user stream limits, set by an admin.
+    &[include_str!("schema/user_limits.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).

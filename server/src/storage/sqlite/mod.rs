@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v8.sql"),
     include_str!("schema_v9.sql"),
     include_str!("schema_v10.sql"),
+    include_str!("schema_v11.sql"),
 ];
 
 /// Separates multi-valued fields stored in one column (unit separator, never in tags).
@@ -321,6 +322,14 @@ impl AccountStore for SqliteStore {
     }
     fn delete_user(&self, id: UserId) -> StorageResult<bool> {
         self.write(|tx| users::delete_user(tx, id))
+    }
+    fn set_max_bitrate(&self, id: UserId, kbps: Option<u32>) -> StorageResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE users SET max_bitrate_kbps = ?2 WHERE id = ?1",
+                rusqlite::params![id.0, kbps],
+            )? > 0)
+        })
     }
     fn set_password(&self, id: UserId, password_hash: &str) -> StorageResult<bool> {
         self.write(|tx| {

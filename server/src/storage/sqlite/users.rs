@@ -9,6 +9,7 @@ fn user_from_row(r: &rusqlite::Row) -> rusqlite::Result<StoredUser> {
             id: UserId(r.get(0)?),
             username: r.get(1)?,
             is_admin: r.get(2)?,
+            max_bitrate_kbps: r.get(4)?,
         },
         password_hash: r.get(3)?,
     })
@@ -39,6 +40,7 @@ pub fn create_user(
         id: UserId(id),
         username: username.to_string(),
         is_admin,
+        max_bitrate_kbps: None,
     })
 }
 
@@ -62,7 +64,7 @@ pub fn user_where(
 ) -> StorageResult<Option<StoredUser>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT id, username, is_admin, password_hash FROM users WHERE {condition}"
+            "SELECT id, username, is_admin, password_hash, max_bitrate_kbps FROM users WHERE {condition}"
         ))?
         .query_row([value], user_from_row)
         .optional()?)
@@ -71,7 +73,7 @@ pub fn user_where(
 pub fn list_users(conn: &Connection) -> StorageResult<Vec<User>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, username, is_admin, password_hash FROM users ORDER BY username",
+            "SELECT id, username, is_admin, password_hash, max_bitrate_kbps FROM users ORDER BY username",
         )?
         .query_map([], user_from_row)?
         .map(|r| r.map(|s| s.user))
@@ -81,12 +83,17 @@ pub fn list_users(conn: &Connection) -> StorageResult<Vec<User>> {
 pub fn token(conn: &Connection, token_hash: &str, now: i64) -> StorageResult<Option<Credential>> {
     Ok(conn
         .prepare_cached(
-            "SELECT u.id, u.username, u.is_admin, t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id
+            "SELECT u.id, u.username, u.is_admin, t.expires_at, u.max_bitrate_kbps FROM tokens t JOIN users u ON u.id = t.user_id
              WHERE t.hash = ?1 AND t.expires_at > ?2",
         )?
         .query_row(params![token_hash, now], |r| {
             Ok(Credential {
-                user: User { id: UserId(r.get(0)?), username: r.get(1)?, is_admin: r.get(2)? },
+                user: User {
+                    id: UserId(r.get(0)?),
+                    username: r.get(1)?,
+                    is_admin: r.get(2)?,
+                    max_bitrate_kbps: r.get(4)?,
+                },
                 expires_at: Some(r.get(3)?),
             })
         })
@@ -120,11 +127,16 @@ pub fn insert_api_key(
 pub fn api_key(conn: &Connection, key_hash: &str) -> StorageResult<Option<Credential>> {
     Ok(conn
         .prepare_cached(
-            "SELECT u.id, u.username, u.is_admin FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?1",
+            "SELECT u.id, u.username, u.is_admin, u.max_bitrate_kbps FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?1",
         )?
         .query_row([key_hash], |r| {
             Ok(Credential {
-                user: User { id: UserId(r.get(0)?), username: r.get(1)?, is_admin: r.get(2)? },
+                user: User {
+                    id: UserId(r.get(0)?),
+                    username: r.get(1)?,
+                    is_admin: r.get(2)?,
+                    max_bitrate_kbps: r.get(3)?,
+                },
                 expires_at: None,
             })
         })

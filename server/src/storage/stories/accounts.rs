@@ -203,8 +203,37 @@ fn app_passwords_are_set_replaced_cleared_and_counted(store: &dyn Store) {
     assert_eq!(store.sealed_app_password_count().unwrap(), 1);
 }
 
+/// A stream limit comes with the user however they are found (by name, id, token, API key,
+/// in the list), stays the user's own, and can be lifted.
+fn stream_limits_come_with_the_user_wherever_it_is_read(store: &dyn Store) {
+    let u = fixtures::user(store, "limited");
+    let v = fixtures::user(store, "free");
+    store.insert_token(u, "tok-u", 100, i64::MAX / 2).unwrap();
+    store.insert_api_key(u, "k", "key-u", 100).unwrap();
+    assert!(store.set_max_bitrate(u, Some(96)).unwrap());
+    assert!(!store.set_max_bitrate(UserId(999_999), Some(96)).unwrap());
+    let read = [
+        store.user_by_id(u).unwrap().unwrap().user,
+        store.user_by_name("LIMITED").unwrap().unwrap().user,
+        store.token("tok-u", 200).unwrap().unwrap().user,
+        store.api_key("key-u", 200).unwrap().unwrap().user,
+    ];
+    for user in read {
+        assert_eq!((user.id, user.max_bitrate_kbps), (u, Some(96)));
+    }
+    let listed = store.list_users().unwrap();
+    let limit = |id| listed.iter().find(|x| x.id == id).unwrap().max_bitrate_kbps;
+    assert_eq!((limit(u), limit(v)), (Some(96), None));
+    assert!(store.set_max_bitrate(u, None).unwrap());
+    assert_eq!(
+        store.user_by_id(u).unwrap().unwrap().user.max_bitrate_kbps,
+        None
+    );
+}
+
 stories!(
     users_are_unique_by_name_in_any_case,
+    stream_limits_come_with_the_user_wherever_it_is_read,
     deleted_users_take_their_data_and_their_id_is_never_reused,
     passwords_are_set_only_for_existing_users,
     tokens_expire_and_are_revoked,

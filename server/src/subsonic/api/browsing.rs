@@ -125,10 +125,11 @@ pub(super) fn get_music_directory(ctx: &Ctx, p: &Params) -> Answer {
                 std::iter::once(ItemRef::Artist(artist_id))
                     .chain(folders.iter().map(|al| ItemRef::Album(al.id))),
             )?;
-            let ann =
-                a.0.get(&ItemRef::Artist(artist_id))
-                    .cloned()
-                    .unwrap_or_default();
+            let ann = a
+                .by_item
+                .get(&ItemRef::Artist(artist_id))
+                .cloned()
+                .unwrap_or_default();
             Payload::one(
                 "directory",
                 &Directory {
@@ -152,10 +153,11 @@ pub(super) fn get_music_directory(ctx: &Ctx, p: &Params) -> Answer {
                 std::iter::once(ItemRef::Album(album_id))
                     .chain(detail.tracks.iter().map(|t| ItemRef::Track(t.id))),
             )?;
-            let ann =
-                a.0.get(&ItemRef::Album(album_id))
-                    .cloned()
-                    .unwrap_or_default();
+            let ann = a
+                .by_item
+                .get(&ItemRef::Album(album_id))
+                .cloned()
+                .unwrap_or_default();
             Payload::one(
                 "directory",
                 &Directory {

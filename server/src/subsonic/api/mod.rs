@@ -233,7 +233,10 @@ pub(super) fn annotate(
     items: impl IntoIterator<Item = ItemRef>,
 ) -> Result<Annotated, SubsonicError> {
     let items: Vec<ItemRef> = items.into_iter().collect();
-    Ok(Annotated(ctx.store.annotations(ctx.user.id, &items)?))
+    Ok(Annotated {
+        by_item: ctx.store.annotations(ctx.user.id, &items)?,
+        max_bitrate_kbps: ctx.user.max_bitrate_kbps,
+    })
 }
 
 /// The tracks of `ids` that exist, by id.
@@ -304,7 +307,7 @@ pub(super) fn artists_albums_songs(
                         id: ids::artist(ar.id),
                         name: ar.name.clone(),
                         starred: a
-                            .0
+                            .by_item
                             .get(&ItemRef::Artist(ar.id))
                             .and_then(|x| x.starred_at)
                             .map(iso8601),
@@ -349,6 +352,7 @@ mod tests {
             id: UserId(id),
             username: "u".into(),
             is_admin: false,
+            max_bitrate_kbps: None,
         };
         let a = scrobble_event_id(
             &user(1),
