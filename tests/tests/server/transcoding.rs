@@ -89,6 +89,46 @@ async fn get_bytes(
     (status, headers, r.bytes().await.unwrap().to_vec())
 }
 
+/// The `len` bytes of `path`, read by concurrent Range requests of `piece` bytes sent in a
+/// shuffled order.
+async fn fill_by_shuffled_ranges(s: &TestServer, path: &str, len: u64, piece: u64) -> Vec<u8> {
+    let mut starts: Vec<u64> = (0..len).step_by(piece as usize).collect();
+    starts.shuffle(&mut rand::rng());
+    let mut tasks = tokio::task::JoinSet::new();
+    for start in starts {
+        let req = s.req(Method::GET, path, &s.admin_token).header(
+            "range",
+            format!("bytes={start}-{}", (start + piece).min(len) - 1),
+        );
+        tasks.spawn(async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 206);
+            (start, r.bytes().await.unwrap())
+        });
+    }
+    let mut filled = vec![0u8; len as usize];
+    while let Some(done) = tasks.join_next().await {
+        let (start, bytes) = done.unwrap();
+        filled[start as usize..start as usize + bytes.len()].copy_from_slice(&bytes);
+    }
+    filled
+}
+
+/// Whether the server holds all of track `id` in `profile` (`cached` of its renditions).
+async fn rendition_cached(s: &TestServer, id: i64, profile: &str) -> bool {
+    let sizes = s
+        .admin_get(&format!("/api/v1/tracks/{id}/renditions"))
+        .await;
+    sizes["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["profile"] == profile)
+        .unwrap()["cached"]
+        .as_bool()
+        .unwrap()
+}
+
 fn stats(s: &TestServer) -> mixtape_server::transcode::PoolStats {
     s.server.as_ref().unwrap().state.transcoder.pool_stats()
 }
@@ -237,26 +277,7 @@ async fn an_mp3_rendition_is_exact_and_fills_in_any_order() {
     assert_eq!(stats(&s).done, 0, "HEAD encodes nothing");
     let (status, _, tail) = get_bytes(&s, &path, Some("bytes=-1000")).await;
     assert_eq!(status, 206);
-    let piece = 40_000u64;
-    let mut starts: Vec<u64> = (0..len).step_by(piece as usize).collect();
-    starts.shuffle(&mut rand::rng());
-    let mut tasks = tokio::task::JoinSet::new();
-    for start in starts {
-        let req = s.req(Method::GET, &path, &s.admin_token).header(
-            "range",
-            format!("bytes={start}-{}", (start + piece).min(len) - 1),
-        );
-        tasks.spawn(async move {
-            let r = req.send().await.unwrap();
-            assert_eq!(r.status(), 206);
-            (start, r.bytes().await.unwrap())
-        });
-    }
-    let mut shuffled = vec![0u8; len as usize];
-    while let Some(done) = tasks.join_next().await {
-        let (start, bytes) = done.unwrap();
-        shuffled[start as usize..start as usize + bytes.len()].copy_from_slice(&bytes);
-    }
+    let shuffled = fill_by_shuffled_ranges(&s, &path, len, 40_000).await;
     let (status, _, sequential) = get_bytes(&s, &path, None).await;
     assert_eq!(status, 200);
     assert_eq!(sequential.len() as u64, len);
@@ -299,17 +320,8 @@ async fn ranges_come_before_completion_and_every_fill_order_gives_the_same_bytes
         get_bytes(&s, &path, Some(&format!("bytes={mid}-{}", mid + 9_999))).await;
     assert_eq!(status, 206);
     assert_eq!(middle.len(), 10_000);
-    let sizes = s
-        .admin_get(&format!("/api/v1/tracks/{id}/renditions"))
-        .await;
-    let opus64 = sizes["renditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["profile"] == "opus-64")
-        .unwrap();
-    assert_eq!(
-        opus64["cached"], false,
+    assert!(
+        !rendition_cached(&s, id, "opus-64").await,
         "both ranges came before the rendition was complete"
     );
 
@@ -321,43 +333,11 @@ async fn ranges_come_before_completion_and_every_fill_order_gives_the_same_bytes
     // Another rendition pushes this one out of the 1 MiB cache.
     let (_, _, other) = get_bytes(&s, &format!("/api/v1/media/{hash}/opus-96"), None).await;
     assert!(!other.is_empty());
-    let sizes = s
-        .admin_get(&format!("/api/v1/tracks/{id}/renditions"))
-        .await;
-    let cached = |p: &str| {
-        sizes["renditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["profile"] == p)
-            .unwrap()["cached"]
-            .as_bool()
-            .unwrap()
-    };
-    assert!(cached("opus-96"));
-    assert!(!cached("opus-64"), "evicted");
+    assert!(rendition_cached(&s, id, "opus-96").await);
+    assert!(!rendition_cached(&s, id, "opus-64").await, "evicted");
 
     // Refilled by concurrent ranges in shuffled order: the same bytes.
-    let piece = 50_000u64;
-    let mut starts: Vec<u64> = (0..len).step_by(piece as usize).collect();
-    starts.shuffle(&mut rand::rng());
-    let mut tasks = tokio::task::JoinSet::new();
-    for start in starts {
-        let req = s.req(Method::GET, &path, &s.admin_token).header(
-            "range",
-            format!("bytes={start}-{}", (start + piece).min(len) - 1),
-        );
-        tasks.spawn(async move {
-            let r = req.send().await.unwrap();
-            assert_eq!(r.status(), 206);
-            (start, r.bytes().await.unwrap())
-        });
-    }
-    let mut refilled = vec![0u8; len as usize];
-    while let Some(done) = tasks.join_next().await {
-        let (start, bytes) = done.unwrap();
-        refilled[start as usize..start as usize + bytes.len()].copy_from_slice(&bytes);
-    }
+    let refilled = fill_by_shuffled_ranges(&s, &path, len, 50_000).await;
     assert_eq!(blake3::hash(&refilled), blake3::hash(&sequential));
 }
 
@@ -376,15 +356,7 @@ async fn a_started_rendition_is_completed_in_the_background() {
     assert_eq!(status, 206);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let sizes = s
-            .admin_get(&format!("/api/v1/tracks/{id}/renditions"))
-            .await;
-        let done = sizes["renditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["profile"] == "opus-96" && r["cached"] == true);
-        if done {
+        if rendition_cached(&s, id, "opus-96").await {
             break;
         }
         assert!(

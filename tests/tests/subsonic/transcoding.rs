@@ -15,6 +15,16 @@ fn decode(bytes: Vec<u8>) -> (Vec<f32>, u32) {
     (samples.into_iter().step_by(ch).collect(), spec.rate)
 }
 
+/// The demo library's first FLAC track.
+async fn demo_flac(sub: &Sub) -> serde_json::Value {
+    sub.s
+        .all_tracks()
+        .await
+        .into_iter()
+        .find(|t| t["format"] == "flac")
+        .unwrap()
+}
+
 /// The lag (within ±`range`) at which `a` best matches `b` shifted by `at`.
 fn best_lag(a: &[f32], b: &[f32], at: usize, range: i64) -> i64 {
     let corr = |lag: i64| -> f64 {
@@ -30,13 +40,7 @@ fn best_lag(a: &[f32], b: &[f32], at: usize, range: i64) -> i64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn max_bit_rate_gives_an_exact_length_rendition_and_time_offset_starts_there() {
     let sub = Sub::new().await;
-    let track = sub
-        .s
-        .all_tracks()
-        .await
-        .into_iter()
-        .find(|t| t["format"] == "flac")
-        .unwrap();
+    let track = demo_flac(&sub).await;
     let id = format!("tr-{}", track["id"]);
     let r = sub
         .get(
@@ -132,13 +136,7 @@ async fn max_bit_rate_gives_an_exact_length_rendition_and_time_offset_starts_the
 #[tokio::test(flavor = "multi_thread")]
 async fn mp3_at_128_is_audio_mpeg_of_exact_length_and_gapless() {
     let sub = Sub::new().await;
-    let track = sub
-        .s
-        .all_tracks()
-        .await
-        .into_iter()
-        .find(|t| t["format"] == "flac")
-        .unwrap();
+    let track = demo_flac(&sub).await;
     let id = format!("tr-{}", track["id"]);
     let query = [
         ("apiKey", sub.key.as_str()),
@@ -354,13 +352,7 @@ async fn an_admins_stream_limit_caps_the_users_streams() {
     let me = sub.s.get_json("/api/v1/me", &phone_token).await;
     let id = me["id"].as_i64().unwrap();
     assert!(me.get("max_bitrate_kbps").is_none(), "{me}");
-    let track = sub
-        .s
-        .all_tracks()
-        .await
-        .into_iter()
-        .find(|t| t["format"] == "flac")
-        .unwrap();
+    let track = demo_flac(&sub).await;
     let song = format!("tr-{}", track["id"]);
     let set = |kbps: serde_json::Value, token: &str| {
         sub.s
