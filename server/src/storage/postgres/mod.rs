@@ -77,6 +77,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &[include_str!("schema/recs_models.sql")],
     // Per-user stream limits, set by an admin.
     &[include_str!("schema/user_limits.sql")],
+    // The search rows without the trigram indexes and vocabulary nothing reads.
+    &[include_str!("schema/search_rows.sql")],
 ];
 
 /// `pg_advisory_lock` key held while migrating (and creating the first admin).

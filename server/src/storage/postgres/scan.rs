@@ -1,6 +1,6 @@
 //! Scanner writes on PostgreSQL: a batch is one short transaction (see `sqlite/scan.rs`, the
-//! reference). Statements are prepared once per batch; the search rows and vocabulary words a
-//! batch produces are written with one `unnest` statement each at its end.
+//! reference). Statements are prepared once per batch; the search rows a batch produces are
+//! written with one `unnest` statement per table at its end.
 
 use super::ChangeSet;
 use crate::catalog::fold;
@@ -9,7 +9,7 @@ use crate::storage::*;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Statement, Transaction};
 use mixtape_shared::{TrackId, UserId};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(super) fn indexed_files(conn: &mut Client) -> StorageResult<HashMap<String, IndexedFile>> {
@@ -62,7 +62,6 @@ struct Batch<'t, 'c> {
     track_search: BTreeMap<i64, (String, String, String)>,
     album_search: Vec<(i64, String, String)>,
     artist_search: Vec<(i64, String)>,
-    words: BTreeSet<String>,
     /// Tracks removed or whose availability changed: playlists on shards holding them are
     /// touched after the batch commits ([`super::PgStore::touch_shard_playlists`]).
     touched: Vec<i64>,
@@ -397,15 +396,6 @@ impl Batch<'_, '_> {
                 fold(album_title),
             ),
         );
-        let text = fold(&format!(
-            "{title} {} {album_title}",
-            display_names.join(" ")
-        ));
-        self.words.extend(
-            mixtape_shared::search::words_of(&text)
-                .filter(|w| w.chars().count() >= 3)
-                .map(str::to_string),
-        );
         self.albums.extend(album_id);
         self.artists.extend(artist_ids.iter().copied());
         self.artists.insert(album_artist_id);
@@ -503,7 +493,7 @@ impl Batch<'_, '_> {
         Ok(())
     }
 
-    /// Writes the batch's search rows and new vocabulary words, one statement per table.
+    /// Writes the batch's search rows, one statement per table.
     fn write_search(&mut self) -> StorageResult<()> {
         if !self.track_search.is_empty() {
             let mut ids = Vec::new();
@@ -543,13 +533,6 @@ impl Batch<'_, '_> {
                 &[&ids, &names],
             )?;
         }
-        if !self.words.is_empty() {
-            let words: Vec<String> = std::mem::take(&mut self.words).into_iter().collect();
-            self.execute(
-                "INSERT INTO search_words (word) SELECT * FROM unnest($1::text[]) ON CONFLICT DO NOTHING",
-                &[&words],
-            )?;
-        }
         Ok(())
     }
 }
@@ -575,7 +558,6 @@ pub(super) fn apply_batch(
         track_search: BTreeMap::new(),
         album_search: Vec::new(),
         artist_search: Vec::new(),
-        words: BTreeSet::new(),
         touched: Vec::new(),
     };
     for write in writes {

@@ -323,15 +323,6 @@ fn write_track(
         "INSERT OR REPLACE INTO temp.pending_track_search (id, title, artists, album) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![id, fold(title), fold(&display_names.join(" ")), fold(album_title)])?;
-    let mut stage_word =
-        tx.prepare_cached("INSERT OR IGNORE INTO temp.pending_words (word) VALUES (?1)")?;
-    let text = fold(&format!(
-        "{title} {} {album_title}",
-        display_names.join(" ")
-    ));
-    for word in mixtape_shared::search::words_of(&text).filter(|w| w.chars().count() >= 3) {
-        stage_word.execute([word])?;
-    }
     batch.albums.extend(album_id);
     batch.artists.extend(artist_ids.iter().copied());
     batch.artists.insert(album_artist_id);
@@ -446,24 +437,19 @@ fn refresh_counts(tx: &Connection, batch: &Batch) -> StorageResult<()> {
     Ok(())
 }
 
-/// FTS5 flushes its pending index at every statement that writes to it, so per-row inserts
-/// cost a flush each. Search rows are staged in temporary tables and written with one statement
-/// per table at the end of the batch.
+/// Search rows are staged in temporary tables and written with one statement per table at the
+/// end of the batch (a row added and removed within a batch never reaches them).
 pub(crate) const STAGING: &str = "
     CREATE TEMP TABLE IF NOT EXISTS pending_track_search (id INTEGER PRIMARY KEY, title, artists, album);
     CREATE TEMP TABLE IF NOT EXISTS pending_track_search_delete (id INTEGER PRIMARY KEY);
     CREATE TEMP TABLE IF NOT EXISTS pending_album_search (id INTEGER PRIMARY KEY, title, artist);
-    CREATE TEMP TABLE IF NOT EXISTS pending_artist_search (id INTEGER PRIMARY KEY, name);
-    CREATE TEMP TABLE IF NOT EXISTS pending_words (word TEXT PRIMARY KEY) WITHOUT ROWID;";
+    CREATE TEMP TABLE IF NOT EXISTS pending_artist_search (id INTEGER PRIMARY KEY, name);";
 
 const WRITE_STAGED: &[&str] = &[
     "DELETE FROM track_search WHERE rowid IN (SELECT id FROM temp.pending_track_search_delete)",
     "INSERT INTO track_search (rowid, title, artists, album) SELECT id, title, artists, album FROM temp.pending_track_search",
     "INSERT INTO album_search (rowid, title, artist) SELECT id, title, artist FROM temp.pending_album_search",
     "INSERT INTO artist_search (rowid, name) SELECT id, name FROM temp.pending_artist_search",
-    "INSERT OR IGNORE INTO search_words (word) SELECT word FROM temp.pending_words",
-    "INSERT INTO word_search (rowid, word) SELECT id, word FROM search_words WHERE id > ?1",
-    "DELETE FROM temp.pending_words",
     "DELETE FROM temp.pending_track_search_delete",
     "DELETE FROM temp.pending_track_search",
     "DELETE FROM temp.pending_album_search",
@@ -526,17 +512,8 @@ pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<Bat
         }
     }
     refresh_counts(tx, &batch)?;
-    // New vocabulary words get ids above the largest before this batch.
-    let words_before: i64 = tx
-        .prepare_cached("SELECT coalesce(max(id), 0) FROM search_words")?
-        .query_row([], |r| r.get(0))?;
     for sql in WRITE_STAGED {
-        let mut stmt = tx.prepare_cached(sql)?;
-        if stmt.parameter_count() == 1 {
-            stmt.execute([words_before])?;
-        } else {
-            stmt.execute([])?;
-        }
+        tx.prepare_cached(sql)?.execute([])?;
     }
     Ok(outcome)
 }
