@@ -6,7 +6,7 @@ use super::bits::Bits;
 use super::rank::{self, typo_budget};
 use super::typo::Osa;
 use super::words_of;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Separates a document's fields in its text; folded fields hold no newline.
 const FIELD_END: char = '\n';
@@ -369,8 +369,10 @@ impl SearchIndex {
         if !(0..terms.len()).any(|i| correct[i] && budgets[i] > 0) {
             return Vec::new();
         }
-        // levels[t][k]: documents with a word k edits from term t (level 0: as typed).
+        // levels[t][k]: documents with a word k edits from term t (level 0: as typed);
+        // near[t]: the vocabulary's words a correction of term t found.
         let mut levels: Vec<Vec<Bits>> = Vec::with_capacity(terms.len());
+        let mut near: Vec<HashSet<&str>> = vec![HashSet::new(); terms.len()];
         for (i, (term, set)) in terms.iter().zip(exact).enumerate() {
             let mut osa = Osa::new(term);
             let budget = if correct[i] { budgets[i] } else { 0 };
@@ -387,6 +389,7 @@ impl SearchIndex {
                         && d > 0
                     {
                         by_edits[d].extend(&self.postings[n]);
+                        near[i].insert(word);
                     }
                 }
             }
@@ -420,6 +423,33 @@ impl SearchIndex {
             })
             .collect();
         found.sort_unstable();
-        found.into_iter().take(limit).map(|(_, d)| d).collect()
+        if terms.len() < 2 {
+            return found.into_iter().take(limit).map(|(_, d)| d).collect();
+        }
+        // Among documents with as many edits, the words side by side in the order typed first.
+        let as_typed: Vec<(&str, bool)> =
+            terms.iter().map(|t| (*t, t.chars().count() >= 3)).collect();
+        let matches = |t: usize, word: &str| {
+            let (term, inside) = as_typed[t];
+            word.starts_with(term) || (inside && word.contains(term)) || near[t].contains(word)
+        };
+        let mut out = Vec::with_capacity(limit);
+        for group in found.chunk_by(|a, b| a.0 == b.0) {
+            let want = limit - out.len();
+            let mut by_proximity: [Vec<u32>; 3] = Default::default();
+            for &(_, d) in group {
+                let fields = self.texts[d as usize].split(FIELD_END);
+                let p = rank::proximity(terms.len(), fields, matches) as usize;
+                by_proximity[p].push(d);
+                if by_proximity[0].len() == want {
+                    break;
+                }
+            }
+            out.extend(by_proximity.into_iter().flatten().take(want));
+            if out.len() == limit {
+                break;
+            }
+        }
+        out
     }
 }

@@ -70,6 +70,52 @@ fn typos_are_forgiven_word_by_word() {
 }
 
 #[test]
+fn typo_matches_with_the_words_side_by_side_come_first() {
+    let ix = index(&[
+        (1, "Could Be Paradise", "Anka", "Roads"),
+        (2, "Paradise Is Cold", "Anka", "Roads"),
+        (3, "Paradise", "Cold Anka", "Roads"),
+        (4, "The Long Cold Paradise Nights", "Anka", "Roads"),
+        (5, "Paradise of the Cold Nights", "Anka", "Roads"),
+        (6, "Paradise Could Wait", "Anka", "Roads"),
+    ]);
+    let found = find(&ix, "colld paradise");
+    assert_eq!(found[0], 4, "{found:?}");
+    assert_eq!(found.len(), 6, "the others still follow: {found:?}");
+    assert_eq!(
+        found[1..],
+        [2, 1, 6, 5, 3],
+        "the words in one field, in document order, before the words in two fields"
+    );
+    assert_eq!(find(&ix, "paradise colld")[0], 6, "in the order typed");
+    assert_eq!(find(&ix, "long colld paradise")[0], 4, "three words");
+}
+
+#[test]
+fn proximity_of_the_query_words() {
+    use super::rank::{APART, IN_A_ROW, ONE_FIELD, proximity};
+    let fields = ["the long cold paradise", "anka", "roads"];
+    let typed = |q: &'static [&'static str]| move |t: usize, w: &str| w.starts_with(q[t]);
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["cold", "par"])),
+        IN_A_ROW
+    );
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["par", "cold"])),
+        ONE_FIELD
+    );
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["long", "par"])),
+        ONE_FIELD
+    );
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["anka", "par"])),
+        APART
+    );
+    assert_eq!(proximity(1, fields.into_iter(), typed(&["anka"])), IN_A_ROW);
+}
+
+#[test]
 fn words_run_together_are_split() {
     let ix = library();
     assert_eq!(find(&ix, "auroradrive")[0], 6);
