@@ -356,7 +356,17 @@ pub fn mirror_search(base: &str, phrases: usize, seed: u64) -> Result<()> {
             // Stage by stage.
             let started = Instant::now();
             let ids = mirror.search_ids(&key, 200)?;
-            stages[0].push(started.elapsed());
+            let took = started.elapsed();
+            stages[0].push(took);
+            if took > Duration::from_millis(4)
+                && std::env::var_os("MIXTAPE_BENCH_VERBOSE").is_some()
+            {
+                eprintln!(
+                    "slow index {:.1} ms: {key:?} ({} results)",
+                    ms(took),
+                    ids.len()
+                );
+            }
             let started = Instant::now();
             std::hint::black_box(mirror.summaries(&ids)?);
             stages[1].push(started.elapsed());

@@ -164,3 +164,77 @@ fn tiers_of_several_words() {
         "across fields"
     );
 }
+
+/// Every document holding every query word, ranked by tier then document order: what the
+/// index must give for queries of several words, however it walks its candidates.
+fn ranked_naively(docs: &[(i64, Vec<String>)], query: &str, limit: usize) -> Vec<i64> {
+    use super::{rank::tier, words_of};
+    let mut found: Vec<(u8, usize, String, i64)> = docs
+        .iter()
+        .filter(|(_, fields)| {
+            words_of(query).all(|t| {
+                fields
+                    .iter()
+                    .flat_map(|f| words_of(f))
+                    .any(|w| w.starts_with(t) || (t.chars().count() >= 3 && w.contains(t)))
+            })
+        })
+        .map(|(id, fields)| {
+            let text = fields.join("\n");
+            (
+                tier(query, fields.iter().map(String::as_str)),
+                text.len(),
+                text,
+                *id,
+            )
+        })
+        .collect();
+    found.sort();
+    found.into_iter().take(limit).map(|(.., id)| id).collect()
+}
+
+#[test]
+fn several_words_rank_by_tier_then_document_order_on_a_larger_library() {
+    const WORDS: [&str; 12] = [
+        "the", "sun", "son", "sunset", "other", "road", "s", "blue", "there", "sea", "the sun",
+        "(live)",
+    ];
+    let mut seed: u64 = 7;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let docs: Vec<(i64, Vec<String>)> = (0..600)
+        .map(|id| {
+            let mut field = || {
+                let len = 1 + next(4);
+                let words: Vec<&str> = (0..len).map(|_| WORDS[next(WORDS.len())]).collect();
+                fold(&words.join(" "))
+            };
+            (id, vec![field(), field(), field()])
+        })
+        .collect();
+    let ix = SearchIndex::build(docs.clone());
+    for query in [
+        "the s",
+        "the sun",
+        "the",
+        "sun the",
+        "the su",
+        "there s",
+        "s the",
+        "road blue",
+        "live the",
+        "(live) the",
+        "the sun the",
+        "oth s",
+    ] {
+        for limit in [1, 5, 20, 200] {
+            let naive = ranked_naively(&docs, query, limit);
+            let got = ix.search(&clean_query(query), limit);
+            assert_eq!(got[..naive.len()], naive, "{query:?} limit {limit}");
+        }
+    }
+}
