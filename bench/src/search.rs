@@ -11,6 +11,7 @@ use crate::{BENCH_PASSWORD, Backend, percentile, start_server_on};
 use anyhow::{Result, bail};
 use mixtape::api::ApiClient;
 use mixtape::device::{Device, Dirs, Session};
+use mixtape::mirror::TrackSummary;
 use mixtape_shared::api::{SearchResults, Track};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -223,9 +224,47 @@ pub async fn search(
     Ok(())
 }
 
+/// The row a list shows of a track, from its JSON (what [`mixtape::mirror::Mirror::search`]
+/// gives), to check [`mixtape::mirror::Mirror::search_rows`] against.
+fn summary_of(t: &Track) -> TrackSummary {
+    TrackSummary {
+        id: t.id,
+        title: t.title.clone(),
+        artists: t
+            .artists
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        album: t
+            .album
+            .as_ref()
+            .map(|a| a.title.clone())
+            .unwrap_or_default(),
+        duration_ms: t.duration_ms,
+        content_hash: t.content_hash.clone(),
+        cover_art: t.cover_art.clone(),
+    }
+}
+
+/// Latencies of one stage of a keystroke.
+fn stage_row(label: &str, times: &mut [Duration]) -> String {
+    times.sort();
+    format!(
+        "| {label} | {:.2} | {:.2} | {:.2} | {:.2} |",
+        ms(percentile(times, 0.5)),
+        ms(percentile(times, 0.95)),
+        ms(percentile(times, 0.99)),
+        ms(*times.last().unwrap_or(&Duration::ZERO)),
+    )
+}
+
 /// Runs on a blocking thread: the client is synchronous. Mirrors the whole catalog, then
 /// searches the mirror as the TUI does (200 results, one search per keystroke from the first
-/// letter), for `phrases` phrases drawn like the server bench's prefix queries.
+/// letter), for `phrases` phrases drawn like the server bench's prefix queries. Each keystroke
+/// is also timed stage by stage (the index, the rows from columns, the tracks from JSON as
+/// `mixtape search` reads them, the audio cache's lookups), and the rows are checked against
+/// the tracks: the same tracks, in the same order, with the same fields.
 pub fn mirror_search(base: &str, phrases: usize, seed: u64) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut device = Device::open(Dirs::under(tmp.path()))?;
@@ -252,11 +291,29 @@ pub fn mirror_search(base: &str, phrases: usize, seed: u64) -> Result<()> {
         .into_iter()
         .filter(|q| q.class == Class::Prefix)
         .collect();
+    // As the TUI opens: the index is built on a thread of its own (a keystroke that comes
+    // before it is ready waits for it).
     let started = Instant::now();
-    let first_hits = device.mirror.search("first search", 200)?;
+    device.mirror.prepare_search()?;
+    let prepare = started.elapsed();
+    while !device.mirror.search_ready()? {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let ready = started.elapsed();
+    let started = Instant::now();
+    let first_hits = device.mirror.search_rows("first search", 200)?;
     let first = started.elapsed();
     let rss_after_first = rss_mib().unwrap_or(f64::NAN);
+    // The same on a mirror opened afresh, without building ahead: the first search builds.
+    let fresh = mixtape::mirror::Mirror::open(&device.dirs.data.join("mirror.sqlite"))?;
+    let started = Instant::now();
+    fresh.search_rows("first search", 200)?;
+    let first_unprepared = started.elapsed();
+    drop(fresh);
+    let mirror = &device.mirror;
     let mut per_key = Tally::default();
+    let mut old_per_key: Vec<Duration> = Vec::new();
+    let mut stages: [Vec<Duration>; 4] = Default::default();
     let mut last_text = String::new();
     for q in &qs {
         // Each phrase's first two keystrokes precede its first three-letter prefix.
@@ -268,23 +325,99 @@ pub fn mirror_search(base: &str, phrases: usize, seed: u64) -> Result<()> {
         keys.push(q.text.clone());
         last_text = q.text.clone();
         for key in keys {
+            // A keystroke as the TUI makes it: rows from the mirror, each looked up in the cache.
             let started = Instant::now();
-            let hits = device.mirror.search(&key, 200)?;
+            let rows = mirror.search_rows(&key, 200)?;
+            let cached = rows
+                .iter()
+                .filter(|r| device.cache.contains(&r.content_hash))
+                .count();
             let took = started.elapsed();
-            let hit = hits.iter().take(10).any(|t| q.meant.is(&tags_of(t)));
-            per_key.add(took, hit, hits.is_empty());
+            std::hint::black_box(cached);
+            let hit = rows
+                .iter()
+                .take(10)
+                .filter_map(|r| mirror.track(r.id).ok().flatten())
+                .any(|t| q.meant.is(&tags_of(&t)));
+            per_key.add(took, hit, rows.is_empty());
+            // Before: the whole tracks, from their JSON, each looked up in the cache.
+            let started = Instant::now();
+            let full = mirror.search(&key, 200)?;
+            let cached = full
+                .iter()
+                .filter(|t| device.cache.contains(&t.content_hash))
+                .count();
+            old_per_key.push(started.elapsed());
+            std::hint::black_box(cached);
+            let same: Vec<TrackSummary> = full.iter().map(summary_of).collect();
+            if same != rows {
+                bail!("{key:?}: the rows differ from the tracks");
+            }
+            // Stage by stage.
+            let started = Instant::now();
+            let ids = mirror.search_ids(&key, 200)?;
+            let took = started.elapsed();
+            stages[0].push(took);
+            if took > Duration::from_millis(4)
+                && std::env::var_os("MIXTAPE_BENCH_VERBOSE").is_some()
+            {
+                eprintln!(
+                    "slow index {:.1} ms: {key:?} ({} results)",
+                    ms(took),
+                    ids.len()
+                );
+            }
+            let started = Instant::now();
+            std::hint::black_box(mirror.summaries(&ids)?);
+            stages[1].push(started.elapsed());
+            let started = Instant::now();
+            std::hint::black_box(mirror.tracks(&ids)?);
+            stages[2].push(started.elapsed());
+            let started = Instant::now();
+            for r in &rows {
+                std::hint::black_box(device.cache.contains(&r.content_hash));
+            }
+            stages[3].push(started.elapsed());
         }
     }
     println!("| mirrored tracks | {tracks} |");
     println!(
-        "| first search (builds what search needs) | {:.1} ms ({} results), RSS after it {rss_after_first:.0} MiB |",
+        "| index built ahead: prepare_search returns in {:.2} ms, the index is ready {:.0} ms later; the first search then {:.1} ms ({} results), RSS after it {rss_after_first:.0} MiB |",
+        ms(prepare),
+        ms(ready),
         ms(first),
         first_hits.len()
     );
+    println!(
+        "| first search on a mirror not prepared (builds the index) | {:.1} ms |",
+        ms(first_unprepared)
+    );
     let mut tallies = BTreeMap::from([(Class::Prefix, per_key)]);
     print_table(
-        "Mirror search per keystroke (200 results, as the TUI asks):",
+        "Mirror search per keystroke, as the TUI asks (200 rows from columns, each looked up in the audio cache):",
         &mut tallies,
+    );
+    println!();
+    println!("Per keystroke, stage by stage:");
+    println!();
+    println!("| stage | p50 ms | p95 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|");
+    println!("{}", stage_row("index (ids of 200)", &mut stages[0]));
+    println!("{}", stage_row("200 rows from columns", &mut stages[1]));
+    println!(
+        "{}",
+        stage_row(
+            "200 tracks from JSON (before; `mixtape search`)",
+            &mut stages[2]
+        )
+    );
+    println!("{}", stage_row("200 audio-cache lookups", &mut stages[3]));
+    println!(
+        "{}",
+        stage_row(
+            "whole keystroke before (index + JSON + cache lookups)",
+            &mut old_per_key
+        )
     );
     println!(
         "| RSS after the run (server in the same process) | {:.0} MiB |",

@@ -167,8 +167,12 @@ pub struct Applied {
 pub struct Mirror {
     conn: Connection,
     device: DeviceId,
+    /// Where the file is, for the connection that builds the search index ahead.
+    path: std::path::PathBuf,
+    /// Opened in exclusive locking mode (a full disk): no second connection can read.
+    exclusive: bool,
     /// The search index over the mirrored tracks, with the `catalog_version` it was built at.
-    search_index: std::cell::RefCell<Option<(String, std::sync::Arc<SearchIndex>)>>,
+    search: std::sync::Arc<search::IndexSlot>,
 }
 
 /// Lowercased, without diacritics: how search text is compared.
@@ -270,7 +274,9 @@ impl Mirror {
         Ok(Self {
             conn,
             device,
-            search_index: Default::default(),
+            path: path.to_path_buf(),
+            exclusive,
+            search: Default::default(),
         })
     }
 
@@ -430,9 +436,11 @@ mod lyrics;
 mod media_urls;
 mod outbox;
 mod playlists;
+mod search;
 
 pub use lyrics::KnownLyrics;
 pub use media_urls::MirrorMediaUrls;
+pub use search::TrackSummary;
 
 #[cfg(test)]
 mod tests;

@@ -132,11 +132,10 @@ impl Index {
     }
 
     pub fn size_of(&self, hash: &str) -> Result<Option<u64>, CacheError> {
+        // Prepared once: lists ask this for every row they show (200 per search keystroke).
         self.conn()
-            .query_row("SELECT size FROM files WHERE hash = ?1", [hash], |r| {
-                r.get::<_, i64>(0)
-            })
-            .optional()
+            .prepare_cached("SELECT size FROM files WHERE hash = ?1")
+            .and_then(|mut s| s.query_row([hash], |r| r.get::<_, i64>(0)).optional())
             .map(|o| o.map(to_u64))
             .map_err(|e| self.err(e))
     }

@@ -1,8 +1,6 @@
-//! The mirrored catalog: tracks by id, local search, the album-artist list and albums.
+//! The mirrored catalog: tracks by id, the album-artist list and albums (search: `search.rs`).
 
 use super::*;
-use mixtape_shared::search::{clean_query, fold as search_fold, words_of};
-use std::sync::Arc;
 
 impl Mirror {
     pub fn track_count(&self) -> MirrorResult<u64> {
@@ -30,52 +28,6 @@ impl Mirror {
             }
         }
         Ok(out)
-    }
-
-    /// Search of the local catalog with the server's rules (`mixtape_shared::search`): every
-    /// query word a substring of the title, artists or album (or the start of a word), case and
-    /// accents aside, typos forgiven, words run together split apart; best matches first.
-    /// The index lives in memory, built at the first search and again after a pull changed
-    /// tracks (in this process or another), so each keystroke costs only the lookup.
-    pub fn search(&self, query: &str, limit: u32) -> MirrorResult<Vec<Track>> {
-        let folded = clean_query(query);
-        if words_of(&folded).next().is_none() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<TrackId> = self
-            .search_index()?
-            .search(&folded, limit as usize)
-            .into_iter()
-            .map(TrackId)
-            .collect();
-        self.tracks(&ids)
-    }
-
-    /// The search index, rebuilt if tracks changed since it was built.
-    pub fn search_index(&self) -> MirrorResult<Arc<SearchIndex>> {
-        let version = meta(&self.conn, "catalog_version")?.unwrap_or_default();
-        if let Some((built, index)) = &*self.search_index.borrow()
-            && *built == version
-        {
-            return Ok(index.clone());
-        }
-        let docs: Vec<(i64, Vec<String>)> = self
-            .conn
-            .prepare_cached("SELECT id, title, artists, coalesce(album, '') FROM tracks")?
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    vec![
-                        search_fold(&r.get::<_, String>(1)?),
-                        search_fold(&r.get::<_, String>(2)?),
-                        search_fold(&r.get::<_, String>(3)?),
-                    ],
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
-        let index = Arc::new(SearchIndex::build(docs));
-        *self.search_index.borrow_mut() = Some((version, index.clone()));
-        Ok(index)
     }
 
     /// Album artists with their album counts, by name: the first column of the Library.

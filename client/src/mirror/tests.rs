@@ -94,6 +94,83 @@ fn search_finds_words_anywhere_ignoring_case_and_accents() {
 }
 
 #[test]
+fn search_rows_are_the_searched_tracks_as_a_list_shows_them() {
+    let (_tmp, mut m) = mirror();
+    with_tracks(&mut m);
+    let mut two_artists = track(4, "Blue Train", "Lee Morgan", "");
+    two_artists.artists.push(ArtistRef {
+        id: ArtistId(99),
+        name: "Curtis Fuller".into(),
+    });
+    two_artists.album = None;
+    two_artists.cover_art = Some("ab".repeat(32));
+    m.apply_changes(&page(
+        vec![Change::Track {
+            rev: 4,
+            track: Box::new(two_artists),
+        }],
+        4,
+    ))
+    .unwrap();
+    for q in ["blue", "lea", "b", "blu tran", "bleu", "nothing here"] {
+        let tracks = m.search(q, 10).unwrap();
+        let rows = m.search_rows(q, 10).unwrap();
+        let expected: Vec<TrackSummary> = tracks
+            .iter()
+            .map(|t| TrackSummary {
+                id: t.id,
+                title: t.title.clone(),
+                artists: artist_names(t),
+                album: t
+                    .album
+                    .as_ref()
+                    .map(|a| a.title.clone())
+                    .unwrap_or_default(),
+                duration_ms: t.duration_ms,
+                content_hash: t.content_hash.clone(),
+                cover_art: t.cover_art.clone(),
+            })
+            .collect();
+        assert_eq!(rows, expected, "{q:?}");
+    }
+    let train = m.search_rows("train", 10).unwrap();
+    assert_eq!(train[0].artists, "Lee Morgan, Curtis Fuller");
+    assert_eq!(train[0].album, "");
+}
+
+#[test]
+fn the_search_index_is_built_ahead_and_again_after_a_pull() {
+    let (_tmp, mut m) = mirror();
+    with_tracks(&mut m);
+    let ready = |m: &Mirror| {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while !m.search_ready().unwrap() {
+            assert!(std::time::Instant::now() < until, "never built");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    assert!(!m.search_ready().unwrap());
+    m.prepare_search().unwrap();
+    ready(&m);
+    assert_eq!(m.search_rows("morning", 10).unwrap()[0].id, TrackId(2));
+    m.apply_changes(&page(
+        vec![Change::Track {
+            rev: 4,
+            track: Box::new(track(4, "Evening Walk", "The Pacers", "Daybreak")),
+        }],
+        4,
+    ))
+    .unwrap();
+    assert!(!m.search_ready().unwrap(), "a pull changed tracks");
+    m.prepare_search().unwrap();
+    // A search while it builds waits for it rather than building its own.
+    assert_eq!(m.search_rows("evening", 10).unwrap()[0].id, TrackId(4));
+    assert!(m.search_ready().unwrap());
+    m.prepare_search().unwrap();
+    assert_eq!(m.search("pacers", 10).unwrap().len(), 2);
+}
+
+#[test]
 fn changes_apply_atomically_and_the_position_survives_reopening() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("mirror.sqlite");

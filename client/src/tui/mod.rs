@@ -65,6 +65,21 @@ pub(crate) enum Msg {
     Mpris(mpris::Mpris),
     /// The server's answer for a track's lyrics, to keep in the mirror and show.
     Lyrics(TrackId, Option<Lyrics>),
+    /// A pull changed tracks: the search index is built again ahead of the next keystroke.
+    CatalogChanged,
+}
+
+/// A search result as the lists show it (the same row as [`row`] of its track).
+pub(crate) fn summary_row(track: crate::mirror::TrackSummary, cached: bool) -> TrackRow {
+    TrackRow {
+        id: track.id,
+        title: track.title,
+        artists: track.artists,
+        album: track.album,
+        duration_ms: track.duration_ms,
+        cached,
+        cover_art: track.cover_art,
+    }
 }
 
 pub(crate) fn row(track: &Track, cached: bool) -> TrackRow {
@@ -166,6 +181,7 @@ impl Runtime {
         // Background work starts once the screen has what it shows first, so on a small machine
         // it does not compete with the first frames.
         spawn_syncer(&self.device, self.tx.clone());
+        self.prepare_search();
         #[cfg(target_os = "linux")]
         mpris::spawn(self.tx.clone());
         let mut last_frame = Instant::now();
@@ -192,6 +208,7 @@ impl Runtime {
                     }
                     #[cfg(target_os = "linux")]
                     Msg::Mpris(m) => self.mpris = Some(m),
+                    Msg::CatalogChanged => self.prepare_search(),
                 }
             }
             for effect in std::mem::take(&mut pending) {
@@ -212,6 +229,7 @@ impl Runtime {
                             Msg::Redraw => {}
                             #[cfg(target_os = "linux")]
                             Msg::Mpris(m) => self.mpris = Some(m),
+                            Msg::CatalogChanged => self.prepare_search(),
                         }
                     }
                     for effect in std::mem::take(&mut pending) {
@@ -268,6 +286,13 @@ impl Runtime {
         self.device.cache.contains(&track.content_hash)
     }
 
+    /// The search index built on a thread of its own, so the first keystroke finds it ready.
+    fn prepare_search(&self) {
+        if let Err(e) = self.device.mirror.prepare_search() {
+            tracing::warn!(error = %e, "could not start building the search index");
+        }
+    }
+
     fn rows(&self, tracks: &[Track]) -> Vec<TrackRow> {
         tracks.iter().map(|t| row(t, self.cached(t))).collect()
     }
@@ -294,7 +319,14 @@ impl Runtime {
                 state::update(state, Action::Tracks(tracks))
             }
             Effect::Search(query) => {
-                let results = self.rows(&mirror.search(&query, 200)?);
+                let results = mirror
+                    .search_rows(&query, 200)?
+                    .into_iter()
+                    .map(|t| {
+                        let cached = self.device.cache.contains(&t.content_hash);
+                        summary_row(t, cached)
+                    })
+                    .collect();
                 state::update(state, Action::SearchResults(query, results))
             }
             Effect::LoadPlaylist(id) => {
@@ -654,6 +686,9 @@ fn sync_round(
                 + report.playlists_changed
                 + report.playlists_deleted;
             send(Action::SyncStatus("synced".into()));
+            if report.tracks_changed + report.tracks_deleted > 0 {
+                tx.send(Msg::CatalogChanged).ok();
+            }
             if changed > 0 {
                 if let Ok(p) = load_playlists(mirror) {
                     send(Action::Playlists(p));

@@ -6,7 +6,7 @@ use super::bits::Bits;
 use super::rank::{self, typo_budget};
 use super::typo::Osa;
 use super::words_of;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Separates a document's fields in its text; folded fields hold no newline.
 const FIELD_END: char = '\n';
@@ -325,20 +325,68 @@ impl SearchIndex {
     /// Several words (or one with punctuation, or split apart): every candidate holding all of
     /// them is ranked by [`rank::tier`] of the whole query, in document order, so each tier
     /// fills with its shortest documents first; a full first tier ends the walk.
+    ///
+    /// A field that is or begins with the query begins with its first word, so when the query
+    /// begins with a word, the documents with a field beginning with it are ranked first; the
+    /// others can only be word prefixes or substrings, and the walk over them ends as soon as
+    /// the better tiers and the word prefixes fill the limit ("the s" on a large library no
+    /// longer ranks every title holding "the").
     fn every_word(&self, query: &str, sets: &[Bits], limit: usize) -> Vec<u32> {
         let mut both = sets[0].clone();
         for set in &sets[1..] {
             both.intersect_with(set);
         }
         let mut tiers: [Vec<u32>; 4] = Default::default();
+        let tier_of = |d: u32| rank::tier(query, self.texts[d as usize].split(FIELD_END));
+        let head = words_of(query).next().filter(|w| query.starts_with(w));
+        let Some(head) = head else {
+            for d in both.iter() {
+                let tier = tier_of(d) as usize;
+                if tiers[tier].len() < limit {
+                    tiers[tier].push(d);
+                    if tier == 0 && tiers[0].len() == limit {
+                        break;
+                    }
+                }
+            }
+            return tiers.into_iter().flatten().take(limit).collect();
+        };
+        let mut leading = Bits::new(self.len());
+        for n in self.prefixed(head) {
+            leading.extend(&self.leading[n]);
+        }
+        leading.intersect_with(&both);
+        // Tiers 2 and 3 of the leading documents, placed in document order by the walk below.
+        let mut later = [Bits::new(self.len()), Bits::new(self.len())];
+        for d in leading.iter() {
+            match tier_of(d) {
+                t @ (rank::EXACT_FIELD | rank::FIELD_PREFIX) => {
+                    let tier = &mut tiers[t as usize];
+                    if tier.len() < limit {
+                        tier.push(d);
+                    }
+                    if t == rank::EXACT_FIELD && tier.len() == limit {
+                        return tiers.into_iter().flatten().take(limit).collect();
+                    }
+                }
+                t => later[usize::from(t == rank::SUBSTRING)].insert(d),
+            }
+        }
         for d in both.iter() {
-            let fields = self.texts[d as usize].split(FIELD_END);
-            let tier = rank::tier(query, fields) as usize;
+            if tiers[0].len() + tiers[1].len() + tiers[2].len() >= limit {
+                break;
+            }
+            let tier = if !leading.contains(d) {
+                tier_of(d) as usize
+            } else if later[0].contains(d) {
+                2
+            } else if later[1].contains(d) {
+                3
+            } else {
+                continue;
+            };
             if tiers[tier].len() < limit {
                 tiers[tier].push(d);
-                if tier == 0 && tiers[0].len() == limit {
-                    break;
-                }
             }
         }
         tiers.into_iter().flatten().take(limit).collect()
@@ -369,8 +417,10 @@ impl SearchIndex {
         if !(0..terms.len()).any(|i| correct[i] && budgets[i] > 0) {
             return Vec::new();
         }
-        // levels[t][k]: documents with a word k edits from term t (level 0: as typed).
+        // levels[t][k]: documents with a word k edits from term t (level 0: as typed);
+        // near[t]: the vocabulary's words a correction of term t found.
         let mut levels: Vec<Vec<Bits>> = Vec::with_capacity(terms.len());
+        let mut near: Vec<HashSet<&str>> = vec![HashSet::new(); terms.len()];
         for (i, (term, set)) in terms.iter().zip(exact).enumerate() {
             let mut osa = Osa::new(term);
             let budget = if correct[i] { budgets[i] } else { 0 };
@@ -387,6 +437,7 @@ impl SearchIndex {
                         && d > 0
                     {
                         by_edits[d].extend(&self.postings[n]);
+                        near[i].insert(word);
                     }
                 }
             }
@@ -420,6 +471,33 @@ impl SearchIndex {
             })
             .collect();
         found.sort_unstable();
-        found.into_iter().take(limit).map(|(_, d)| d).collect()
+        if terms.len() < 2 {
+            return found.into_iter().take(limit).map(|(_, d)| d).collect();
+        }
+        // Among documents with as many edits, the words side by side in the order typed first.
+        let as_typed: Vec<(&str, bool)> =
+            terms.iter().map(|t| (*t, t.chars().count() >= 3)).collect();
+        let matches = |t: usize, word: &str| {
+            let (term, inside) = as_typed[t];
+            word.starts_with(term) || (inside && word.contains(term)) || near[t].contains(word)
+        };
+        let mut out = Vec::with_capacity(limit);
+        for group in found.chunk_by(|a, b| a.0 == b.0) {
+            let want = limit - out.len();
+            let mut by_proximity: [Vec<u32>; 3] = Default::default();
+            for &(_, d) in group {
+                let fields = self.texts[d as usize].split(FIELD_END);
+                let p = rank::proximity(terms.len(), fields, matches) as usize;
+                by_proximity[p].push(d);
+                if by_proximity[0].len() == want {
+                    break;
+                }
+            }
+            out.extend(by_proximity.into_iter().flatten().take(want));
+            if out.len() == limit {
+                break;
+            }
+        }
+        out
     }
 }

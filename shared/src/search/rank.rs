@@ -37,6 +37,41 @@ pub fn tier<'a>(query: &str, fields: impl Iterator<Item = &'a str>) -> u8 {
     best
 }
 
+/// How near each other a document holds the query's words, best first: side by side in the
+/// order typed, in one field; all in one field; spread over fields.
+pub const IN_A_ROW: u8 = 0;
+pub const ONE_FIELD: u8 = 1;
+pub const APART: u8 = 2;
+
+/// The [`IN_A_ROW`] .. [`APART`] of a document for a query of `terms` words, `matches(t, word)`
+/// saying whether a word of the document stands for the query's word `t` (as typed or
+/// corrected). One word is always in a row.
+pub fn proximity<'a>(
+    terms: usize,
+    fields: impl Iterator<Item = &'a str>,
+    matches: impl Fn(usize, &str) -> bool,
+) -> u8 {
+    if terms < 2 {
+        return IN_A_ROW;
+    }
+    let mut best = APART;
+    let mut words: Vec<&str> = Vec::new();
+    for field in fields {
+        words.clear();
+        words.extend(words_of(field));
+        if words
+            .windows(terms)
+            .any(|run| run.iter().enumerate().all(|(t, w)| matches(t, w)))
+        {
+            return IN_A_ROW;
+        }
+        if best == APART && (0..terms).all(|t| words.iter().any(|w| matches(t, w))) {
+            best = ONE_FIELD;
+        }
+    }
+    best
+}
+
 /// The edits a query word of `len` characters may carry: none up to two letters, one up to
 /// five, two beyond.
 pub fn typo_budget(len: usize) -> usize {

@@ -70,6 +70,52 @@ fn typos_are_forgiven_word_by_word() {
 }
 
 #[test]
+fn typo_matches_with_the_words_side_by_side_come_first() {
+    let ix = index(&[
+        (1, "Could Be Paradise", "Anka", "Roads"),
+        (2, "Paradise Is Cold", "Anka", "Roads"),
+        (3, "Paradise", "Cold Anka", "Roads"),
+        (4, "The Long Cold Paradise Nights", "Anka", "Roads"),
+        (5, "Paradise of the Cold Nights", "Anka", "Roads"),
+        (6, "Paradise Could Wait", "Anka", "Roads"),
+    ]);
+    let found = find(&ix, "colld paradise");
+    assert_eq!(found[0], 4, "{found:?}");
+    assert_eq!(found.len(), 6, "the others still follow: {found:?}");
+    assert_eq!(
+        found[1..],
+        [2, 1, 6, 5, 3],
+        "the words in one field, in document order, before the words in two fields"
+    );
+    assert_eq!(find(&ix, "paradise colld")[0], 6, "in the order typed");
+    assert_eq!(find(&ix, "long colld paradise")[0], 4, "three words");
+}
+
+#[test]
+fn proximity_of_the_query_words() {
+    use super::rank::{APART, IN_A_ROW, ONE_FIELD, proximity};
+    let fields = ["the long cold paradise", "anka", "roads"];
+    let typed = |q: &'static [&'static str]| move |t: usize, w: &str| w.starts_with(q[t]);
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["cold", "par"])),
+        IN_A_ROW
+    );
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["par", "cold"])),
+        ONE_FIELD
+    );
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["long", "par"])),
+        ONE_FIELD
+    );
+    assert_eq!(
+        proximity(2, fields.into_iter(), typed(&["anka", "par"])),
+        APART
+    );
+    assert_eq!(proximity(1, fields.into_iter(), typed(&["anka"])), IN_A_ROW);
+}
+
+#[test]
 fn words_run_together_are_split() {
     let ix = library();
     assert_eq!(find(&ix, "auroradrive")[0], 6);
@@ -117,4 +163,78 @@ fn tiers_of_several_words() {
         SUBSTRING,
         "across fields"
     );
+}
+
+/// Every document holding every query word, ranked by tier then document order: what the
+/// index must give for queries of several words, however it walks its candidates.
+fn ranked_naively(docs: &[(i64, Vec<String>)], query: &str, limit: usize) -> Vec<i64> {
+    use super::{rank::tier, words_of};
+    let mut found: Vec<(u8, usize, String, i64)> = docs
+        .iter()
+        .filter(|(_, fields)| {
+            words_of(query).all(|t| {
+                fields
+                    .iter()
+                    .flat_map(|f| words_of(f))
+                    .any(|w| w.starts_with(t) || (t.chars().count() >= 3 && w.contains(t)))
+            })
+        })
+        .map(|(id, fields)| {
+            let text = fields.join("\n");
+            (
+                tier(query, fields.iter().map(String::as_str)),
+                text.len(),
+                text,
+                *id,
+            )
+        })
+        .collect();
+    found.sort();
+    found.into_iter().take(limit).map(|(.., id)| id).collect()
+}
+
+#[test]
+fn several_words_rank_by_tier_then_document_order_on_a_larger_library() {
+    const WORDS: [&str; 12] = [
+        "the", "sun", "son", "sunset", "other", "road", "s", "blue", "there", "sea", "the sun",
+        "(live)",
+    ];
+    let mut seed: u64 = 7;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let docs: Vec<(i64, Vec<String>)> = (0..600)
+        .map(|id| {
+            let mut field = || {
+                let len = 1 + next(4);
+                let words: Vec<&str> = (0..len).map(|_| WORDS[next(WORDS.len())]).collect();
+                fold(&words.join(" "))
+            };
+            (id, vec![field(), field(), field()])
+        })
+        .collect();
+    let ix = SearchIndex::build(docs.clone());
+    for query in [
+        "the s",
+        "the sun",
+        "the",
+        "sun the",
+        "the su",
+        "there s",
+        "s the",
+        "road blue",
+        "live the",
+        "(live) the",
+        "the sun the",
+        "oth s",
+    ] {
+        for limit in [1, 5, 20, 200] {
+            let naive = ranked_naively(&docs, query, limit);
+            let got = ix.search(&clean_query(query), limit);
+            assert_eq!(got[..naive.len()], naive, "{query:?} limit {limit}");
+        }
+    }
 }
