@@ -368,11 +368,13 @@ mod tests {
     async fn one_user_runs_at_most_its_share_while_another_gets_a_thread() {
         let pool = Pool::new(2, 1, 16);
         let order = Arc::new(Mutex::new(Vec::new()));
+        // Long enough that the idle thread wakes for user 2's job before user 1's first ends,
+        // however loaded the machine.
         let job = |tag: &'static str| {
             let order = Arc::clone(&order);
             move || {
                 order.lock().expect("lock").push(tag);
-                thread::sleep(Duration::from_millis(40));
+                thread::sleep(Duration::from_millis(300));
                 Ok(Arc::new(Vec::new()))
             }
         };
@@ -382,7 +384,10 @@ mod tests {
         let a2 = pool
             .submit(key(2), Priority::Wait, 1, job("a2"))
             .expect("q");
-        thread::sleep(Duration::from_millis(5));
+        // User 2 asks once user 1's first chunk is running.
+        while order.lock().expect("lock").is_empty() {
+            thread::sleep(Duration::from_millis(1));
+        }
         let b1 = pool
             .submit(key(3), Priority::Wait, 2, job("b1"))
             .expect("q");
