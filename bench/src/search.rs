@@ -224,29 +224,6 @@ pub async fn search(
     Ok(())
 }
 
-/// The row a list shows of a track, from its JSON (what [`mixtape::mirror::Mirror::search`]
-/// gives), to check [`mixtape::mirror::Mirror::search_rows`] against.
-fn summary_of(t: &Track) -> TrackSummary {
-    TrackSummary {
-        id: t.id,
-        title: t.title.clone(),
-        artists: t
-            .artists
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        album: t
-            .album
-            .as_ref()
-            .map(|a| a.title.clone())
-            .unwrap_or_default(),
-        duration_ms: t.duration_ms,
-        content_hash: t.content_hash.clone(),
-        cover_art: t.cover_art.clone(),
-    }
-}
-
 /// Latencies of one stage of a keystroke.
 fn stage_row(label: &str, times: &mut [Duration]) -> String {
     times.sort();
@@ -349,7 +326,7 @@ pub fn mirror_search(base: &str, phrases: usize, seed: u64) -> Result<()> {
                 .count();
             old_per_key.push(started.elapsed());
             std::hint::black_box(cached);
-            let same: Vec<TrackSummary> = full.iter().map(summary_of).collect();
+            let same: Vec<TrackSummary> = full.iter().map(TrackSummary::from).collect();
             if same != rows {
                 bail!("{key:?}: the rows differ from the tracks");
             }

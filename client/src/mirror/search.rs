@@ -23,6 +23,25 @@ pub struct TrackSummary {
     pub cover_art: Option<String>,
 }
 
+impl From<&Track> for TrackSummary {
+    /// The row of a track as its JSON has it (what the columns must equal).
+    fn from(t: &Track) -> Self {
+        Self {
+            id: t.id,
+            title: t.title.clone(),
+            artists: artist_names(t),
+            album: t
+                .album
+                .as_ref()
+                .map(|a| a.title.clone())
+                .unwrap_or_default(),
+            duration_ms: t.duration_ms,
+            content_hash: t.content_hash.clone(),
+            cover_art: t.cover_art.clone(),
+        }
+    }
+}
+
 /// The index of one mirror, shared with the thread that builds it ahead.
 #[derive(Default)]
 pub(super) struct IndexSlot {

@@ -115,22 +115,7 @@ fn search_rows_are_the_searched_tracks_as_a_list_shows_them() {
     for q in ["blue", "lea", "b", "blu tran", "bleu", "nothing here"] {
         let tracks = m.search(q, 10).unwrap();
         let rows = m.search_rows(q, 10).unwrap();
-        let expected: Vec<TrackSummary> = tracks
-            .iter()
-            .map(|t| TrackSummary {
-                id: t.id,
-                title: t.title.clone(),
-                artists: artist_names(t),
-                album: t
-                    .album
-                    .as_ref()
-                    .map(|a| a.title.clone())
-                    .unwrap_or_default(),
-                duration_ms: t.duration_ms,
-                content_hash: t.content_hash.clone(),
-                cover_art: t.cover_art.clone(),
-            })
-            .collect();
+        let expected: Vec<TrackSummary> = tracks.iter().map(TrackSummary::from).collect();
         assert_eq!(rows, expected, "{q:?}");
     }
     let train = m.search_rows("train", 10).unwrap();
