@@ -61,9 +61,6 @@ impl MirrorError {
     }
 }
 
-/// Ends the title in a track's search text (never in tags), so ranking can favour title matches.
-const TITLE_END: char = '\u{1f}';
-
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE tracks (
@@ -95,7 +92,6 @@ CREATE TABLE album_artists (
     name TEXT NOT NULL,
     albums INTEGER NOT NULL
 ) STRICT;
-CREATE VIRTUAL TABLE track_search USING fts5 (text, tokenize = 'trigram remove_diacritics 1');
 CREATE TABLE playlists (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -233,13 +229,13 @@ impl Mirror {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > 4 {
+        if version > 5 {
             return Err(MirrorError::TooNew(version));
         }
         match version {
             0 => {
                 conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} {LYRICS_SCHEMA} PRAGMA user_version = 4; COMMIT;"
+                    "BEGIN; {SCHEMA} {LYRICS_SCHEMA} PRAGMA user_version = 5; COMMIT;"
                 ))?;
             }
             1 | 2 => conn.execute_batch(
@@ -262,6 +258,13 @@ impl Mirror {
             conn.execute_batch(&format!(
                 "BEGIN; {LYRICS_SCHEMA} PRAGMA user_version = 4; COMMIT;"
             ))?;
+        }
+        if (1..5).contains(&version) {
+            // v5: search runs on the in-memory index over the tracks' columns (`mirror/search.rs`);
+            // the FTS5 table every pull kept up to date was read by nothing.
+            conn.execute_batch(
+                "BEGIN; DROP TABLE IF EXISTS track_search; PRAGMA user_version = 5; COMMIT;",
+            )?;
         }
         let device = match meta(&conn, "device_id")? {
             Some(id) => id.parse().map_err(|_| corrupt(format!("device id {id}")))?,
@@ -319,9 +322,6 @@ impl Mirror {
                     disc_number, track_number, year, duration_ms, content_hash, size_bytes, cover_art, json)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?;
-            let mut drop_search = tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?;
-            let mut put_search =
-                tx.prepare_cached("INSERT INTO track_search (rowid, text) VALUES (?1, ?2)")?;
             let mut drop_lyrics = tx.prepare_cached("DELETE FROM lyrics WHERE track_id = ?1")?;
             for change in &page.changes {
                 match change {
@@ -344,18 +344,11 @@ impl Mirror {
                             track.cover_art,
                             serde_json::to_string(track).map_err(corrupt)?,
                         ])?;
-                        drop_search.execute([track.id.0])?;
                         drop_lyrics.execute([track.id.0])?;
-                        let album = track.album.as_ref().map_or("", |a| a.title.as_str());
-                        put_search.execute(params![
-                            track.id.0,
-                            fold(&format!("{}{TITLE_END}{artists} {album}", track.title))
-                        ])?;
                         applied.tracks += 1;
                     }
                     Change::TrackDeleted { id, .. } => {
                         tx.execute("DELETE FROM tracks WHERE id = ?1", [id.0])?;
-                        drop_search.execute([id.0])?;
                         drop_lyrics.execute([id.0])?;
                         applied.tracks_deleted += 1;
                     }

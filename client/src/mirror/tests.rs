@@ -354,10 +354,12 @@ fn an_older_mirror_is_migrated_and_keeps_its_data() {
         let mut m = Mirror::open(&path).unwrap();
         m.apply_changes(&page(vec![by(1, 10, (7, "Nina"))], 1))
             .unwrap();
-        // Back to version 1: no artist table, the narrow index.
+        // Back to version 1: no artist table, the narrow index, the FTS5 search table.
         m.conn
             .execute_batch(
-                "DROP TABLE album_artists;
+                "CREATE VIRTUAL TABLE track_search USING fts5 (text, tokenize = 'trigram');
+                 INSERT INTO track_search (rowid, text) VALUES (1, 'nina');
+                 DROP TABLE album_artists;
                  DROP TABLE lyrics;
                  DELETE FROM meta WHERE key = 'artists_dirty';
                  DROP INDEX tracks_by_album_artist;
@@ -373,7 +375,16 @@ fn an_older_mirror_is_migrated_and_keeps_its_data() {
         .conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
+    let search_table: i64 = m
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'track_search'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(search_table, 0, "v5 dropped the FTS5 table");
     assert_eq!(
         m.album_artists().unwrap().len(),
         1,
@@ -384,9 +395,9 @@ fn an_older_mirror_is_migrated_and_keeps_its_data() {
     drop(m);
     // A mirror from a newer program is refused, not damaged.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 5).unwrap();
+    conn.pragma_update(None, "user_version", 6).unwrap();
     drop(conn);
-    assert!(matches!(Mirror::open(&path), Err(MirrorError::TooNew(5))));
+    assert!(matches!(Mirror::open(&path), Err(MirrorError::TooNew(6))));
 }
 
 #[test]
