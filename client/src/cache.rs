@@ -28,7 +28,7 @@ mod tests;
 mod tests_rendition;
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -438,13 +438,7 @@ impl AudioCache {
         let dir = inner.layout.audio_dir(&hash);
         fs::create_dir_all(&dir).map_err(|e| map_write_error(&dir, e))?;
         let part = inner.layout.part(&hash);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&part)
-            .map_err(|e| map_write_error(&part, e))?;
+        let file = error::open_part(&part)?;
         let have = file.metadata().map_err(|e| CacheError::io(&part, e))?.len();
         // Bytes already in a part are readable at once; the download verifies them in the end.
         let download = Arc::new(Download::new(

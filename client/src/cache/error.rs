@@ -139,6 +139,17 @@ pub(crate) fn map_write_error(path: &Path, e: io::Error) -> CacheError {
     }
 }
 
+/// Opens (creating) a download's part file to resume it: what is there stays.
+pub(crate) fn open_part(path: &Path) -> Result<std::fs::File, CacheError> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| map_write_error(path, e))
+}
+
 /// The whole `source()` chain of an error, because reqwest's top-level message hides the cause
 /// ("error sending request") that the user needs ("connection refused").
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {

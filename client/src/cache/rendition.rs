@@ -8,7 +8,7 @@
 //! `{source hash}@{profile}.part` beside the originals' parts: resumable with Range and
 //! `If-Match` on the rendition's ETag, and locked while written so `clear` leaves it alone.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
@@ -97,13 +97,7 @@ impl AudioCache {
         let dir = layout.audio_dir(source);
         fs::create_dir_all(&dir).map_err(|e| map_write_error(&dir, e))?;
         let part = dir.join(format!("{source}@{profile}{PART_SUFFIX}"));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&part)
-            .map_err(|e| map_write_error(&part, e))?;
+        let mut file = error::open_part(&part)?;
         // One writer per part, in this process or another; the loser waits, then finds it done.
         file.lock().map_err(|e| CacheError::io(&part, e))?;
         if let Some(path) = self.rendition_path(source, profile) {

@@ -2,6 +2,7 @@
 
 use super::output::{Bar, note, print_json, report_downloads, say, stats_json};
 use super::{CacheCommand, JsonFlag, OfflineCommand, Result};
+use crate::cli::megabytes;
 use crate::device::Device;
 use crate::offline::{self, OfflineError};
 use crate::quality::{self, ORIGINAL};
@@ -195,17 +196,5 @@ pub(super) fn cache_cmd(device: &mut Device, cmd: CacheCommand) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// Sizes as people read them: `212 MB`, `1.4 GB`, `640 kB` (decimal, like the other output).
-pub(super) fn megabytes(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1e9 {
-        format!("{:.1} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.0} MB", b / 1e6)
-    } else {
-        format!("{:.0} kB", (b / 1e3).ceil())
     }
 }

@@ -558,3 +558,15 @@ fn status(device: &mut Device, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// Sizes as people read them: `212 MB`, `1.4 GB`, `640 kB` (decimal, like the other output).
+pub fn megabytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", (b / 1e3).ceil())
+    }
+}

@@ -7,17 +7,7 @@ use crate::support::{ClientDevice, Proxy, blake3_of};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// `mixtape`'s way of printing sizes (cli/cache.rs `megabytes`).
-fn megabytes(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1e9 {
-        format!("{:.1} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.0} MB", b / 1e6)
-    } else {
-        format!("{:.0} kB", (b / 1e3).ceil())
-    }
-}
+use mixtape::cli::megabytes;
 
 /// (content hash, exact size in `profile`) of each track, as the server computes them.
 async fn sizes(server: &TestServer, tracks: &[i64], profile: &str) -> Vec<(String, u64)> {
