@@ -221,15 +221,10 @@ async fn respond(
     let len = r.plan.len();
     let content_type = r.plan.profile.codec.content_type();
     let base = |status: StatusCode| {
-        Response::builder()
-            .status(status)
-            .header(header::ETAG, &etag)
-            .header(header::ACCEPT_RANGES, "bytes")
-            .header(header::CACHE_CONTROL, cache)
-            .header(
-                "X-Content-Duration",
-                format!("{:.3}", r.plan.frames() as f64 / 48_000.0),
-            )
+        super::stream::file_response(status, &etag, cache).header(
+            "X-Content-Duration",
+            format!("{:.3}", r.plan.frames() as f64 / 48_000.0),
+        )
     };
     let range = match preconditions(
         headers,

@@ -123,6 +123,19 @@ pub(super) enum Preconditions {
 /// If-Match (a mismatch is 412, `changed` saying what changed), If-None-Match (304), If-Range
 /// and Range (416 outside the bytes), for the file route and the rendition route alike; `base`
 /// starts an answer with the representation's headers.
+/// The headers every answer about a file (original or rendition) carries.
+pub(super) fn file_response(
+    status: StatusCode,
+    etag: &str,
+    cache: &'static str,
+) -> axum::http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header(header::ETAG, etag)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, cache)
+}
+
 pub(super) fn preconditions(
     headers: &HeaderMap,
     etag: &str,
@@ -172,13 +185,7 @@ pub(super) async fn respond(
 ) -> Result<Response, ApiError> {
     let OpenTrack { file, info, len } = open;
     let etag = format!("\"{}\"", info.content_hash);
-    let base = |status: StatusCode| {
-        Response::builder()
-            .status(status)
-            .header(header::ETAG, &etag)
-            .header(header::ACCEPT_RANGES, "bytes")
-            .header(header::CACHE_CONTROL, cache)
-    };
+    let base = |status: StatusCode| file_response(status, &etag, cache);
     let range = match preconditions(headers, &etag, len, "the file changed", &base)? {
         Preconditions::Answered(response) => return Ok(response),
         Preconditions::Send(range) => range,
