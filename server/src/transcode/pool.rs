@@ -229,9 +229,11 @@ fn take(st: &mut State, per_user: usize) -> Option<(ChunkKey, Job)> {
 
 fn worker(shared: &Shared) {
     loop {
-        let (key, job) = {
+        // Taken and marked running under one lock: in between, another worker could start a
+        // second job of the same user past its limit, or a request queue this chunk again.
+        let (key, user, work) = {
             let mut st = shared.lock();
-            loop {
+            let (key, job) = loop {
                 if st.shutdown {
                     return;
                 }
@@ -239,20 +241,18 @@ fn worker(shared: &Shared) {
                     break next;
                 }
                 st = shared.ready.wait(st).unwrap_or_else(|p| p.into_inner());
-            }
-        };
-        let Job {
-            user,
-            work,
-            waiters,
-            ..
-        } = job;
-        {
-            let mut st = shared.lock();
+            };
+            let Job {
+                user,
+                work,
+                waiters,
+                ..
+            } = job;
             st.running.insert(key.clone(), waiters);
             *st.running_per_user.entry(user).or_default() += 1;
             metrics::gauge!("mixtape_transcode_queued").set(st.queued.len() as f64);
-        }
+            (key, user, work)
+        };
         let result = work();
         let waiters = {
             let mut st = shared.lock();
