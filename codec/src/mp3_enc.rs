@@ -20,6 +20,8 @@ pub const FRAME: u64 = 1152;
 pub const ENCODER_DELAY: u64 = 576;
 /// The decoder's delay every MP3 decoder adds (the synthesis filterbank).
 const DECODER_DELAY: u64 = 529;
+/// The fewest audio frames a rendition has (a track under 50 samples would need one).
+const MIN_AUDIO_FRAMES: u64 = 2;
 /// Frames per chunk (about two seconds, as for Opus).
 pub const CHUNK_FRAMES: u64 = 84;
 /// Frames a chunk's encoder runs before its first kept frame: the MDCT overlap and the
@@ -214,9 +216,12 @@ impl Mp3Layout {
         u64::from(self.bitrate_kbps) * 3
     }
 
-    /// Audio frames (after the Info frame): every sample decoded, after both delays.
+    /// Audio frames (after the Info frame): every sample decoded, after both delays, and at
+    /// least two: ffmpeg finds an MP3 stream by two frames in a row, and refuses a file of one.
     pub fn audio_frames(&self) -> u64 {
-        (self.frames + ENCODER_DELAY + DECODER_DELAY).div_ceil(FRAME)
+        (self.frames + ENCODER_DELAY + DECODER_DELAY)
+            .div_ceil(FRAME)
+            .max(MIN_AUDIO_FRAMES)
     }
 
     /// Samples of the last frames past the audio, as the Info frame states them.
@@ -423,9 +428,10 @@ mod tests {
             frames,
             channels: 2,
         };
-        // No audio still decodes: one frame holds the delays.
-        assert_eq!(layout(0).audio_frames(), 1);
-        assert_eq!(layout(0).len(), 2 * 384);
+        // No audio still decodes: two frames (one would hold the delays; ffmpeg needs two).
+        assert_eq!(layout(0).audio_frames(), 2);
+        assert_eq!(layout(0).len(), 3 * 384);
+        assert_eq!(layout(0).padding(), 2 * 1152 - 576);
         // ffmpeg's figure in the research note: 13,230,000 samples, 11,486 frames, padding
         // 1,296.
         let l = layout(13_230_000);
