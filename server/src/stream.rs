@@ -1,10 +1,14 @@
 //! Resolving a track to the bytes to stream. No request path reaches the filesystem except
-//! through the track table, and a path that resolves outside the library is refused.
+//! through the track table, and a path that resolves outside the library is refused. The bytes
+//! go out as `FileChunks`.
 
 use crate::library_fs::LibraryFsError;
 use crate::storage::{StorageError, Store, TrackFile};
 use mixtape_shared::TrackId;
 use std::path::Path;
+
+mod chunks;
+pub use chunks::FileChunks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {

@@ -187,6 +187,42 @@ pub(crate) fn record_change(
     Ok(seq)
 }
 
+/// One change to record, in the order of a batch.
+pub(crate) struct Change {
+    pub kind: &'static str,
+    pub item: String,
+    pub user: Option<UserId>,
+    pub deleted: bool,
+}
+
+/// Records `changes` in order, as many `record_change` calls would, with one update of the
+/// sequence for all of them (a scan batch records one change per track).
+pub(crate) fn record_changes(tx: &Connection, changes: &[Change]) -> StorageResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let last: i64 = tx
+        .prepare_cached(
+            "UPDATE meta SET value = value + ?1 WHERE key = 'change_seq' RETURNING value",
+        )?
+        .query_row([changes.len() as i64], |r| r.get(0))?;
+    let first = last - changes.len() as i64 + 1;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO changes (kind, item, user_id, seq, deleted) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, item) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, user_id = excluded.user_id",
+    )?;
+    for (seq, change) in (first..).zip(changes) {
+        insert.execute(rusqlite::params![
+            change.kind,
+            change.item,
+            change.user.map(|u| u.0),
+            seq,
+            change.deleted
+        ])?;
+    }
+    Ok(())
+}
+
 impl CatalogStore for SqliteStore {
     fn catalog_generation(&self) -> u64 {
         self.catalog_generation.load(Ordering::SeqCst)

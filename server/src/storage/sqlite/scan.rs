@@ -2,7 +2,7 @@
 //! crash loses at most the batch in flight (the next scan redoes it).
 
 use super::*;
-use super::{SEP, record_change};
+use super::{Change, SEP, record_changes};
 use crate::catalog::fold;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
@@ -326,13 +326,16 @@ fn write_track(
     batch.albums.extend(album_id);
     batch.artists.extend(artist_ids.iter().copied());
     batch.artists.insert(album_artist_id);
-    tx.prepare_cached("DELETE FROM track_lyrics WHERE track_id = ?1")?
-        .execute([id])?;
+    // A new id has no lyrics (ids are never reused; a retired id's went with its track).
+    if existing.is_some() {
+        tx.prepare_cached("DELETE FROM track_lyrics WHERE track_id = ?1")?
+            .execute([id])?;
+    }
     if let Some(lyrics) = &record.lyrics {
         tx.prepare_cached("INSERT INTO track_lyrics (track_id, lyrics) VALUES (?1, ?2)")?
             .execute(params![id, crate::storage::lyrics_to_json(lyrics)])?;
     }
-    record_change(tx, "track", &id.to_string(), None, false)?;
+    batch.change("track", id.to_string(), None, false);
     Ok(id)
 }
 
@@ -354,7 +357,7 @@ fn remove_track(tx: &Connection, id: i64, batch: &mut Batch) -> StorageResult<()
     // Entries of a vanished track stay in their playlists (the op log names the track; the
     // entry is listed as unavailable) and the id stays with the content: if the file returns,
     // the entries play again.
-    touch_playlists_with(tx, id)?;
+    touch_playlists_with(tx, id, batch)?;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO retired_track_ids (content_hash, track_id)
          SELECT content_hash, id FROM tracks WHERE id = ?1",
@@ -363,13 +366,13 @@ fn remove_track(tx: &Connection, id: i64, batch: &mut Batch) -> StorageResult<()
     stage_search_delete(tx, id)?;
     tx.prepare_cached("DELETE FROM tracks WHERE id = ?1")?
         .execute([id])?;
-    record_change(tx, "track", &id.to_string(), None, true)?;
+    batch.change("track", id.to_string(), None, true);
     Ok(())
 }
 
 /// Tells the owners of playlists holding track `id` that their playlist changed (its entries'
 /// availability did).
-fn touch_playlists_with(tx: &Connection, id: i64) -> StorageResult<()> {
+fn touch_playlists_with(tx: &Connection, id: i64, batch: &mut Batch) -> StorageResult<()> {
     let affected: Vec<(String, i64)> = tx
         .prepare_cached(
             "SELECT DISTINCT p.id, p.owner_id FROM playlist_entries e JOIN playlists p ON p.id = e.playlist_id WHERE e.track_id = ?1",
@@ -377,13 +380,18 @@ fn touch_playlists_with(tx: &Connection, id: i64) -> StorageResult<()> {
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (playlist, owner) in affected {
-        record_change(tx, "playlist", &playlist, Some(UserId(owner)), false)?;
+        batch.change("playlist", playlist, Some(UserId(owner)), false);
     }
     Ok(())
 }
 
 /// Marks the track at `path` available or not; true if that changed it.
-fn set_available(tx: &Connection, path: &str, available: bool) -> StorageResult<bool> {
+fn set_available(
+    tx: &Connection,
+    path: &str,
+    available: bool,
+    batch: &mut Batch,
+) -> StorageResult<bool> {
     let Some(id) = tx
         .prepare_cached(
             "UPDATE tracks SET available = ?2 WHERE path = ?1 AND available != ?2 RETURNING id",
@@ -393,8 +401,8 @@ fn set_available(tx: &Connection, path: &str, available: bool) -> StorageResult<
     else {
         return Ok(false);
     };
-    record_change(tx, "track", &id.to_string(), None, false)?;
-    touch_playlists_with(tx, id)?;
+    batch.change("track", id.to_string(), None, false);
+    touch_playlists_with(tx, id, batch)?;
     Ok(true)
 }
 
@@ -408,6 +416,19 @@ struct Batch {
     album_ids: HashMap<(i64, String), (i64, bool)>,
     genre_ids: HashMap<String, i64>,
     art: HashSet<String>,
+    /// The change feed's entries, recorded together at the end of the batch.
+    changes: Vec<Change>,
+}
+
+impl Batch {
+    fn change(&mut self, kind: &'static str, item: String, user: Option<UserId>, deleted: bool) {
+        self.changes.push(Change {
+            kind,
+            item,
+            user,
+            deleted,
+        });
+    }
 }
 
 /// Recomputes the denormalized counts of the albums and artists a batch batch.
@@ -500,18 +521,19 @@ pub fn apply_batch(tx: &Connection, writes: Vec<ScanWrite>) -> StorageResult<Bat
                 }
             }
             ScanWrite::Hold { path } => {
-                if set_available(tx, &path, false)? {
+                if set_available(tx, &path, false, &mut batch)? {
                     outcome.held += 1;
                 }
             }
             ScanWrite::Restore { path } => {
-                if set_available(tx, &path, true)? {
+                if set_available(tx, &path, true, &mut batch)? {
                     outcome.restored += 1;
                 }
             }
         }
     }
     refresh_counts(tx, &batch)?;
+    record_changes(tx, &batch.changes)?;
     for sql in WRITE_STAGED {
         tx.prepare_cached(sql)?.execute([])?;
     }

@@ -336,6 +336,62 @@ fn lyrics_are_written_with_their_track_and_go_with_it(store: &dyn Store) {
     assert_eq!(store.track_lyrics(one).unwrap(), None);
 }
 
+/// A batch's tracks reach the change feed one row each, in the batch's order: what a client
+/// pulling the feed applies in turn (an update, then a removal of another track).
+fn a_batch_reaches_the_feed_in_its_order(store: &dyn Store) {
+    use mixtape_shared::api::{Change, ChangesPage};
+    let u = super::fixtures::user(store, "feed-reader");
+    let tracks = |page: &ChangesPage| -> Vec<(TrackId, bool)> {
+        page.changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Track { track, .. } => Some((track.id, false)),
+                Change::TrackDeleted { id, .. } => Some((*id, true)),
+                _ => None,
+            })
+            .collect()
+    };
+    let increasing = |page: &ChangesPage| {
+        let revs: Vec<i64> = page.changes.iter().map(Change::rev).collect();
+        assert!(revs.windows(2).all(|w| w[0] < w[1]), "{revs:?}");
+        revs
+    };
+    let start = store.changes(u, "0", 1000).unwrap();
+    scan(
+        store,
+        vec![
+            record("f/1.flac", "One", "Band", "Album", None),
+            record("f/2.flac", "Two", "Band", "Album", None),
+            record("f/3.flac", "Three", "Band", "Album", None),
+        ],
+    );
+    let (one, two, three) = (
+        id_at(store, "f/1.flac"),
+        id_at(store, "f/2.flac"),
+        id_at(store, "f/3.flac"),
+    );
+    let first = store.changes(u, &start.next_since, 1000).unwrap();
+    assert_eq!(tracks(&first), [(one, false), (two, false), (three, false)]);
+    let first_revs = increasing(&first);
+
+    let mut three_again = record("f/3.flac", "Three (Live)", "Band", "Album", None);
+    three_again.mtime_ns += 1;
+    store
+        .apply_scan_batch(vec![
+            ScanWrite::Upsert(three_again),
+            ScanWrite::Remove {
+                path: "f/1.flac".into(),
+            },
+        ])
+        .unwrap();
+    let second = store.changes(u, &first.next_since, 1000).unwrap();
+    assert_eq!(tracks(&second), [(three, false), (one, true)]);
+    let second_revs = increasing(&second);
+    assert!(second_revs[0] > *first_revs.last().unwrap());
+    let caught_up = store.changes(u, &second.next_since, 1000).unwrap();
+    assert!(caught_up.changes.is_empty(), "{:?}", caught_up.changes);
+}
+
 stories!(
     lyrics_are_written_with_their_track_and_go_with_it,
     upserts_add_then_update_in_place,
@@ -345,4 +401,5 @@ stories!(
     counts_follow_the_tracks,
     pruning_drops_what_no_track_uses,
     big_batches_write_every_track,
+    a_batch_reaches_the_feed_in_its_order,
 );
