@@ -62,6 +62,11 @@ pub struct SqliteStore {
     search_index: SearchCache,
 }
 
+/// Pages in the write-ahead log before the writer copies them into the database (40 MiB).
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+/// What the log file keeps of its size once checkpointed.
+const WAL_KEPT_BYTES: i64 = 16 * 1024 * 1024;
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -78,6 +83,11 @@ impl SqliteStore {
     pub fn open(path: &Path, readers: u32) -> StorageResult<Self> {
         let mut writer = Connection::open(path)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
+        // A checkpoint copies each page once however often the log holds it: at the default
+        // 1,000 pages, a first scan rewrote the same index pages checkpoint after checkpoint
+        // (12 % of the writer's time). The log is cut back to `journal_size_limit` after.
+        writer.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+        writer.pragma_update(None, "journal_size_limit", WAL_KEPT_BYTES)?;
         configure(&writer)?;
         migrate(&mut writer)?;
         writer.execute_batch(scan::STAGING)?;

@@ -52,11 +52,9 @@ fn ensure_artist(tx: &Connection, name: &str, batch: &mut Batch) -> StorageResul
     {
         Some(found) => found,
         None => {
-            let id: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO artists (name, sort_name) VALUES (?1, ?2) RETURNING id",
-                )?
-                .query_row(params![name, key], |r| r.get(0))?;
+            tx.prepare_cached("INSERT INTO artists (name, sort_name) VALUES (?1, ?2)")?
+                .execute(params![name, key])?;
+            let id = tx.last_insert_rowid();
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO temp.pending_artist_search (id, name) VALUES (?1, ?2)",
             )?
@@ -96,12 +94,12 @@ fn ensure_album(
             id
         }
         None => {
-            let id: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO albums (title, sort_title, album_artist_id, sort_artist, year, cover_art, added_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-                )?
-                .query_row(params![title, key.1, artist_id, fold(artist_name), record.year, cover, now()], |r| r.get(0))?;
+            tx.prepare_cached(
+                "INSERT INTO albums (title, sort_title, album_artist_id, sort_artist, year, cover_art, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![title, key.1, artist_id, fold(artist_name), record.year, cover, now()])?;
+            let id = tx.last_insert_rowid();
             tx.prepare_cached("INSERT OR REPLACE INTO temp.pending_album_search (id, title, artist) VALUES (?1, ?2, ?3)")?
                 .execute(params![id, fold(title), fold(artist_name)])?;
             id
@@ -121,9 +119,11 @@ fn ensure_genre(tx: &Connection, name: &str, batch: &mut Batch) -> StorageResult
         .optional()?
     {
         Some(id) => id,
-        None => tx
-            .prepare_cached("INSERT INTO genres (name) VALUES (?1) RETURNING id")?
-            .query_row([name], |r| r.get(0))?,
+        None => {
+            tx.prepare_cached("INSERT INTO genres (name) VALUES (?1)")?
+                .execute([name])?;
+            tx.last_insert_rowid()
+        }
     };
     batch.genre_ids.insert(name.to_string(), id);
     Ok(id)
@@ -285,25 +285,27 @@ fn write_track(
         None => {
             // A file that was once removed gets its old id back (NULL: a new one).
             let retired: Option<i64> = tx
-                .prepare_cached(
-                    "DELETE FROM retired_track_ids WHERE content_hash = ?1 RETURNING track_id",
-                )?
+                .prepare_cached("SELECT track_id FROM retired_track_ids WHERE content_hash = ?1")?
                 .query_row([&record.content_hash], |r| r.get(0))
                 .optional()?;
+            if retired.is_some() {
+                tx.prepare_cached("DELETE FROM retired_track_ids WHERE content_hash = ?1")?
+                    .execute([&record.content_hash])?;
+            }
             let placeholders = (1..=32)
                 .map(|i| format!("?{i}"))
                 .collect::<Vec<_>>()
                 .join(", ");
+            // No RETURNING: SQLite runs it as a trigger, and a statement with a trigger keeps a
+            // statement journal, a copy of every page it touches (a tenth of a first scan).
             tx.prepare_cached(&format!(
-                "INSERT INTO tracks ({COLUMNS}, added_at, id) VALUES ({placeholders}, ?33, ?34) RETURNING id"
+                "INSERT INTO tracks ({COLUMNS}, added_at, id) VALUES ({placeholders}, ?33, ?34)"
             ))?
-            .query_row(
-                rusqlite::params_from_iter(values.iter().copied().chain([
-                    &now() as &dyn rusqlite::ToSql,
-                    &retired as &dyn rusqlite::ToSql,
-                ])),
-                |r| r.get(0),
-            )?
+            .execute(rusqlite::params_from_iter(values.iter().copied().chain([
+                &now() as &dyn rusqlite::ToSql,
+                &retired as &dyn rusqlite::ToSql,
+            ])))?;
+            tx.last_insert_rowid()
         }
     };
     for (pos, artist) in artist_ids.iter().enumerate() {
