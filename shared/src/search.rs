@@ -23,6 +23,22 @@ use unicode_normalization::char::is_combining_mark;
 /// The comparison form of text: compatibility-decomposed, without diacritics, lower case,
 /// whitespace collapsed. "Café  Nocturne" and "cafe nocturne" compare equal.
 pub fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        // Most tags are ASCII, which decomposition leaves as it is and which has no marks: only
+        // case and spacing change, in one pass (a first scan folds five names per track).
+        let mut folded = String::with_capacity(text.len());
+        for word in text.split_whitespace() {
+            if !folded.is_empty() {
+                folded.push(' ');
+            }
+            folded.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        }
+        return folded;
+    }
+    fold_unicode(text)
+}
+
+fn fold_unicode(text: &str) -> String {
     let stripped: String = text
         .nfkd()
         .filter(|c| !is_combining_mark(*c))

@@ -1,6 +1,6 @@
 //! The index against small catalogs: tiers, prefixes as typed, typos, words run together.
 
-use super::{SearchIndex, clean_query, fold};
+use super::{SearchIndex, clean_query, fold, fold_unicode};
 
 fn index(docs: &[(i64, &str, &str, &str)]) -> SearchIndex {
     SearchIndex::build(
@@ -236,5 +236,13 @@ fn several_words_rank_by_tier_then_document_order_on_a_larger_library() {
             let got = ix.search(&clean_query(query), limit);
             assert_eq!(got[..naive.len()], naive, "{query:?} limit {limit}");
         }
+    }
+}
+
+proptest::proptest! {
+    /// The ASCII path folds as the general one does, whitespace of every kind included.
+    #[test]
+    fn ascii_folds_as_unicode_does(text in "[ -~\t\n\x0b\x0c\r]{0,40}") {
+        proptest::prop_assert_eq!(fold(&text), fold_unicode(&text));
     }
 }
