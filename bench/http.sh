@@ -7,6 +7,7 @@
 # Needs the release binary (cargo build --release -p mixtape-server) and wrk, curl, ffmpeg, jq.
 # Results are printed on stdout as Markdown rows; raw wrk output goes to stderr.
 # Usage: bash bench/http.sh [LIBRARY]   (default /tmp/bench20k; see docs/benchmarks.md)
+# MIXTAPE_SERVER=path runs another build of the server (a profiling build, an older one to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,7 @@ if [ ! -d "$library" ]; then
   echo "  cargo run --release -p mixtape-libgen -- bench --out $library --count 20000" >&2
   exit 1
 fi
-server=./target/release/mixtape-server
+server=${MIXTAPE_SERVER:-./target/release/mixtape-server}
 [ -x "$server" ] || cargo build --release -q -p mixtape-server
 
 work=$(mktemp -d /tmp/mixtape-http-bench.XXXXXX)
