@@ -4,8 +4,10 @@
 //!
 //! The size of a read sets what one stream can carry: each chunk pays a hop to the blocking pool
 //! and a write, so small chunks cap a fast reader (64 KiB: about 1 GB/s on loopback here) while
-//! large ones multiply the memory of many slow readers (500 streams × 512 KiB is 250 MiB). So a
-//! stream reads small chunks, and the first `LARGE_STREAMS` open at a time read large ones.
+//! large ones multiply the memory of many readers (500 streams × 256 KiB is 125 MiB of chunks
+//! alone). So a stream reads small chunks, and the first `LARGE_STREAMS` open at a time read
+//! large ones (256 KiB × 8: one stream 1.7-1.9 GB/s, 500 streams 137 MiB; 512 KiB × 16 gave
+//! 2.2-2.9 GB/s and 173 MiB; `docs/benchmarks.md`).
 
 use axum::body::Bytes;
 use futures_util::Stream;
@@ -19,9 +21,9 @@ use tokio::task::JoinHandle;
 /// One read for most streams: hundreds of open streams stay cheap.
 pub const SMALL_CHUNK: usize = 64 * 1024;
 /// One read for a stream holding one of the `LARGE_STREAMS` slots.
-pub const LARGE_CHUNK: usize = 512 * 1024;
-/// How many streams read large chunks at once: at most 8 MiB in all.
-const LARGE_STREAMS: usize = 16;
+pub const LARGE_CHUNK: usize = 256 * 1024;
+/// How many streams read large chunks at once: at most 2 MiB in all.
+const LARGE_STREAMS: usize = 8;
 
 static LARGE_IN_USE: AtomicUsize = AtomicUsize::new(0);
 
