@@ -107,9 +107,12 @@ impl Stream for FileChunks {
                         unreachable!("matched as idle just above")
                     };
                     let len = this.remaining.min(this.chunk_len() as u64);
+                    // Allocated here, on one of the runtime's few threads: allocated on the
+                    // blocking pool's many threads, the chunks spread over as many malloc
+                    // arenas, and 500 streams' memory kept growing.
+                    let mut chunk = Vec::with_capacity(len as usize);
                     this.reader = Reader::Reading(tokio::task::spawn_blocking(move || {
                         // `read_to_end` fills the spare capacity without zeroing it first.
-                        let mut chunk = Vec::with_capacity(len as usize);
                         let read = (&file).take(len).read_to_end(&mut chunk);
                         (file, read.map(|_| chunk))
                     }));
