@@ -107,6 +107,11 @@ fn demo_search_play_and_watch_the_progress_move_in_a_real_terminal() {
         s.contains("results") && s.contains("Slow Espresso")
     });
     session.keys(&["Escape"]);
+    // Escape and Enter read together are one Alt+Enter, which only leaves the search box (seen
+    // on a loaded machine): Enter goes once the box has let go (its cursor gone).
+    session.wait_for("the search box to let go", |s| {
+        s.contains("lantern") && !s.contains("lantern█")
+    });
     session.keys(&["Enter"]);
     let first = session.wait_for("playback to start", |s| elapsed(s).is_some_and(|t| t >= 1));
     let started = elapsed(&first).unwrap();
