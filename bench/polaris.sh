@@ -8,11 +8,12 @@
 #   - the queries of `mixtape-bench search` (drawn once from the library's tags, the same list
 #     for both servers), timed one at a time with `mixtape-bench peer search`: p50/p95/p99 and
 #     recall@10 per class;
-#   - one stream of the largest file of the library with curl (%{speed_download}).
-# Prints Markdown rows of the medians over the rounds (min-max after each), raw per-run JSON
-# in the work dir's log on stderr.
-# Needs target/release/mixtape-server and mixtape-bench, curl, jq, awk.
-# Usage: bash bench/polaris.sh POLARIS_BIN LIBRARY [QUERIES]   (env: ROUNDS=3, SEED=1)
+#   - one stream of the largest file of the library with curl (%{speed_download}), median of 5.
+# Then (BIG=1, the default) one stream of a 1 GiB WAV, three times on each server.
+# Prints Markdown rows: medians over the rounds (min-max after single figures); each run's
+# figures and tables go to stderr.
+# Needs target/release/mixtape-server and mixtape-bench, curl, jq, awk, ss (and ffmpeg for BIG).
+# Usage: bash bench/polaris.sh POLARIS_BIN LIBRARY [QUERIES]   (env: ROUNDS=3, SEED=1, BIG=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +28,8 @@ rounds=${ROUNDS:-3}
 seed=${SEED:-1}
 password=bench-password
 
-for tool in curl jq awk; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install $tool)" >&2; exit 1; }
+for tool in curl jq awk ss; do
+  command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 [ -x "$polaris" ] || { echo "no Polaris binary at $polaris" >&2; exit 1; }
 [ -d "$library" ] || { echo "no library at $library (see mixtape-libgen bench)" >&2; exit 1; }
@@ -47,9 +48,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The audio files both servers should index (the formats mixtape-libgen writes).
-files=$(find "$library" -type f \( -iname '*.mp3' -o -iname '*.ogg' -o -iname '*.opus' \
-  -o -iname '*.m4a' -o -iname '*.flac' -o -iname '*.wav' \) | wc -l)
+audio=(\( -iname '*.mp3' -o -iname '*.ogg' -o -iname '*.opus' -o -iname '*.m4a' -o -iname '*.flac'
+  -o -iname '*.wav' \))
+# The audio files both servers should index.
+files=$(find "$library" -type f "${audio[@]}" | wc -l)
 
 # mib PID FIELD: a /proc/PID/status field (VmRSS, VmHWM) in MiB.
 mib() { awk -v f="$2:" '$1 == f {printf "%d", $2 / 1024}' "/proc/$1/status"; }
@@ -64,14 +66,15 @@ free_port() {
   done
 }
 
-# mixtape ROUND: one Mixtape run; writes $work/mixtape-ROUND.json (round 0: the tags).
-mixtape() {
-  local round=$1 data="$work/mixtape-$1" addr token status started scan hwm_scan speed
+# start_mixtape LIBRARY DATA: starts mixtape-server on a free port and waits until its scan is
+# done. Sets PID, BASE, TOKEN, STATUS (its scan status) and SCAN (seconds from the start).
+start_mixtape() {
+  local lib=$1 data=$2 started addr=
+  : >"$data.log" # exists before the server writes it, for the sed below
   started=$(now)
-  MIXTAPE_ADMIN_PASSWORD=$password NO_COLOR=1 "$server" --library "$library" --data-dir "$data" \
+  MIXTAPE_ADMIN_PASSWORD=$password NO_COLOR=1 "$server" --library "$lib" --data-dir "$data" \
     --listen 127.0.0.1:0 --no-watch 2>"$data.log" &
   PID=$!
-  addr=
   for _ in $(seq 1 600); do
     addr=$(sed -n 's|.*listening on http://\([0-9.]*:[0-9]*\).*|\1|p' "$data.log" | head -1)
     [ -n "$addr" ] && break
@@ -79,100 +82,142 @@ mixtape() {
     sleep 0.05
   done
   [ -n "$addr" ] || { echo "mixtape-server did not report its address" >&2; exit 1; }
-  token=$(curl -sf -X POST "http://$addr/api/v1/auth/login" -H 'content-type: application/json' \
+  BASE="http://$addr"
+  TOKEN=$(curl -sf -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"admin\",\"password\":\"$password\"}" | jq -r .token)
   while :; do
-    status=$(curl -sf -H "Authorization: Bearer $token" "http://$addr/api/v1/scan")
-    [ "$(jq -r '.state + "/" + .phase' <<<"$status")" = idle/done ] && break
+    STATUS=$(curl -sf -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/scan")
+    [ "$(jq -r '.state + "/" + .phase' <<<"$STATUS")" = idle/done ] && break
     sleep 0.1
   done
-  scan=$(since "$started")
-  hwm_scan=$(mib "$PID" VmHWM)
-  # Round 0 only saves the tags every run draws its queries from (and warms the page cache
-  # for both servers), so no timed run lists the whole library.
-  if [ "$round" = 0 ]; then
-    "$bench" peer tags --url "http://$addr" --token "$token" --out "$work/tags.json" >"$work/largest"
-    echo "largest file: $(cat "$work/largest")" >&2
-    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-    rm -rf "$data" "$data.log"
-    return
-  fi
-  "$bench" peer search --server mixtape --url "http://$addr" --token "$token" \
-    --tags "$work/tags.json" --queries "$queries" --seed "$seed" --json "$work/search.json" >&2
-  read -r hash size <"$work/largest"
-  speed=$(curl -sf -o /dev/null -w '%{speed_download}' -H "Authorization: Bearer $token" \
-    "http://$addr/api/v1/media/$hash")
-  jq -n --argjson s "$(cat "$work/search.json")" --argjson scan "$scan" \
-    --argjson indexed "$(jq .tracks_added <<<"$status")" --argjson failed "$(jq '.failures | length' <<<"$status")" \
-    --argjson hwm_scan "$hwm_scan" --argjson hwm_end "$(mib "$PID" VmHWM)" --argjson speed "$speed" \
-    '{scan: $scan, indexed: $indexed, failed: $failed, hwm_scan: $hwm_scan, hwm_end: $hwm_end,
-      stream: $speed, search: $s}' >"$work/mixtape-$round.json"
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-  echo "mixtape round $round: $(jq -c 'del(.search)' "$work/mixtape-$round.json")" >&2
-  rm -rf "$data" "$data.log"
+  SCAN=$(since "$started")
 }
 
-# polaris ROUND: one Polaris run, one mount (the library) and one admin; writes
-# $work/polaris-ROUND.json.
-polaris() {
-  local round=$1 dir="$work/polaris-$1" port base token status started scan hwm_scan speed rel url
+# start_polaris LIBRARY DIR: starts Polaris with one mount, "lib" (LIBRARY), and one admin,
+# its config, data and cache in DIR, and waits until its index is up to date. Sets PID, BASE,
+# TOKEN, STATUS (its index_status) and SCAN (seconds from the start).
+start_polaris() {
+  local lib=$1 dir=$2 started port
   mkdir -p "$dir/data" "$dir/cache" "$dir/web"
-  cat >"$dir/polaris.toml" <<EOF
-[[mount_dirs]]
-source = "$library"
-name = "lib"
-
-[[users]]
-name = "admin"
-admin = true
-initial_password = "$password"
-EOF
+  printf '[[mount_dirs]]\nsource = "%s"\nname = "lib"\n\n[[users]]\nname = "admin"\nadmin = true\ninitial_password = "%s"\n' \
+    "$lib" "$password" >"$dir/polaris.toml"
   port=$(free_port)
-  base="http://127.0.0.1:$port"
+  BASE="http://127.0.0.1:$port"
   started=$(now)
+  # -f: in the foreground (it daemonizes otherwise). It logs every request at its default level.
   "$polaris" -f -c "$dir/polaris.toml" --data "$dir/data" --cache "$dir/cache" -w "$dir/web" \
     --bind-address 127.0.0.1 -p "$port" >"$dir/polaris.log" 2>&1 &
   PID=$!
-  token=
+  TOKEN=
   for _ in $(seq 1 600); do
-    token=$(curl -sf -X POST "$base/api/auth" -H 'content-type: application/json' \
+    TOKEN=$(curl -sf -X POST "$BASE/api/auth" -H 'content-type: application/json' \
       -d "{\"username\":\"admin\",\"password\":\"$password\"}" | jq -r .token) && break
     kill -0 "$PID" 2>/dev/null || { cat "$dir/polaris.log" >&2; echo "polaris exited" >&2; exit 1; }
     sleep 0.05
   done
-  [ -n "$token" ] || { echo "could not log in to Polaris" >&2; exit 1; }
+  [ -n "$TOKEN" ] || { echo "could not log in to Polaris" >&2; exit 1; }
+  # OutOfDate, InProgress, then UpToDate once the whole index is built and saved.
   while :; do
-    status=$(curl -sf -H "Authorization: Bearer $token" "$base/api/index_status")
-    [ "$(jq -r .state <<<"$status")" = UpToDate ] && break
+    STATUS=$(curl -sf -H "Authorization: Bearer $TOKEN" "$BASE/api/index_status")
+    [ "$(jq -r .state <<<"$STATUS")" = UpToDate ] && break
     sleep 0.1
   done
-  scan=$(since "$started")
-  hwm_scan=$(mib "$PID" VmHWM)
-  "$bench" peer search --server polaris --url "$base" --token "$token" \
-    --tags "$work/tags.json" --queries "$queries" --seed "$seed" --json "$work/search.json" >&2
-  # A file of the largest size (Mixtape streamed the same size), by its virtual path.
-  read -r _ size <"$work/largest"
-  rel=$(cd "$library" && find . -type f -size "${size}c" -print -quit)
-  url="$base/api/audio/lib/$(jq -rn --arg p "${rel#./}" '$p | split("/") | map(@uri) | join("/")')"
-  speed=$(curl -sf -o /dev/null -w '%{speed_download}' -H "Authorization: Bearer $token" "$url")
-  jq -n --argjson s "$(cat "$work/search.json")" --argjson scan "$scan" \
-    --argjson indexed "$(jq .num_songs_indexed <<<"$status")" \
-    --argjson own "$(jq '(.last_end_time - .last_start_time) / 1000' <<<"$status")" \
-    --argjson failed "$(grep -c 'Error while reading file metadata' "$dir/polaris.log" || true)" \
-    --argjson hwm_scan "$hwm_scan" --argjson hwm_end "$(mib "$PID" VmHWM)" --argjson speed "$speed" \
-    '{scan: $scan, own_scan: $own, indexed: $indexed, failed: $failed, hwm_scan: $hwm_scan,
-      hwm_end: $hwm_end, stream: $speed, search: $s}' >"$work/polaris-$round.json"
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
-  echo "polaris round $round: $(jq -c 'del(.search)' "$work/polaris-$round.json")" >&2
-  grep -m3 'Error while reading file metadata' "$dir/polaris.log" >&2 || true
-  rm -rf "$dir"
+  SCAN=$(since "$started")
 }
 
-mixtape 0
+stop() {
+  kill "$PID"
+  wait "$PID" 2>/dev/null || true
+  PID=
+}
+
+# polaris_url PATH: Polaris's URL of a file of the library (its virtual path is under "lib").
+polaris_url() {
+  echo "$BASE/api/audio/lib/$(jq -rn --arg p "$1" '$p | split("/") | map(@uri) | join("/")')"
+}
+
+# speed URL: one download with curl, in bytes/s.
+speed() { curl -sf -o /dev/null -w '%{speed_download}' -H "Authorization: Bearer $TOKEN" "$1"; }
+# speed5 URL: the median of five downloads (one download of a few KiB is mostly noise).
+speed5() { for _ in 1 2 3 4 5; do speed "$1"; echo; done | sort -n | sed -n 3p; }
+
+# search SERVER: the queries against the running server; figures in $work/search.json.
+search() {
+  "$bench" peer search --server "$1" --url "$BASE" --token "$TOKEN" --tags "$work/tags.json" \
+    --queries "$queries" --seed "$seed" --json "$work/search.json" >&2
+}
+
+# An untimed Mixtape run first saves the tags every run draws its queries from (and warms the
+# page cache for both servers), so no timed run lists the whole library.
+start_mixtape "$library" "$work/tags-run"
+"$bench" peer tags --url "$BASE" --token "$TOKEN" --out "$work/tags.json" >"$work/largest"
+stop
+rm -rf "$work/tags-run" "$work/tags-run.log"
+read -r largest_hash largest_size <"$work/largest"
+# A file of that size, for Polaris, which names files by path.
+largest_path=$(cd "$library" && find . -type f "${audio[@]}" -size "${largest_size}c" -print -quit)
+largest_path=${largest_path#./}
+echo "largest file: $largest_path, $largest_size bytes, $largest_hash" >&2
+
 for round in $(seq 1 "$rounds"); do
-  mixtape "$round"
-  polaris "$round"
+  data="$work/mixtape-$round"
+  start_mixtape "$library" "$data"
+  hwm_scan=$(mib "$PID" VmHWM)
+  search mixtape
+  jq -n --argjson s "$(cat "$work/search.json")" --argjson scan "$SCAN" \
+    --argjson indexed "$(jq .tracks_added <<<"$STATUS")" \
+    --argjson failed "$(jq '.failures | length' <<<"$STATUS")" \
+    --argjson hwm_scan "$hwm_scan" --argjson hwm_end "$(mib "$PID" VmHWM)" \
+    --argjson stream "$(speed5 "$BASE/api/v1/media/$largest_hash")" \
+    '{scan: $scan, indexed: $indexed, failed: $failed, hwm_scan: $hwm_scan, hwm_end: $hwm_end,
+      stream: $stream, search: $s}' >"$data.json"
+  stop
+  echo "mixtape round $round: $(jq -c 'del(.search)' "$data.json")" >&2
+  rm -rf "$data" "$data.log"
+
+  dir="$work/polaris-$round"
+  start_polaris "$library" "$dir"
+  hwm_scan=$(mib "$PID" VmHWM)
+  search polaris
+  # Files Polaris cannot read are logged and left out of its index.
+  jq -n --argjson s "$(cat "$work/search.json")" --argjson scan "$SCAN" \
+    --argjson indexed "$(jq .num_songs_indexed <<<"$STATUS")" \
+    --argjson own "$(jq '(.last_end_time - .last_start_time) / 1000' <<<"$STATUS")" \
+    --argjson failed "$(grep -c 'Error while reading file metadata' "$dir/polaris.log" || true)" \
+    --argjson hwm_scan "$hwm_scan" --argjson hwm_end "$(mib "$PID" VmHWM)" \
+    --argjson stream "$(speed5 "$(polaris_url "$largest_path")")" \
+    '{scan: $scan, own_scan: $own, indexed: $indexed, failed: $failed, hwm_scan: $hwm_scan,
+      hwm_end: $hwm_end, stream: $stream, search: $s}' >"$dir.json"
+  stop
+  echo "polaris round $round: $(jq -c 'del(.search)' "$dir.json")" >&2
+  grep -m3 'Error while reading file metadata' "$dir/polaris.log" >&2 || true
+  rm -rf "$dir"
 done
+
+# One stream of a 1 GiB WAV, as in bench/http.sh: the library's files are a few KiB, so their
+# stream shows latency more than throughput. Each server serves a library of that one file,
+# three downloads each, alternating servers, the page cache warm.
+if [ "${BIG:-1}" = 1 ] && command -v ffmpeg >/dev/null; then
+  mkdir -p "$work/big"
+  # 6087 s of stereo 16-bit 44.1 kHz PCM: just over 1 GiB.
+  ffmpeg -nostdin -loglevel error -f lavfi -i "anoisesrc=d=6087:c=white:r=44100:a=0.3" -ac 2 \
+    -c:a pcm_s16le -metadata title="Big Noise" -metadata artist=Bench -metadata album=Bench \
+    "$work/big/big.wav"
+  cat "$work/big/big.wav" >/dev/null
+  big_size=$(stat -c %s "$work/big/big.wav")
+  for i in 1 2 3; do
+    start_mixtape "$work/big" "$work/big-mixtape"
+    hash=$(curl -sf -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/tracks?limit=1" |
+      jq -r '.items[0].content_hash')
+    echo "{\"big\": $(speed "$BASE/api/v1/media/$hash")}" >"$work/big-mixtape-$i.json"
+    stop
+    start_polaris "$work/big" "$work/big-polaris"
+    echo "{\"big\": $(speed "$(polaris_url big.wav)")}" >"$work/big-polaris-$i.json"
+    stop
+    rm -rf "$work/big-mixtape" "$work/big-mixtape.log" "$work/big-polaris"
+  done
+  rm -rf "$work/big"
+fi
 
 # cell SERVER EXPR DIGITS [RANGE]: the median of EXPR over that server's rounds, DIGITS after
 # the point; with RANGE, "(min-max)" after it.
@@ -183,9 +228,9 @@ cell() {
     | if length == 0 then \"n/a\" else
         (if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end | f)
         + (if \$range != \"\" and length > 1 then \" (\" + (.[0] | f) + \"-\" + (.[-1] | f) + \")\" else \"\" end)
-      end" "$work/$1"-*.json
+      end" "$work/$1"-[0-9]*.json
 }
-# row LABEL EXPR DIGITS: one figure, median (min-max), for each server.
+# row LABEL EXPR DIGITS: one figure for each server, median (min-max).
 row() { echo "| $1 | $(cell mixtape "$2" "$3" range) | $(cell polaris "$2" "$3" range) |"; }
 # search_row CLASS: p50 / p95 / p99 ms, recall@10 and empty answers, medians.
 search_row() {
@@ -210,8 +255,12 @@ row "Polaris's own scan time, from its index_status (s)" '.own_scan' 2
 row "peak RSS after the scan (VmHWM, MiB)" '.hwm_scan' 0
 row "peak RSS after the searches (VmHWM, MiB)" '.hwm_end' 0
 row "first search after the scan (ms)" '.search.first_search_ms' 1
-row "one stream of the largest file ($(awk '{printf "%.0f KiB", $2 / 1024}' "$work/largest")), MB/s" '.stream / 1e6' 1
+row "one stream of the largest file of the library ($((largest_size / 1024)) KiB, median of 5), MB/s" '.stream / 1e6' 1
 row "queries the server refused (its syntax)" '.search.refused' 0
+if [ -f "$work/big-mixtape-1.json" ]; then
+  big() { jq -s -r 'map(.big / 1e9 * 100 | round / 100 | tostring) | join(", ")' "$work/big-$1"-*.json; }
+  echo "| one stream of a $((big_size / 1048576)) MiB WAV, GB/s, 3 runs | $(big mixtape) | $(big polaris) |"
+fi
 echo
 echo "| class | Mixtape p50 / p95 / p99 ms | Mixtape recall@10 | Polaris p50 / p95 / p99 ms | Polaris recall@10 |"
 echo "|---|---|---|---|---|"

@@ -93,9 +93,7 @@ async fn save_tags(url: &str, token: &str, out: &Path) -> Result<()> {
         .count();
     let mut tags: Vec<Tags> = tracks.iter().map(tags_of).collect();
     // Track ids follow each scan's order: sorted, the draw depends on the library alone.
-    tags.sort_by(|a, b| {
-        (&a.title, &a.artists, &a.album).cmp(&(&b.title, &b.artists, &b.album))
-    });
+    tags.sort_by(|a, b| (&a.title, &a.artists, &a.album).cmp(&(&b.title, &b.artists, &b.album)));
     let json: Vec<serde_json::Value> = tags
         .iter()
         .map(|t| serde_json::json!({"title": t.title, "artists": t.artists, "album": t.album}))
