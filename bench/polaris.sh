@@ -267,3 +267,13 @@ echo "|---|---|---|---|---|"
 for class in "whole title" "whole artist" "1-3 words" "prefix as typed" typo "words run together" all; do
   search_row "$class"
 done
+echo
+# A miss is either no match or a match ranked below the top ten: the track anywhere in what was
+# sent (Mixtape sends 20 tracks; Polaris the tags of its first 200 matches), and how many
+# tracks Polaris matched (Mixtape sends no total).
+echo "| class | Mixtape: the track among the 20 sent | Polaris: among the 200 sent | Polaris: median matches |"
+echo "|---|---|---|---|"
+for class in "whole title" "whole artist" "1-3 words" "prefix as typed" typo "words run together"; do
+  c=".search.classes[\"$class\"]"
+  echo "| $class | $(cell mixtape "$c.in_answer" 1) % | $(cell polaris "$c.in_answer" 1) % | $(cell polaris "$c.median_matches" 0) |"
+done

@@ -144,8 +144,12 @@ fn digest(qs: &[Query]) -> String {
 enum Answer {
     Mixtape(SearchResults),
     /// Polaris answers songs only, in its collection order (artist, album, track), not by
-    /// relevance: the first ten are its top ten.
-    Polaris(Vec<Tags>),
+    /// relevance: the first ten are its top ten. It sends the path of every match and the
+    /// tags of the first 200.
+    Polaris {
+        songs: Vec<Tags>,
+        matches: usize,
+    },
     /// Polaris refuses queries its syntax cannot parse.
     Refused,
 }
@@ -154,15 +158,34 @@ impl Answer {
     fn found(&self, q: &Query) -> bool {
         match self {
             Answer::Mixtape(r) => found(&q.meant, r),
-            Answer::Polaris(songs) => songs.iter().take(10).any(|t| q.meant.is(t)),
+            Answer::Polaris { songs, .. } => songs.iter().take(10).any(|t| q.meant.is(t)),
             Answer::Refused => false,
+        }
+    }
+
+    /// Whether what was meant is anywhere in the tracks sent (Mixtape: 20 by default;
+    /// Polaris: 200): tells a match ranked below the top ten from no match.
+    fn found_anywhere(&self, q: &Query) -> bool {
+        match self {
+            Answer::Mixtape(r) => r.tracks.iter().any(|t| q.meant.is(&tags_of(t))),
+            Answer::Polaris { songs, .. } => songs.iter().any(|t| q.meant.is(t)),
+            Answer::Refused => false,
+        }
+    }
+
+    /// Tracks that matched (Mixtape sends no total: those sent).
+    fn matches(&self) -> usize {
+        match self {
+            Answer::Mixtape(r) => r.tracks.len(),
+            Answer::Polaris { matches, .. } => *matches,
+            Answer::Refused => 0,
         }
     }
 
     fn is_empty(&self) -> bool {
         match self {
             Answer::Mixtape(r) => r.tracks.is_empty(),
-            Answer::Polaris(songs) => songs.is_empty(),
+            Answer::Polaris { songs, .. } => songs.is_empty(),
             Answer::Refused => true,
         }
     }
@@ -211,7 +234,10 @@ impl Client {
                     bail!("search {text:?}: {}", r.status());
                 }
                 let body: serde_json::Value = r.json().await?;
-                Ok(Answer::Polaris(polaris_songs(&body)))
+                Ok(Answer::Polaris {
+                    songs: polaris_songs(&body),
+                    matches: body["paths"].as_array().map_or(0, Vec::len),
+                })
             }
         }
     }
@@ -261,12 +287,17 @@ async fn time_queries(
     }
     let mut tallies: BTreeMap<Class, Tally> = BTreeMap::new();
     let mut refused = 0;
+    // Per class: queries whose track was anywhere in the answer, and each answer's matches.
+    let mut deeper: BTreeMap<Class, (usize, Vec<usize>)> = BTreeMap::new();
     for q in qs {
         let started = Instant::now();
         let answer = client.ask(&q.text).await?;
         let took = started.elapsed();
         refused += usize::from(matches!(answer, Answer::Refused));
         let hit = answer.found(q);
+        let (anywhere, matches) = deeper.entry(q.class).or_default();
+        *anywhere += usize::from(answer.found_anywhere(q));
+        matches.push(answer.matches());
         if !hit && std::env::var_os("MIXTAPE_BENCH_VERBOSE").is_some() {
             eprintln!("missed {:?} {:?}", q.class, q.text);
         }
@@ -292,7 +323,13 @@ async fn time_queries(
     let mut all = Tally::default();
     for (class, tally) in tallies.iter_mut() {
         all.extend(tally);
-        classes.insert(class.name().to_string(), tally.json());
+        let mut figures = tally.json();
+        if let Some((anywhere, matches)) = deeper.get_mut(class) {
+            matches.sort_unstable();
+            figures["in_answer"] = (100.0 * *anywhere as f64 / matches.len() as f64).into();
+            figures["median_matches"] = matches[matches.len() / 2].into();
+        }
+        classes.insert(class.name().to_string(), figures);
     }
     classes.insert("all".to_string(), all.json());
     print_table(
