@@ -167,7 +167,10 @@ impl Answer {
     /// Polaris: 200): tells a match ranked below the top ten from no match.
     fn found_anywhere(&self, q: &Query) -> bool {
         match self {
-            Answer::Mixtape(r) => r.tracks.iter().any(|t| q.meant.is(&tags_of(t))),
+            // An artist counts among Mixtape's artists too, as in the top ten.
+            Answer::Mixtape(r) => {
+                found(&q.meant, r) || r.tracks.iter().any(|t| q.meant.is(&tags_of(t)))
+            }
             Answer::Polaris { songs, .. } => songs.iter().any(|t| q.meant.is(t)),
             Answer::Refused => false,
         }
