@@ -12,6 +12,8 @@
 //! - `playlist-push`: one single-op playlist push against op logs of 1k and 200k ops.
 //! - `edge`: edge byte offload on a replay workload through nginx (see `edge.rs`).
 //! - `broker`: outbox → RabbitMQ → applier throughput and lag on PostgreSQL (`broker.rs`).
+//! - `peer`: the `search` queries against a running Mixtape or Polaris, side by side
+//!   (`peer.rs`, bench/polaris.sh).
 //! - `transcode`: encode speed per core per profile, time to first byte and to a seek, the
 //!   cached rendition's rate against the original's (`transcode.rs`).
 //!
@@ -20,6 +22,7 @@
 mod broker;
 mod client;
 mod edge;
+mod peer;
 mod playlist;
 mod queries;
 mod scale;
@@ -181,6 +184,12 @@ enum Command {
         playlists: usize,
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+    },
+    /// Side by side with Polaris (bench/polaris.sh): `peer tags` saves a running Mixtape's
+    /// tags, `peer search` times the queries drawn from them against Mixtape or Polaris.
+    Peer {
+        #[command(subcommand)]
+        command: peer::PeerCommand,
     },
     /// Scan, then serve on ADDR and print `BASE_URL TOKEN` on stdout until killed.
     Serve {
@@ -512,6 +521,7 @@ async fn main() -> Result<()> {
             })
             .await??;
         }
+        Command::Peer { command } => peer::run(command).await?,
         Command::Serve {
             library,
             data_dir,

@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn tags_of(track: &Track) -> Tags {
+pub(crate) fn tags_of(track: &Track) -> Tags {
     Tags {
         title: track.title.clone(),
         artists: track.artists.iter().map(|a| a.name.clone()).collect(),
@@ -35,6 +35,18 @@ fn tags_of(track: &Track) -> Tags {
 
 /// Every track of the library, through the API's pages.
 async fn library_tags(http: &reqwest::Client, base: &str, token: &str) -> Result<Vec<Tags>> {
+    Ok(library_tracks(http, base, token)
+        .await?
+        .iter()
+        .map(tags_of)
+        .collect())
+}
+
+pub(crate) async fn library_tracks(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<Vec<Track>> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -47,7 +59,7 @@ async fn library_tags(http: &reqwest::Client, base: &str, token: &str) -> Result
         }
         let page: mixtape_shared::api::Page<Track> =
             req.send().await?.error_for_status()?.json().await?;
-        out.extend(page.items.iter().map(tags_of));
+        out.extend(page.items);
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => return Ok(out),
@@ -56,7 +68,7 @@ async fn library_tags(http: &reqwest::Client, base: &str, token: &str) -> Result
 }
 
 /// Whether what was meant is among the first ten tracks (or, for an artist, the artists).
-fn found(meant: &Meant, results: &SearchResults) -> bool {
+pub(crate) fn found(meant: &Meant, results: &SearchResults) -> bool {
     let tracks = results
         .tracks
         .iter()
@@ -75,17 +87,42 @@ fn found(meant: &Meant, results: &SearchResults) -> bool {
 
 /// Latencies and hits of one class.
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     times: Vec<Duration>,
     hits: usize,
     empty: usize,
 }
 
 impl Tally {
-    fn add(&mut self, took: Duration, hit: bool, empty: bool) {
+    pub(crate) fn add(&mut self, took: Duration, hit: bool, empty: bool) {
         self.times.push(took);
         self.hits += usize::from(hit);
         self.empty += usize::from(empty);
+    }
+
+    /// Counts `other`'s queries here too (the "all" row).
+    pub(crate) fn extend(&mut self, other: &Tally) {
+        self.times.extend(&other.times);
+        self.hits += other.hits;
+        self.empty += other.empty;
+    }
+
+    /// The row's figures as JSON, for a script that takes medians over runs (bench/polaris.sh).
+    pub(crate) fn json(&mut self) -> serde_json::Value {
+        self.times.sort();
+        let t = &self.times;
+        let Some(max) = t.last() else {
+            return serde_json::json!({ "queries": 0 });
+        };
+        serde_json::json!({
+            "queries": t.len(),
+            "p50_ms": ms(percentile(t, 0.5)),
+            "p95_ms": ms(percentile(t, 0.95)),
+            "p99_ms": ms(percentile(t, 0.99)),
+            "max_ms": ms(*max),
+            "recall": 100.0 * self.hits as f64 / t.len() as f64,
+            "empty": self.empty,
+        })
     }
 
     fn row(&mut self, label: &str) -> String {
@@ -107,7 +144,7 @@ impl Tally {
     }
 }
 
-fn print_table(title: &str, tallies: &mut BTreeMap<Class, Tally>) {
+pub(crate) fn print_table(title: &str, tallies: &mut BTreeMap<Class, Tally>) {
     println!();
     println!("{title}");
     println!();
@@ -115,9 +152,7 @@ fn print_table(title: &str, tallies: &mut BTreeMap<Class, Tally>) {
     println!("|---|---|---|---|---|---|---|");
     let mut all = Tally::default();
     for (class, tally) in tallies.iter_mut() {
-        all.times.extend(&tally.times);
-        all.hits += tally.hits;
-        all.empty += tally.empty;
+        all.extend(tally);
         println!("{}", tally.row(class.name()));
     }
     println!("{}", all.row("**all**"));
