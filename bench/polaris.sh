@@ -13,7 +13,8 @@
 # Prints Markdown rows: medians over the rounds (min-max after single figures); each run's
 # figures and tables go to stderr.
 # Needs target/release/mixtape-server and mixtape-bench, curl, jq, awk, ss (and ffmpeg for BIG).
-# Usage: bash bench/polaris.sh POLARIS_BIN LIBRARY [QUERIES]   (env: ROUNDS=3, SEED=1, BIG=1)
+# Usage: bash bench/polaris.sh POLARIS_BIN LIBRARY [QUERIES]   (env: ROUNDS=3, SEED=1, BIG=1;
+# MIXTAPE_SERVER and MIXTAPE_BENCH: other builds, a profiling build say)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,8 +34,8 @@ for tool in curl jq awk ss; do
 done
 [ -x "$polaris" ] || { echo "no Polaris binary at $polaris" >&2; exit 1; }
 [ -d "$library" ] || { echo "no library at $library (see mixtape-libgen bench)" >&2; exit 1; }
-server=./target/release/mixtape-server
-bench=./target/release/mixtape-bench
+server=${MIXTAPE_SERVER:-./target/release/mixtape-server}
+bench=${MIXTAPE_BENCH:-./target/release/mixtape-bench}
 [ -x "$server" ] && [ -x "$bench" ] || cargo build --release -q -p mixtape-server -p mixtape-bench
 
 work=$(mktemp -d /tmp/mixtape-polaris.XXXXXX)
