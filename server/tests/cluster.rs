@@ -126,8 +126,10 @@ fn a_killed_scan_leader_is_replaced_and_the_catalog_completes() {
     let db = ScratchDatabase::for_test("failover");
     let redis = RedisServer::start();
     let deploy = Deployment::generated(db.url(), &[], Some(&redis.url()), 3000);
-    // Each scan batch waits 300 ms before it commits, so the scan is still running when A dies.
-    let slow = [("MIXTAPE_TEST_COMMIT_DELAY_MS", "300")];
+    // Each scan batch waits 1.5 s before it commits, so the scan is still running when A
+    // dies: 3,000 files are two batches of up to 2,000 (at 300 ms, the scan could end before
+    // B saw it write).
+    let slow = [("MIXTAPE_TEST_COMMIT_DELAY_MS", "1500")];
     let mut a = deploy.node_without_login("a", &slow);
     // A starts first, so it leads the first scan; B waits for the lease.
     deploy.wait_for_leader(&a, "a");
