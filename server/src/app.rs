@@ -362,6 +362,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let mut scanner = Scanner::new(config.library.clone(), store.clone())
         .with_mass_removal_allowed(config.allow_mass_removal)
         .with_node(node_id.clone());
+    if let Some(writes) = test_scan_batch() {
+        scanner = scanner.with_batch_size(writes);
+    }
     if leases.is_shared() {
         scanner = scanner.with_coordination(leases.clone());
     }
@@ -490,6 +493,18 @@ async fn purge_idempotency_records(store: Arc<dyn crate::storage::Store>) {
             Err(e) => tracing::warn!(error = %e, "the idempotency purge task failed"),
         }
     }
+}
+
+/// Test hook (`MIXTAPE_TEST_SCAN_BATCH`): the scan writes this many tracks per transaction, so
+/// that with the commit delay below a scan lasts long enough to kill its leader mid-way however
+/// slowly the other node starts.
+fn test_scan_batch() -> Option<usize> {
+    let writes: usize = std::env::var("MIXTAPE_TEST_SCAN_BATCH")
+        .ok()?
+        .parse()
+        .ok()?;
+    tracing::warn!(writes, "test hook: scan batches are small");
+    Some(writes)
 }
 
 /// Test hook (`MIXTAPE_TEST_COMMIT_DELAY_MS`): every change-recording transaction on PostgreSQL

@@ -126,10 +126,13 @@ fn a_killed_scan_leader_is_replaced_and_the_catalog_completes() {
     let db = ScratchDatabase::for_test("failover");
     let redis = RedisServer::start();
     let deploy = Deployment::generated(db.url(), &[], Some(&redis.url()), 3000);
-    // Each scan batch waits 1.5 s before it commits, so the scan is still running when A
-    // dies: 3,000 files are two batches of up to 2,000 (at 300 ms, the scan could end before
-    // B saw it write).
-    let slow = [("MIXTAPE_TEST_COMMIT_DELAY_MS", "1500")];
+    // 3,000 files in batches of 200, each waiting a second before it commits: the scan lasts
+    // about 15 s, so it is still running when B is up and sees it write, however slowly B
+    // starts on a loaded machine (with two batches of 1.5 s, CI's B came up after the end).
+    let slow = [
+        ("MIXTAPE_TEST_COMMIT_DELAY_MS", "1000"),
+        ("MIXTAPE_TEST_SCAN_BATCH", "200"),
+    ];
     let mut a = deploy.node_without_login("a", &slow);
     // A starts first, so it leads the first scan; B waits for the lease.
     deploy.wait_for_leader(&a, "a");

@@ -77,6 +77,8 @@ pub struct Scanner {
     role: RwLock<role::Role>,
     /// How a node that does not lead reaches the leader (None: a single node).
     coordination: Option<role::Coordination>,
+    /// Writes per transaction: `BATCH_SIZE`, smaller only in tests that need a long scan.
+    batch_size: usize,
 }
 
 fn unix_now() -> i64 {
@@ -129,7 +131,15 @@ impl Scanner {
             node: "local".into(),
             role: RwLock::new(role::Role::Standalone),
             coordination: None,
+            batch_size: BATCH_SIZE,
         }
+    }
+
+    /// Smaller write batches (at least one write each), so that a test can stretch a scan over
+    /// many commits.
+    pub fn with_batch_size(mut self, writes: usize) -> Self {
+        self.batch_size = writes.max(1);
+        self
     }
 
     /// Carry out removals that look like a missing disk without holding them back.
@@ -335,7 +345,7 @@ impl Scanner {
                 _ => to_read.push(facts),
             }
         }
-        for chunk in returned.chunks(BATCH_SIZE) {
+        for chunk in returned.chunks(self.batch_size) {
             self.flush(writer, &mut chunk.to_vec())?;
         }
         // What is left in `indexed` was not seen: vanished, unless it reappears elsewhere.
@@ -351,7 +361,7 @@ impl Scanner {
         // Phase 3: read in parallel, write in batches on one thread.
         let (tx, rx) = crossbeam_channel::bounded::<
             Result<crate::storage::TrackRecord, (String, ReadError)>,
-        >(BATCH_SIZE * 4);
+        >(self.batch_size * 4);
         let root = self.root.clone();
         let folder_art = walked.folder_art;
         let reader = std::thread::Builder::new()
@@ -367,7 +377,7 @@ impl Scanner {
             .map_err(|e| ScanError::Library(self.root.clone(), e))?;
 
         let mut writing = Duration::ZERO;
-        let mut batch = Vec::with_capacity(BATCH_SIZE);
+        let mut batch = Vec::with_capacity(self.batch_size);
         let mut last_flush = Instant::now();
         loop {
             let received = rx.recv_timeout(BATCH_MAX_WAIT);
@@ -398,7 +408,9 @@ impl Scanner {
                 Err(_) => {}
             }
             if !batch.is_empty()
-                && (batch.len() >= BATCH_SIZE || done || last_flush.elapsed() >= BATCH_MAX_WAIT)
+                && (batch.len() >= self.batch_size
+                    || done
+                    || last_flush.elapsed() >= BATCH_MAX_WAIT)
             {
                 let started = Instant::now();
                 self.flush(writer, &mut batch)?;
@@ -441,7 +453,7 @@ impl Scanner {
                 }
             })
             .collect();
-        for chunk in gone.chunks(BATCH_SIZE) {
+        for chunk in gone.chunks(self.batch_size) {
             self.flush(writer, &mut chunk.to_vec())?;
         }
         let started = Instant::now();
