@@ -141,7 +141,22 @@ fn removed_tracks_get_their_id_back_when_their_file_returns(store: &dyn Store) {
     scan(store, vec![with_hash("Back/b.mp3", "hash-b")]);
     assert_eq!(id_at(store, "Back/b.mp3"), b, "the same bytes: the old id");
     scan(store, vec![with_hash("d.mp3", "hash-d")]);
-    assert!(id_at(store, "d.mp3").0 > c.0, "ids never go back");
+    let d = id_at(store, "d.mp3");
+    assert!(d.0 > c.0, "ids never go back");
+    // Removed and back within one batch (ids a batch reads ahead must not miss it).
+    store
+        .apply_scan_batch(vec![
+            ScanWrite::Remove {
+                path: "d.mp3".into(),
+            },
+            ScanWrite::Upsert(with_hash("again/d.mp3", "hash-d")),
+        ])
+        .unwrap();
+    assert_eq!(
+        id_at(store, "again/d.mp3"),
+        d,
+        "the old id, in the same batch"
+    );
 }
 
 fn held_tracks_stay_unavailable_until_restored(store: &dyn Store) {

@@ -1,6 +1,9 @@
 //! Scanner writes on PostgreSQL: a batch is one short transaction (see `sqlite/scan.rs`, the
-//! reference). Statements are prepared once per batch; the search rows a batch produces are
-//! written with one `unnest` statement per table at its end.
+//! reference). Every statement is a round trip, so they are counted: the ids at the batch's
+//! paths and its retired ids are read with one query each when it starts, a new track is then
+//! two statements (itself; its artists and genres), plus one for a new image and one for
+//! lyrics, and the search rows a batch produces are written with one `unnest` statement per
+//! table at its end. Statements are prepared once per batch.
 
 use super::ChangeSet;
 use crate::catalog::fold;
@@ -11,6 +14,9 @@ use ::postgres::{Client, Statement, Transaction};
 use mixtape_shared::{TrackId, UserId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod derived;
+pub(super) use derived::prune_orphans;
 
 pub(super) fn indexed_files(conn: &mut Client) -> StorageResult<HashMap<String, IndexedFile>> {
     conn.query(
@@ -63,8 +69,15 @@ struct Batch<'t, 'c> {
     album_search: Vec<(i64, String, String)>,
     artist_search: Vec<(i64, String)>,
     /// Tracks removed or whose availability changed: playlists on shards holding them are
-    /// touched after the batch commits ([`super::PgStore::touch_shard_playlists`]).
+    /// touched after the batch commits ([`PgStore::touch_shard_playlists`](super::PgStore::touch_shard_playlists)).
     touched: Vec<i64>,
+    /// The track id at each path the batch names (None: no track there), read with one query
+    /// when the batch starts and kept up to date as it writes: one round trip per batch
+    /// instead of one per file.
+    ids_at: HashMap<String, Option<i64>>,
+    /// Content hashes that had a retired id when the batch started; None once the batch has
+    /// removed a track (which retires its id), so that every new track asks again.
+    retired: Option<HashSet<String>>,
 }
 
 impl Batch<'_, '_> {
@@ -254,14 +267,13 @@ impl Batch<'_, '_> {
                 .insert(format!("{}{SEP}{kind}{SEP}{path}", art.hash))
             {
                 self.execute(
-                    "INSERT INTO art (hash, mime, kind, path) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (hash) DO UPDATE SET mime = excluded.mime, kind = excluded.kind, path = excluded.path",
-                    &[&art.hash, &art.mime, &kind, path],
-                )?;
-                self.execute(
-                    "INSERT INTO art_sources (hash, kind, path, seen_at) VALUES ($1, $2, $3, $4)
+                    "WITH image AS (
+                       INSERT INTO art (hash, mime, kind, path) VALUES ($1, $2, $3, $4)
+                       ON CONFLICT (hash) DO UPDATE
+                       SET mime = excluded.mime, kind = excluded.kind, path = excluded.path)
+                     INSERT INTO art_sources (hash, kind, path, seen_at) VALUES ($1, $3, $4, $5)
                      ON CONFLICT (hash, kind, path) DO UPDATE SET seen_at = excluded.seen_at",
-                    &[&art.hash, &kind, path, &now()],
+                    &[&art.hash, &art.mime, &kind, path, &now()],
                 )?;
             }
         }
@@ -339,19 +351,17 @@ impl Batch<'_, '_> {
                      WHERE id = $33",
                     &params,
                 )?;
-                self.execute("DELETE FROM track_artists WHERE track_id = $1", &[&id])?;
-                self.execute("DELETE FROM track_genres WHERE track_id = $1", &[&id])?;
+                self.execute(
+                    "WITH artists AS (DELETE FROM track_artists WHERE track_id = $1)
+                     DELETE FROM track_genres WHERE track_id = $1",
+                    &[&id],
+                )?;
+                self.execute("DELETE FROM track_lyrics WHERE track_id = $1", &[&id])?;
                 id
             }
             None => {
                 // A file that was once removed gets its old id back (NULL: a new one).
-                let retired: Option<i64> = self
-                    .query_opt(
-                        "DELETE FROM retired_track_ids WHERE content_hash = $1 RETURNING track_id",
-                        &[&record.content_hash],
-                    )?
-                    .map(|r| r.try_get(0))
-                    .transpose()?;
+                let retired = self.take_retired_id(&record.content_hash)?;
                 let added = now();
                 let mut params = values.to_vec();
                 params.push(&added);
@@ -373,20 +383,22 @@ impl Batch<'_, '_> {
                 .try_get(0)?
             }
         };
-        let positions: Vec<i64> = (0..artist_ids.len() as i64).collect();
+        let artist_positions: Vec<i64> = (0..artist_ids.len() as i64).collect();
+        let genre_positions: Vec<i64> = (0..genre_ids.len() as i64).collect();
         self.execute(
-            "INSERT INTO track_artists (track_id, position, artist_id)
-             SELECT $1, p, a FROM unnest($2::bigint[], $3::bigint[]) AS x(p, a)",
-            &[&id, &positions, &artist_ids],
+            "WITH artists AS (
+               INSERT INTO track_artists (track_id, position, artist_id)
+               SELECT $1, p, a FROM unnest($2::bigint[], $3::bigint[]) AS x(p, a))
+             INSERT INTO track_genres (track_id, position, genre_id)
+             SELECT $1, p, g FROM unnest($4::bigint[], $5::bigint[]) AS x(p, g)",
+            &[
+                &id,
+                &artist_positions,
+                &artist_ids,
+                &genre_positions,
+                &genre_ids,
+            ],
         )?;
-        if !genre_ids.is_empty() {
-            let positions: Vec<i64> = (0..genre_ids.len() as i64).collect();
-            self.execute(
-                "INSERT INTO track_genres (track_id, position, genre_id)
-                 SELECT $1, p, g FROM unnest($2::bigint[], $3::bigint[]) AS x(p, g)",
-                &[&id, &positions, &genre_ids],
-            )?;
-        }
         let album_title = record.album.as_deref().and_then(clean).unwrap_or("");
         self.track_search.insert(
             id,
@@ -399,7 +411,8 @@ impl Batch<'_, '_> {
         self.albums.extend(album_id);
         self.artists.extend(artist_ids.iter().copied());
         self.artists.insert(album_artist_id);
-        self.execute("DELETE FROM track_lyrics WHERE track_id = $1", &[&id])?;
+        // A new track has no lyrics yet (a retired id's went with its track); an updated
+        // track's were deleted above.
         if let Some(lyrics) = &record.lyrics {
             self.execute(
                 "INSERT INTO track_lyrics (track_id, lyrics) VALUES ($1, $2)",
@@ -411,9 +424,67 @@ impl Batch<'_, '_> {
     }
 
     fn track_id_at(&mut self, path: &str) -> StorageResult<Option<i64>> {
+        if let Some(known) = self.ids_at.get(path) {
+            return Ok(*known);
+        }
         self.query_opt("SELECT id FROM tracks WHERE path = $1", &[&path])?
             .map(|r| Ok(r.try_get(0)?))
             .transpose()
+    }
+
+    /// Reads the ids at every path `writes` name, and which of their contents have a retired
+    /// id, with one query each.
+    fn look_up(&mut self, writes: &[ScanWrite]) -> StorageResult<()> {
+        let mut paths: Vec<&str> = Vec::with_capacity(writes.len());
+        let mut hashes: Vec<&str> = Vec::with_capacity(writes.len());
+        for write in writes {
+            match write {
+                ScanWrite::Upsert(record) => {
+                    paths.push(&record.path);
+                    hashes.push(&record.content_hash);
+                }
+                ScanWrite::Move { from, record } => {
+                    paths.extend([from.as_str(), record.path.as_str()]);
+                    hashes.push(&record.content_hash);
+                }
+                ScanWrite::Remove { path } => paths.push(path),
+                ScanWrite::Hold { .. } | ScanWrite::Restore { .. } => {}
+            }
+        }
+        self.ids_at = paths.iter().map(|p| ((*p).to_owned(), None)).collect();
+        for r in self.query(
+            "SELECT path, id FROM tracks WHERE path = ANY($1)",
+            &[&paths],
+        )? {
+            self.ids_at.insert(r.try_get(0)?, Some(r.try_get(1)?));
+        }
+        let retired = self
+            .query(
+                "SELECT content_hash FROM retired_track_ids WHERE content_hash = ANY($1)",
+                &[&hashes],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        self.retired = Some(retired);
+        Ok(())
+    }
+
+    /// The id a file with `content_hash` had before it was removed, taken back (None: none).
+    fn take_retired_id(&mut self, content_hash: &str) -> StorageResult<Option<i64>> {
+        if self
+            .retired
+            .as_ref()
+            .is_some_and(|known| !known.contains(content_hash))
+        {
+            return Ok(None);
+        }
+        self.query_opt(
+            "DELETE FROM retired_track_ids WHERE content_hash = $1 RETURNING track_id",
+            &[&content_hash],
+        )?
+        .map(|r| Ok(r.try_get(0)?))
+        .transpose()
     }
 
     fn remove_track(&mut self, id: i64) -> StorageResult<()> {
@@ -426,6 +497,7 @@ impl Batch<'_, '_> {
              SELECT content_hash, id FROM tracks WHERE id = $1 ON CONFLICT DO NOTHING",
             &[&id],
         )?;
+        self.retired = None;
         self.track_search.remove(&id);
         // track_artists, track_genres and track_search rows go with it (ON DELETE CASCADE).
         self.execute("DELETE FROM tracks WHERE id = $1", &[&id])?;
@@ -467,74 +539,6 @@ impl Batch<'_, '_> {
         self.touch_playlists_with(id)?;
         Ok(true)
     }
-
-    /// Recomputes the denormalized counts of the albums and artists the batch touched.
-    fn refresh_counts(&mut self) -> StorageResult<()> {
-        let albums: Vec<i64> = self.albums.iter().copied().collect();
-        let artists: Vec<i64> = self.artists.iter().copied().collect();
-        self.execute(
-            "UPDATE albums al SET
-               track_count = (SELECT count(*) FROM tracks WHERE album_id = al.id),
-               duration_ms = (SELECT coalesce(sum(duration_ms), 0)::bigint FROM tracks WHERE album_id = al.id),
-               year = (SELECT max(year) FROM tracks WHERE album_id = al.id),
-               genre_names = coalesce((SELECT string_agg(name, chr(31) ORDER BY name COLLATE \"C\") FROM (
-                   SELECT DISTINCT g.name FROM tracks t JOIN track_genres tg ON tg.track_id = t.id
-                   JOIN genres g ON g.id = tg.genre_id WHERE t.album_id = al.id) n), '')
-             WHERE al.id = ANY($1)",
-            &[&albums],
-        )?;
-        self.execute(
-            "UPDATE artists ar SET
-               album_count = (SELECT count(*) FROM albums WHERE album_artist_id = ar.id AND track_count > 0),
-               track_count = (SELECT count(*) FROM track_artists WHERE artist_id = ar.id)
-             WHERE ar.id = ANY($1)",
-            &[&artists],
-        )?;
-        Ok(())
-    }
-
-    /// Writes the batch's search rows, one statement per table.
-    fn write_search(&mut self) -> StorageResult<()> {
-        if !self.track_search.is_empty() {
-            let mut ids = Vec::new();
-            let (mut titles, mut artists, mut albums) = (Vec::new(), Vec::new(), Vec::new());
-            for (id, (t, ar, al)) in std::mem::take(&mut self.track_search) {
-                ids.push(id);
-                titles.push(t);
-                artists.push(ar);
-                albums.push(al);
-            }
-            self.execute(
-                "INSERT INTO track_search (id, title, artists, album)
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
-                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, artists = excluded.artists,
-                   album = excluded.album",
-                &[&ids, &titles, &artists, &albums],
-            )?;
-        }
-        if !self.album_search.is_empty() {
-            let rows = std::mem::take(&mut self.album_search);
-            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            let titles: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-            let artists: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
-            self.execute(
-                "INSERT INTO album_search (id, title, artist)
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) ON CONFLICT (id) DO NOTHING",
-                &[&ids, &titles, &artists],
-            )?;
-        }
-        if !self.artist_search.is_empty() {
-            let rows = std::mem::take(&mut self.artist_search);
-            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-            self.execute(
-                "INSERT INTO artist_search (id, name)
-                 SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT (id) DO NOTHING",
-                &[&ids, &names],
-            )?;
-        }
-        Ok(())
-    }
 }
 
 /// Applies a scan batch; returns its outcome and the tracks whose playlists on shards need a
@@ -559,12 +563,16 @@ pub(super) fn apply_batch(
         album_search: Vec::new(),
         artist_search: Vec::new(),
         touched: Vec::new(),
+        ids_at: HashMap::new(),
+        retired: None,
     };
+    b.look_up(&writes)?;
     for write in writes {
         match write {
             ScanWrite::Upsert(record) => {
                 let existing = b.track_id_at(&record.path)?;
-                b.write_track(existing, &record)?;
+                let id = b.write_track(existing, &record)?;
+                b.ids_at.insert(record.path, Some(id));
                 if existing.is_some() {
                     outcome.updated += 1;
                 } else {
@@ -578,7 +586,9 @@ pub(super) fn apply_batch(
                     outcome.removed += 1;
                 }
                 let existing = b.track_id_at(&from)?;
-                b.write_track(existing, &record)?;
+                let id = b.write_track(existing, &record)?;
+                b.ids_at.insert(from, None);
+                b.ids_at.insert(record.path, Some(id));
                 if existing.is_some() {
                     outcome.moved += 1;
                 } else {
@@ -588,6 +598,7 @@ pub(super) fn apply_batch(
             ScanWrite::Remove { path } => {
                 if let Some(id) = b.track_id_at(&path)? {
                     b.remove_track(id)?;
+                    b.ids_at.insert(path, None);
                     outcome.removed += 1;
                 }
             }
@@ -606,52 +617,4 @@ pub(super) fn apply_batch(
     b.refresh_counts()?;
     b.write_search()?;
     Ok((outcome, b.touched))
-}
-
-impl super::PgStore {
-    /// After a scan batch committed: each shard records a change of every playlist holding
-    /// one of `tracks`, so its owner's devices refetch it (availability is the catalog's). A
-    /// node that dies between the batch and this leaves those playlists' flags stale until
-    /// their next change.
-    pub(crate) fn touch_shard_playlists(&self, tracks: &[i64]) -> StorageResult<()> {
-        if tracks.is_empty() {
-            return Ok(());
-        }
-        for shard in self.shard_ids() {
-            let mut conn = self.home_connection(shard)?;
-            super::write_on(&mut conn, None, |tx, changes| {
-                for r in tx.query(
-                    "SELECT DISTINCT p.id::text, p.owner_id FROM playlist_entries e
-                     JOIN playlists p ON p.id = e.playlist_id WHERE e.track_id = ANY($1)",
-                    &[&tracks],
-                )? {
-                    changes.push("playlist", r.get(0), Some(UserId(r.get(1))), false);
-                }
-                Ok(())
-            })?;
-        }
-        Ok(())
-    }
-}
-
-pub(super) fn prune_orphans(tx: &mut Transaction<'_>) -> StorageResult<()> {
-    // Search rows go with their albums and artists (ON DELETE CASCADE).
-    tx.batch_execute(
-        "DELETE FROM albums WHERE NOT EXISTS (SELECT 1 FROM tracks WHERE album_id = albums.id);
-         DELETE FROM artists WHERE NOT EXISTS (SELECT 1 FROM track_artists WHERE artist_id = artists.id)
-             AND NOT EXISTS (SELECT 1 FROM tracks WHERE album_artist_id = artists.id)
-             AND NOT EXISTS (SELECT 1 FROM albums WHERE album_artist_id = artists.id);
-         DELETE FROM genres WHERE NOT EXISTS (SELECT 1 FROM track_genres WHERE genre_id = genres.id);
-         DELETE FROM art WHERE hash NOT IN (SELECT cover_art FROM tracks WHERE cover_art IS NOT NULL)
-             AND hash NOT IN (SELECT cover_art FROM albums WHERE cover_art IS NOT NULL);
-         DELETE FROM art_sources WHERE hash NOT IN (SELECT hash FROM art);
-         DELETE FROM art_sources WHERE kind = 'embedded' AND NOT EXISTS
-             (SELECT 1 FROM tracks t WHERE t.path = art_sources.path AND t.cover_art = art_sources.hash);
-         -- A folder image's folder is its path up to the last '/'.
-         DELETE FROM art_sources WHERE kind = 'file' AND NOT EXISTS
-             (SELECT 1 FROM tracks t WHERE t.cover_art = art_sources.hash
-                 AND starts_with(t.path, regexp_replace(art_sources.path, '[^/]*$', '')));
-         UPDATE artists SET album_count = (SELECT count(*) FROM albums WHERE album_artist_id = artists.id);",
-    )?;
-    Ok(())
 }
