@@ -14,14 +14,27 @@ impl Batch<'_, '_> {
         let albums: Vec<i64> = self.albums.iter().copied().collect();
         let artists: Vec<i64> = self.artists.iter().copied().collect();
         self.execute(
+            // One pass over the batch's albums' tracks for all of them, grouped: four
+            // subqueries per album cost a quarter of a first scan's time in PostgreSQL.
             "UPDATE albums al SET
-               track_count = (SELECT count(*) FROM tracks WHERE album_id = al.id),
-               duration_ms = (SELECT coalesce(sum(duration_ms), 0)::bigint FROM tracks WHERE album_id = al.id),
-               year = (SELECT max(year) FROM tracks WHERE album_id = al.id),
-               genre_names = coalesce((SELECT string_agg(name, chr(31) ORDER BY name COLLATE \"C\") FROM (
-                   SELECT DISTINCT g.name FROM tracks t JOIN track_genres tg ON tg.track_id = t.id
-                   JOIN genres g ON g.id = tg.genre_id WHERE t.album_id = al.id) n), '')
-             WHERE al.id = ANY($1)",
+               track_count = coalesce(t.n, 0),
+               duration_ms = coalesce(t.duration, 0),
+               year = t.year,
+               genre_names = coalesce(g.names, '')
+             FROM unnest($1::bigint[]) AS a(id)
+             LEFT JOIN (
+               SELECT album_id, count(*) AS n, sum(duration_ms)::bigint AS duration, max(year) AS year
+               FROM tracks WHERE album_id = ANY($1) GROUP BY album_id
+             ) t ON t.album_id = a.id
+             LEFT JOIN (
+               SELECT album_id, string_agg(name, chr(31) ORDER BY name COLLATE \"C\") AS names
+               FROM (
+                 SELECT DISTINCT t.album_id, g.name FROM tracks t
+                 JOIN track_genres tg ON tg.track_id = t.id JOIN genres g ON g.id = tg.genre_id
+                 WHERE t.album_id = ANY($1)
+               ) n GROUP BY album_id
+             ) g ON g.album_id = a.id
+             WHERE al.id = a.id",
             &[&albums],
         )?;
         self.execute(
