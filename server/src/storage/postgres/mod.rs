@@ -335,8 +335,11 @@ pub(crate) fn write_on<T>(
 
 /// `meta.catalog_gen`: bumped by every catalog-changing transaction.
 pub(crate) fn read_generation(conn: &mut impl postgres::GenericClient) -> StorageResult<u64> {
-    let row = conn.query_one("SELECT value FROM meta WHERE key = 'catalog_gen'", &[])?;
-    Ok(row.get::<_, i64>(0) as u64)
+    // Typed: one round trip (every catalog read starts with this).
+    let row = conn
+        .query_typed_opt("SELECT value FROM meta WHERE key = 'catalog_gen'", &[])?
+        .ok_or_else(|| StorageError::Corrupt("meta.catalog_gen is missing".into()))?;
+    Ok(row.try_get::<_, i64>(0)? as u64)
 }
 
 /// Bumps `meta.catalog_gen` inside a catalog-changing transaction; returns the new value.

@@ -7,6 +7,7 @@ use super::catalog::{ALBUM_SELECT, ARTIST_SELECT, album_from_row, artist_from_ro
 use crate::storage::search_index::{Found, SearchDocs};
 use crate::storage::*;
 use ::postgres::Transaction;
+use ::postgres::types::Type;
 use mixtape_shared::TrackId;
 use mixtape_shared::api::SearchResults;
 use std::collections::HashMap;
@@ -79,7 +80,9 @@ fn in_order<T>(
         return Ok(Vec::new());
     }
     let mut found: HashMap<i64, T> = HashMap::new();
-    for r in tx.query(&format!("{select} WHERE {id_expr} = ANY($1)"), &[&ids])? {
+    // Typed: parse, bind and execute in one round trip (the sync driver keeps no statements).
+    let sql = format!("{select} WHERE {id_expr} = ANY($1)");
+    for r in tx.query_typed(&sql, &[(&ids, Type::INT8_ARRAY)])? {
         let item = map(&r)?;
         found.insert(id_of(&item), item);
     }
