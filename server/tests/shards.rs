@@ -87,6 +87,8 @@ fn moving_a_user_between_shards_during_their_devices_sync_loses_and_repeats_noth
     let env = [("MIXTAPE_SHARDS", shards.as_str())];
     let deploy = Deployment::demo(db.url(), &[], None);
     let nodes = [deploy.node("n1", &env), deploy.node("n2", &env)];
+    // The device plays a track of the demo: the first scan must have written it.
+    deploy.wait_scan_idle(&nodes[0]);
     nodes[0]
         .post_with(
             "/api/v1/users",
