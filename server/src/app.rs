@@ -495,26 +495,24 @@ async fn purge_idempotency_records(store: Arc<dyn crate::storage::Store>) {
     }
 }
 
+/// A test hook's number from the environment variable `name` (unset or not a number: none),
+/// logged loudly, since it is never meant for a real deployment.
+fn test_hook(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?.parse().ok()?;
+    tracing::warn!(name, value, "test hook set");
+    Some(value)
+}
+
 /// Test hook (`MIXTAPE_TEST_SCAN_BATCH`): the scan writes this many tracks per transaction, so
 /// that with the commit delay below a scan lasts long enough to kill its leader mid-way however
 /// slowly the other node starts.
 fn test_scan_batch() -> Option<usize> {
-    let writes: usize = std::env::var("MIXTAPE_TEST_SCAN_BATCH")
-        .ok()?
-        .parse()
-        .ok()?;
-    tracing::warn!(writes, "test hook: scan batches are small");
-    Some(writes)
+    test_hook("MIXTAPE_TEST_SCAN_BATCH").map(|writes| writes as usize)
 }
 
 /// Test hook (`MIXTAPE_TEST_COMMIT_DELAY_MS`): every change-recording transaction on PostgreSQL
 /// waits this long between taking its sequence numbers and committing, so the multi-node tests
 /// can make commits overlap (and slow a scan down enough to kill its leader mid-way).
 fn test_commit_delay() -> Option<Duration> {
-    let ms: u64 = std::env::var("MIXTAPE_TEST_COMMIT_DELAY_MS")
-        .ok()?
-        .parse()
-        .ok()?;
-    tracing::warn!(ms, "test hook: commits on PostgreSQL are delayed");
-    Some(Duration::from_millis(ms))
+    test_hook("MIXTAPE_TEST_COMMIT_DELAY_MS").map(Duration::from_millis)
 }
