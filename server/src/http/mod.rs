@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod extract;
 mod idempotency;
+mod linger;
 mod media_url;
 mod openapi;
 mod ops;
@@ -156,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(linger::read_refused_uploads))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

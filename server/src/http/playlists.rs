@@ -18,8 +18,10 @@ use mixtape_shared::api::{
 use mixtape_shared::{EntryId, PlaylistId, TrackId};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -30,7 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/playlists", get(list).post(create))
         .route(
             "/api/v1/playlists/import",
-            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            // tower-http's limit refuses a declared length at once (axum's reads up to it first).
+            post(import)
+                .layer::<_, Infallible>(RequestBodyLimitLayer::new(MAX_IMPORT_BYTES))
+                .layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/api/v1/playlists/{id}",
