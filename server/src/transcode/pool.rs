@@ -308,15 +308,68 @@ mod tests {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
     }
 
+    /// Holds jobs until opened, so a test decides when a running job ends (no sleeps).
+    #[derive(Clone, Default)]
+    struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+    impl Gate {
+        fn open(&self) {
+            *self.0.0.lock().expect("lock") = true;
+            self.0.1.notify_all();
+        }
+
+        fn pass(&self) {
+            let mut open = self.0.0.lock().expect("lock");
+            while !*open {
+                open = self.0.1.wait(open).expect("lock");
+            }
+        }
+    }
+
+    /// Opens its gate when dropped: a failing test unwinds past jobs it still holds, and the
+    /// pool's drop joins their threads.
+    struct OpenOnDrop(Gate);
+
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            self.0.open();
+        }
+    }
+
+    /// A job that records `tag` when it starts, then waits for `gate`.
+    fn held<T: Send + 'static>(
+        order: &Arc<Mutex<Vec<T>>>,
+        tag: T,
+        gate: &Gate,
+    ) -> impl FnOnce() -> ChunkResult + Send + 'static {
+        let (order, gate) = (Arc::clone(order), gate.clone());
+        move || {
+            order.lock().expect("lock").push(tag);
+            gate.pass();
+            Ok(Arc::new(Vec::new()))
+        }
+    }
+
+    /// Polls the pool's counters until `done` holds (a worker updates them after its job).
+    fn wait_until(pool: &Pool, what: &str, done: impl Fn(PoolStats) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !done(pool.stats()) {
+            assert!(std::time::Instant::now() < deadline, "never {what}");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[tokio::test]
     async fn a_full_queue_refuses_and_abandoned_jobs_never_run() {
         let pool = Pool::new(1, 1, 3);
+        let (started, gate) = (Arc::new(Mutex::new(Vec::new())), Gate::default());
+        let _release = OpenOnDrop(gate.clone());
         let ran = Arc::new(AtomicUsize::new(0));
         // The first occupies the thread; the next three fill the queue.
         let first = pool
-            .submit(key(0), Priority::Wait, 1, slow(&ran))
+            .submit(key(0), Priority::Wait, 1, held(&started, 0, &gate))
             .expect("q");
-        thread::sleep(Duration::from_millis(10));
+        wait_until(&pool, "the first job running", |s| s.running == 1);
         let queued: Vec<_> = (1..4)
             .map(|c| {
                 pool.submit(key(c), Priority::Wait, 1, slow(&ran))
@@ -329,73 +382,63 @@ mod tests {
         );
         // The responses go away: their chunks are dropped, not encoded.
         drop(queued);
+        gate.open();
         first.await.expect("sent").expect("ok");
-        thread::sleep(Duration::from_millis(100));
-        assert_eq!(ran.load(Ordering::SeqCst), 1);
-        let stats = pool.stats();
-        assert_eq!((stats.queued, stats.cancelled), (0, 3));
+        wait_until(&pool, "the abandoned jobs dropped", |s| s.cancelled == 3);
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        assert_eq!(pool.stats().queued, 0);
     }
 
     #[tokio::test]
     async fn waiting_responses_go_before_read_ahead_and_background() {
         let pool = Pool::new(1, 4, 16);
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let job = |c: u64| {
-            let order = Arc::clone(&order);
-            move || {
-                thread::sleep(Duration::from_millis(20));
-                order.lock().expect("lock").push(c);
-                Ok(Arc::new(Vec::new()))
-            }
-        };
-        let blocker = pool.submit(key(0), Priority::Wait, 1, job(0)).expect("q");
-        thread::sleep(Duration::from_millis(5));
-        let _bg = pool
-            .submit(key(1), Priority::Background, 1, job(1))
+        let (order, gate) = (Arc::new(Mutex::new(Vec::new())), Gate::default());
+        let _release = OpenOnDrop(gate.clone());
+        let blocker = pool
+            .submit(key(0), Priority::Wait, 1, held(&order, 0, &gate))
+            .expect("q");
+        wait_until(&pool, "the blocker running", |s| s.running == 1);
+        let open = Gate::default();
+        open.open();
+        let background = pool
+            .submit(key(1), Priority::Background, 1, held(&order, 1, &open))
             .expect("q");
         let ahead = pool
-            .submit(key(2), Priority::ReadAhead, 1, job(2))
+            .submit(key(2), Priority::ReadAhead, 1, held(&order, 2, &open))
             .expect("q");
-        let wait = pool.submit(key(3), Priority::Wait, 1, job(3)).expect("q");
-        blocker.await.expect("sent").expect("ok");
-        wait.await.expect("sent").expect("ok");
-        ahead.await.expect("sent").expect("ok");
-        thread::sleep(Duration::from_millis(60));
+        let wait = pool
+            .submit(key(3), Priority::Wait, 1, held(&order, 3, &open))
+            .expect("q");
+        gate.open();
+        for rx in [blocker, wait, ahead, background] {
+            rx.await.expect("sent").expect("ok");
+        }
         assert_eq!(*order.lock().expect("lock"), vec![0, 3, 2, 1]);
     }
 
     #[tokio::test]
     async fn one_user_runs_at_most_its_share_while_another_gets_a_thread() {
         let pool = Pool::new(2, 1, 16);
-        let order = Arc::new(Mutex::new(Vec::new()));
-        // Long enough that the idle thread wakes for user 2's job before user 1's first ends,
-        // however loaded the machine.
-        let job = |tag: &'static str| {
-            let order = Arc::clone(&order);
-            move || {
-                order.lock().expect("lock").push(tag);
-                thread::sleep(Duration::from_millis(300));
-                Ok(Arc::new(Vec::new()))
-            }
-        };
+        let (order, gate) = (Arc::new(Mutex::new(Vec::new())), Gate::default());
+        let _release = OpenOnDrop(gate.clone());
         let a1 = pool
-            .submit(key(1), Priority::Wait, 1, job("a1"))
+            .submit(key(1), Priority::Wait, 1, held(&order, "a1", &gate))
             .expect("q");
         let a2 = pool
-            .submit(key(2), Priority::Wait, 1, job("a2"))
+            .submit(key(2), Priority::Wait, 1, held(&order, "a2", &gate))
             .expect("q");
-        // User 2 asks once user 1's first chunk is running.
-        while order.lock().expect("lock").is_empty() {
-            thread::sleep(Duration::from_millis(1));
-        }
+        // User 2 asks once user 1's first chunk is running, and gets the idle thread while
+        // that chunk is held: user 1's second waits although a thread was free.
+        wait_until(&pool, "user 1's first chunk running", |s| s.running == 1);
         let b1 = pool
-            .submit(key(3), Priority::Wait, 2, job("b1"))
+            .submit(key(3), Priority::Wait, 2, held(&order, "b1", &gate))
             .expect("q");
+        wait_until(&pool, "user 2's chunk running", |s| s.running == 2);
+        assert_eq!(pool.stats().queued, 1, "user 1's second chunk waits");
+        gate.open();
         for rx in [a1, a2, b1] {
             rx.await.expect("sent").expect("ok");
         }
-        // User 1's second chunk waited for its first although a thread was free: user 2's
-        // chunk, queued later, started before it.
         assert_eq!(*order.lock().expect("lock"), vec!["a1", "b1", "a2"]);
     }
 }
