@@ -23,10 +23,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Nodes as a balancer needs them: haproxy (on loopback) is the proxy whose `X-Forwarded-For`
-/// they believe; a drain longer than haproxy's 2 checks x 500 ms.
+/// they believe; a drain well past haproxy's 2 checks x 500 ms, even on a loaded machine.
 const BEHIND_HAPROXY: [(&str, &str); 2] = [
     ("MIXTAPE_TRUSTED_PROXIES", "127.0.0.1"),
-    ("MIXTAPE_DRAIN_SECS", "2"),
+    ("MIXTAPE_DRAIN_SECS", "6"),
 ];
 
 fn balance(nodes: &[&Node]) -> Haproxy {
@@ -97,9 +97,10 @@ fn a_node_killed_or_drained_under_load_costs_no_request() {
     std::thread::sleep(Duration::from_millis(1500));
     let killed = Instant::now();
     b.kill();
-    let out = lb.wait_status("b", "DOWN", Duration::from_secs(5));
+    let out = lb.wait_status("b", "DOWN", Duration::from_secs(15));
+    // 2 failed checks 500 ms apart, with room for a starved machine.
     assert!(
-        out - killed < Duration::from_millis(2500),
+        out - killed < Duration::from_secs(6),
         "haproxy took b out after {:?}",
         out - killed
     );
@@ -127,12 +128,12 @@ fn a_node_killed_or_drained_under_load_costs_no_request() {
     let load = Load::start(&lb.url(), &client.token, &tracks, 4);
     std::thread::sleep(Duration::from_millis(1000));
     c.terminate();
-    lb.wait_status("c", "DOWN", Duration::from_secs(5));
+    lb.wait_status("c", "DOWN", Duration::from_secs(15));
     assert!(
         c.is_running(),
         "c was still serving when haproxy took it out"
     );
-    let status = c.wait_exit(Duration::from_secs(20));
+    let status = c.wait_exit(Duration::from_secs(40));
     assert!(status.success(), "c exits cleanly after draining: {status}");
     std::thread::sleep(Duration::from_millis(500));
     let tally = load.stop();
@@ -184,7 +185,7 @@ fn reads_move_to_the_primary_when_the_replica_goes_down() {
     assert!(readers > 0, "no node read from the replica");
     let stopped = Instant::now();
     replica.stop();
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(8));
     let tally = load.stop();
     assert_no_errors("replica down", &tally);
     let after = tally
@@ -244,7 +245,7 @@ fn a_download_cut_by_a_killed_node_resumes_on_another_and_verifies() {
     assert_eq!(blake3::hash(&bytes).to_hex().as_str(), hash);
 
     // b answered a range request for the rest: a resume, not a fresh start.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let resumed = loop {
         let log = lb.log();
         let line = log

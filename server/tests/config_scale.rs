@@ -263,7 +263,8 @@ fn demo_dir() -> PathBuf {
 async fn embedded(data: &Path) -> mixtape_server::app::RunningServer {
     let mut c = config::Config::embedded(demo_dir().canonicalize().unwrap(), data.to_path_buf());
     c.admin_password = Some(ADMIN_PASSWORD.into());
-    c.drain_secs = 1;
+    // Long enough for a loaded machine to ask `/readyz` and be served during the drain.
+    c.drain_secs = 5;
     mixtape_server::start(c).await.unwrap()
 }
 
@@ -288,7 +289,7 @@ async fn media_fetched_with_a_bearer_is_private_to_caches() {
     let http = reqwest::Client::new();
     let token = login(&http, &base).await;
     let mut track = serde_json::Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         let page: serde_json::Value = http
             .get(format!("{base}/api/v1/tracks?limit=1"))
             .bearer_auth(&token)
@@ -348,8 +349,14 @@ async fn readyz_says_draining_until_the_node_stops() {
     let token = login(&http, &base).await;
 
     let stopping = tokio::spawn(server.drain_and_shutdown());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    let r = loop {
+        let r = http.get(format!("{base}/readyz")).send().await.unwrap();
+        if r.status() == 503 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "draining", "{body}");
@@ -370,7 +377,7 @@ async fn readyz_says_draining_until_the_node_stops() {
         .unwrap();
     assert_eq!(me.status(), 200);
 
-    tokio::time::timeout(Duration::from_secs(15), stopping)
+    tokio::time::timeout(Duration::from_secs(30), stopping)
         .await
         .expect("the drain ends")
         .unwrap()

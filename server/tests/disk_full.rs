@@ -58,6 +58,8 @@ fn a_full_data_disk_answers_507_and_readiness_says_why_then_recovers() {
     let data = tmp.path().join("data");
     let _mount = Tmpfs::mount(&data, 24);
     let server = common::start(&library, &data.join("srv"), "disk-full-password", &[]);
+    // The first scan writes (and frees WAL space) while the disk fills otherwise.
+    server.wait_for_scan();
     let url = |p: &str| format!("{}{p}", server.base);
     let create = |name: &str| {
         server

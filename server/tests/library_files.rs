@@ -15,18 +15,6 @@ fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo")
 }
 
-fn wait_for_scan(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = server.get("/api/v1/scan");
-        if s["state"] == "idle" && s["phase"] == "done" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "scan did not finish: {s}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn track_count(server: &Server) -> usize {
     let mut count = 0;
     let mut cursor = String::new();
@@ -69,7 +57,7 @@ fn cover_art_is_never_read_through_a_symlink_or_served_under_another_hash() {
         .to_hex()
         .to_string();
     let server = common::start(&library, &data, PASSWORD, &[]);
-    wait_for_scan(&server);
+    server.wait_for_scan();
     assert_eq!(fetch(&server, &format!("/api/v1/art/{hash}")).0, 200);
 
     // Someone with write access to the music folder swaps the image for a link to the server's
@@ -128,10 +116,10 @@ fn a_symlinked_folder_is_not_indexed_with_the_watcher_on() {
     // report's case: notify then watches the link's target).
     {
         let server = common::start(&library, &data, PASSWORD, &[]);
-        wait_for_scan(&server);
+        server.wait_for_scan();
     }
     let server = common::start_watching(&library, &data, PASSWORD);
-    wait_for_scan(&server);
+    server.wait_for_scan();
     let before = track_count(&server);
     assert_eq!(before, 18, "the demo library, without the linked folder");
 
@@ -141,7 +129,7 @@ fn a_symlinked_folder_is_not_indexed_with_the_watcher_on() {
     std::fs::write(&outside_song, &bytes).unwrap();
     std::fs::write(outside.join("new-outside.mp3"), &bytes).unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    wait_for_scan(&server);
+    server.wait_for_scan();
 
     // A change inside proves the watcher is alive: exactly that file is added.
     let inside = library.join("The Paper Lanterns/Café Nocturne/05 - Copy.mp3");
@@ -155,7 +143,7 @@ fn a_symlinked_folder_is_not_indexed_with_the_watcher_on() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
-    wait_for_scan(&server);
+    server.wait_for_scan();
     assert_eq!(
         track_count(&server),
         before + 1,
@@ -165,7 +153,7 @@ fn a_symlinked_folder_is_not_indexed_with_the_watcher_on() {
 
 fn rescan(server: &Server) {
     server.post("/api/v1/scan", &serde_json::json!({})).unwrap();
-    wait_for_scan(server);
+    server.wait_for_scan();
 }
 
 #[test]
@@ -178,7 +166,7 @@ fn art_found_in_two_folders_keeps_serving_when_one_copy_is_removed() {
         .to_hex()
         .to_string();
     let server = common::start(&library, &tmp.path().join("data"), PASSWORD, &[]);
-    wait_for_scan(&server);
+    server.wait_for_scan();
     assert_eq!(fetch(&server, &format!("/api/v1/art/{hash}")).0, 200);
     // The report's case: a copied album is scanned (its folder becomes the latest source of
     // the image), then removed again.

@@ -7,7 +7,6 @@ mod common;
 use common::Server;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "library-test-password";
 
@@ -19,18 +18,6 @@ fn demo_dir() -> PathBuf {
 type TrackRow = (i64, String, String, bool);
 
 impl Server {
-    fn wait_for_scan(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let s = self.get("/api/v1/scan");
-            if s["state"] == "idle" && (s["phase"] == "done" || s["phase"] == "failed") {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "scan did not finish: {s}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Every track as (id, content hash, title, available), in id order.
     fn tracks(&self) -> Vec<TrackRow> {
         let page = self.get("/api/v1/tracks?limit=500");

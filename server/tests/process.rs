@@ -54,18 +54,6 @@ fn start(library: &Path, data: &Path) -> Server {
 }
 
 impl Server {
-    fn wait_for_scan(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let s = self.get("/api/v1/scan");
-            if s["state"] == "idle" && s["phase"] == "done" {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "scan did not finish: {s}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     /// (path-independent) fingerprint of the catalog: each track's hash, title, artists, album.
     fn catalog(&self) -> Vec<String> {
         let mut out = Vec::new();

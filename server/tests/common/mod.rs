@@ -114,6 +114,22 @@ impl Server {
             .unwrap()
     }
 
+    /// Waits for the scan to end (done or failed, 120 s at most) and returns its status.
+    pub fn wait_for_scan(&self) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let s = self.get("/api/v1/scan");
+            if s["state"] == "idle" && (s["phase"] == "done" || s["phase"] == "failed") {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "scan did not finish: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn post(&self, path: &str, body: &Value) -> reqwest::Result<Value> {
         self.http
             .post(format!("{}{path}", self.base))

@@ -369,11 +369,8 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         login_status(&proxy, &s, "admin", ADMIN_PASSWORD, Some("198.51.100.7")).await,
         429
     );
-    assert_eq!(
-        login_status(&proxy, &s, "admin", ADMIN_PASSWORD, Some("198.51.100.8")).await,
-        200
-    );
-    // A client cannot spoof its way out: the proxy appends the real address last.
+    // A client cannot spoof its way out: the proxy appends the real address last. (Asked
+    // before the next login, whose password hashing would eat into the 1 s block.)
     assert_eq!(
         login_status(
             &proxy,
@@ -384,6 +381,10 @@ async fn forwarded_for_counts_only_from_trusted_proxies() {
         )
         .await,
         429
+    );
+    assert_eq!(
+        login_status(&proxy, &s, "admin", ADMIN_PASSWORD, Some("198.51.100.8")).await,
+        200
     );
 }
 
