@@ -417,8 +417,9 @@ fn a_progressive_reader_returns_exactly_the_file_while_it_downloads() {
     let s = setup(config(1 << 30));
     let data = bytes(200_000, 50);
     let hash = s.server.add_media(data.clone());
-    // About 250 ms for the whole file.
-    s.server.throttle(4_096, Duration::from_millis(5));
+    // About a second for the whole file: still downloading after the first read, however
+    // late this thread gets to run again.
+    s.server.throttle(4_096, Duration::from_millis(20));
 
     let mut reader = s
         .cache
@@ -470,8 +471,8 @@ fn a_seek_far_beyond_the_download_is_fetched_first_and_the_file_still_verifies()
     const FAR: u64 = 1_536 * 1024;
     let data = bytes(SIZE, 52);
     let hash = s.server.add_media(data.clone());
-    // About 1.3 s for the whole file: the prefix cannot reach FAR while the seek is served.
-    s.server.throttle(32 * 1024, Duration::from_millis(20));
+    // About 2.6 s for the whole file: the prefix cannot reach FAR while the seek is served.
+    s.server.throttle(32 * 1024, Duration::from_millis(40));
 
     let mut reader = s
         .cache
@@ -579,8 +580,8 @@ fn a_second_process_waits_for_the_first_ones_download_instead_of_fetching_it_aga
     let s = setup(config(1 << 30));
     let data = bytes(400_000, 55);
     let hash = s.server.add_media(data.clone());
-    // About half a second for the whole file.
-    s.server.throttle(16 * 1024, Duration::from_millis(20));
+    // About 1.5 s for the whole file: the other process starts while it downloads.
+    s.server.throttle(16 * 1024, Duration::from_millis(60));
     let mut reader = s
         .cache
         .open_progressive(&s.fetcher, &hash, 400_000)

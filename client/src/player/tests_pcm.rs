@@ -606,7 +606,8 @@ fn pause_holds_the_position_and_resume_goes_on() {
     let paused = player.status();
     assert_eq!(paused.state, PlayState::Paused, "the status lags the event");
     let held = paused.position_ms;
-    assert!((400..=1200).contains(&held), "paused at {held} ms");
+    // At least the 600 ms slept; a starved machine may sleep longer, but not the 3 s clip.
+    assert!((400..3_000).contains(&held), "paused at {held} ms");
     std::thread::sleep(Duration::from_millis(700));
     let status = player.status();
     assert_eq!(status.state, PlayState::Paused);
@@ -696,7 +697,8 @@ fn the_queue_and_position_survive_a_restart() {
     assert_eq!(status.state, PlayState::Stopped);
     assert_eq!(status.volume, 0.25);
     assert!(
-        (2_000..=2_800).contains(&status.position_ms),
+        // Past the seek, before the 4 s clip's end (however long the 300 ms sleep took).
+        (2_000..4_000).contains(&status.position_ms),
         "restored at {} ms",
         status.position_ms
     );
