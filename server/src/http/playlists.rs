@@ -223,7 +223,9 @@ pub struct ImportQuery {
 /// unless the import succeeds. Lines that match no track are reported, not fatal.
 #[utoipa::path(post, path = "/api/v1/playlists/import", params(ImportQuery, IdempotencyKeyHeader), tag = "playlists",
     request_body(content = String, content_type = "audio/x-mpegurl"),
-    responses((status = 201, body = ImportPlaylistReport), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 201, body = ImportPlaylistReport), (status = 400, body = ErrorBody),
+        (status = 413, description = "the file is over 8 MiB (`too_large`), refused before its body is read when its Content-Length says so", body = ErrorBody),
+        (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn import(
     State(s): State<AppState>,
     AuthUser(user): AuthUser,
