@@ -214,7 +214,19 @@ fn a_debug_log_holds_no_credentials() {
             .send()
             .unwrap();
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // The three requests' log lines, then the process goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("uri=/rest/ping?"))
+        .count()
+        < 3
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _ = child.kill();
     let _ = child.wait();
     let log = lines.lock().unwrap().join("\n");

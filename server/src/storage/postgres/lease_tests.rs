@@ -106,8 +106,8 @@ fn a_dead_holder_is_taken_over_within_seconds() {
             break lease;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "no takeover within 5 s"
+            started.elapsed() < Duration::from_secs(30),
+            "no takeover within 30 s"
         );
         std::thread::sleep(Duration::from_millis(100));
     };

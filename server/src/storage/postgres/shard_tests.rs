@@ -362,8 +362,15 @@ fn writes_racing_a_move_are_all_kept() {
                 sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
         });
+        // Each move starts once the writer has written since the last one (not after a fixed
+        // time, which a starved writer thread could sleep through).
         for to in ["a", "b", "primary", "b", "a"] {
-            std::thread::sleep(std::time::Duration::from_millis(30));
+            let before = sent.load(std::sync::atomic::Ordering::SeqCst);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while sent.load(std::sync::atomic::Ordering::SeqCst) < before + 2 {
+                assert!(std::time::Instant::now() < deadline, "the writer stalled");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             mover.move_user(u, to).unwrap();
         }
         done.store(true, std::sync::atomic::Ordering::SeqCst);
